@@ -1,0 +1,2172 @@
+/* dl.h - v0.1.0 - deep learning in one C header                  license: end of file
+
+   QUICK START
+     In exactly one C or C++ file:
+         #define DL_IMPLEMENTATION
+         #include "dl.h"
+     Everywhere else just #include "dl.h". Link with -lm. No other dependency.
+
+   A 12-LINE PROGRAM  (compiled by tests/compile/quickstart.c, so it cannot go stale)
+     static char mem[1 << 20];
+     dl_ctx_desc d = {0}; d.memory = mem; d.memory_size = sizeof mem;
+     dl_ctx *ctx = dl_ctx_init(&d);
+     dl_tensor *w = dl_uniform(ctx, dl_shape2(1, 2), -1.f, 1.f);
+     dl_requires_grad(ctx, w, 1);                      // a parameter: grad lives with it
+     float xs[8] = {0,0, 0,1, 1,0, 1,1}, ys[4] = {1,3,2,4};  // y = 1 + x0 + 2 x1, no bias: fits badly
+     dl_mark step = dl_ctx_mark(ctx);                  // everything after this is step scratch
+     for (int it = 0; it < 100; it++) {
+         dl_tensor *y = dl_matmul_ex(ctx, dl_from_data(ctx, dl_shape2(4, 2), xs), w, DL_TRANS_B);
+         dl_tensor *loss = dl_mean_all(ctx, dl_square(ctx, dl_sub(ctx, y, dl_from_data(ctx, dl_shape2(4, 1), ys))));
+         dl_zero_grad(w); dl_backward(ctx, loss);
+         for (int i = 0; i < 2; i++) w->data[i] -= 0.1f * w->grad[i];
+         dl_ctx_rewind(ctx, step); }                   // O(1): frees the whole step
+     if (dl_ctx_status(ctx)) puts(dl_ctx_message(ctx)); // errors never crash: check once
+
+   WHAT IT IS
+     - float32 tensors (and int32 index tensors) of up to DL_MAX_DIMS (6) dimensions, shapes
+       outermost first with PyTorch's layouts (row-major, NCHW, Linear weight [out,in]).
+     - A fixed arena: one block of memory, given by you or taken with one DL_MALLOC at init.
+       Parameters, activations, gradients and the tape are bump-allocated from it. Nothing
+       else is ever allocated. dl_ctx_mark / dl_ctx_rewind free a step's scratch in O(1).
+     - Define-by-run reverse-mode autodiff: each op computes at once (print values while
+       debugging) and appends a node to a tape when an input needs a gradient.
+       dl_backward() sweeps the tape in reverse, adding into one gradient buffer per tensor.
+     - Every op has a forward, a backward, a PyTorch reference test and a finite-difference
+       test (tests/). dl_gradcheck() checks your own graphs the same way.
+   WHAT IT IS NOT (yet)
+     - No float64/float16 compute, no higher-order derivatives, no SIMD or threads yet
+       (plain C loops that the compiler may vectorize), no GPU (dl_cuda.h is planned).
+
+   CONFIG MACROS  (define before the #include that has DL_IMPLEMENTATION)
+     DL_IMPLEMENTATION   emit the implementation in this translation unit
+     DL_STATIC           make every function static (private copy per translation unit)
+     DLDEF               override the linkage of public functions (default: extern)
+     DL_MALLOC/DL_FREE   replace malloc/free (define both or neither); used once per ctx
+     DL_ASSERT           internal invariant checks (default: assert.h's assert)
+     DL_NO_STDIO         drop dl_print and every use of <stdio.h>
+     DL_NO_MALLOC        drop DL_MALLOC entirely: contexts must be given memory
+
+   ERRORS
+     Each context keeps its first failure as a dl_status and a message that names the op and
+     the shapes, e.g. "dl_matmul: inner dims differ: a[64,784] b[100,10]". A failing op
+     returns a poison tensor (shape [], value 0); every later op given a poison tensor, or
+     called while the context holds an error, returns poison too. Nothing crashes, nothing
+     aborts. Check dl_ctx_status() once per step. dl_ctx_clear_error() resets it.
+     Statuses: DL_STATUS_OOM (message: bytes needed vs available), DL_STATUS_SHAPE,
+     DL_STATUS_AXIS, DL_STATUS_DTYPE, DL_STATUS_NONFINITE (only when desc.check_finite),
+     DL_STATUS_INDEX, DL_STATUS_INVALID (bad argument), DL_STATUS_UNSUPPORTED.
+
+   MEMORY
+     All memory comes from one arena. To size a static array before committing memory,
+     run one step in measure mode (desc.measure = 1: shapes only, no data, no compute):
+         dl_ctx_desc m = {0}; m.measure = 1;
+         dl_ctx *mc = dl_ctx_init(&m);   build params + one training step   ;
+         size_t need = dl_ctx_peak_bytes(mc);   dl_ctx_free(mc);
+     A 64-byte-aligned buffer of exactly `need` bytes then runs that step; one byte fewer
+     fails with DL_STATUS_OOM. An unaligned buffer loses up to 63 bytes to alignment.
+     In measure mode values read back as 0; everything else behaves the same. The same
+     figure is available from a real context as dl_ctx_peak_bytes() after a step.
+
+   AUTODIFF RULES
+     - dl_requires_grad(ctx, t, 1) on a leaf allocates its gradient buffer at once, so a
+       parameter's gradient survives dl_ctx_rewind. Zero it with dl_zero_grad().
+     - Gradients accumulate (+=), as in PyTorch: zero them before each step.
+     - Non-differentiable points use the one-sided choices of PyTorch: relu'(0) = 0,
+       abs'(0) = 0, sign' = 0; max/min reductions send the gradient to the first maximal
+       element (ties); elementwise maximum/minimum split it evenly on ties; clamp passes
+       the gradient where lo <= x <= hi.
+     - Views (reshape of contiguous data, transpose, permute, slice, squeeze) share their
+       input's storage; dl_contiguous() copies. Ops that need contiguous data copy for you.
+
+   GRADIENT CHECKING
+     dl_gradcheck() evaluates your graph in float32, weights a non-scalar output with fixed
+     pseudo-random weights, and compares each analytic partial with the central difference
+     (f(x+h) - f(x-h)) / 2h, h = eps * max(1, |x|), computed in double. An element passes
+     when |analytic - numeric| <= atol + rtol * max(|analytic|, |numeric|). Defaults
+     eps 1e-3, atol 1e-3, rtol 1e-2: float32 rounding in f limits the numeric estimate to
+     about 1e-4 relative, so tighter tolerances produce false failures.
+
+   THREADS, SIMD & DETERMINISM
+     Single-threaded scalar reference kernels in this version. Results are bit-identical
+     run to run for the same seed. Randomness comes from a counter-based generator
+     (splitmix64) kept in the context: same seed, same bits, on every platform.
+
+   RECENT CHANGES   (full list in CHANGELOG.md)
+     0.1.0  arena, tensors, autodiff, core ops, gradcheck, errors.
+*/
+#ifndef DL_H
+#define DL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DL_VERSION_MAJOR 0
+#define DL_VERSION_MINOR 1
+#define DL_VERSION_PATCH 0
+#define DL_MAX_DIMS 6
+#define DL_ALIGN 64
+
+#ifndef DLDEF
+#ifdef DL_STATIC
+#define DLDEF static
+#else
+#define DLDEF extern
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// >>api-types
+typedef enum dl_status {
+    DL_STATUS_OK = 0,
+    DL_STATUS_OOM = 1,          /* arena too small: message gives needed vs available bytes */
+    DL_STATUS_SHAPE = 2,        /* shapes do not fit the op                               */
+    DL_STATUS_AXIS = 3,         /* axis out of range, repeated, or not a permutation       */
+    DL_STATUS_DTYPE = 4,        /* float tensor where an index tensor is needed, or reverse */
+    DL_STATUS_NONFINITE = 5,    /* NaN/Inf found (desc.check_finite, dl_check_finite)      */
+    DL_STATUS_INDEX = 6,        /* an index value out of range                             */
+    DL_STATUS_INVALID = 7,      /* bad argument: NULL, foreign tensor, bad size            */
+    DL_STATUS_UNSUPPORTED = 8   /* not implemented for this case                           */
+} dl_status;
+
+typedef enum dl_dtype { DL_F32 = 0, DL_I32 = 1 } dl_dtype;
+
+typedef struct dl_shape { int ndim; int64_t d[DL_MAX_DIMS]; } dl_shape;
+
+typedef struct dl__node dl__node;
+typedef struct dl_ctx dl_ctx;
+
+typedef struct dl_tensor {
+    int ndim;
+    int64_t shape[DL_MAX_DIMS];   /* outermost first                                     */
+    int64_t stride[DL_MAX_DIMS];  /* in elements; views may have any strides             */
+    int64_t numel;
+    dl_dtype dtype;
+    float *data;                  /* first element (DL_F32); NULL in measure mode         */
+    int32_t *idata;               /* first element (DL_I32)                               */
+    float *grad;                  /* contiguous, same logical shape; NULL until needed    */
+    int requires_grad;
+    int flags;                    /* DL__F_* below                                        */
+    dl__node *node;               /* op that produced it (NULL for leaves)                */
+    const char *name;             /* optional, for messages                               */
+} dl_tensor;
+
+typedef struct dl_ctx_desc {      /* zero means default                                   */
+    void *memory;                 /* caller's buffer; NULL: one DL_MALLOC of memory_size  */
+    size_t memory_size;           /* buffer bytes (header included); measure mode: bytes
+                                     for headers and tape only, default 16 MiB             */
+    uint64_t seed;                /* RNG seed; default 0x5eed                             */
+    int measure;                  /* 1: shapes only, count bytes (see MEMORY)             */
+    int check_finite;             /* 1: every op output is checked for NaN/Inf            */
+} dl_ctx_desc;
+
+typedef struct dl_mark { size_t offset, meta; dl__node *tape; } dl_mark;
+
+enum { DL_TRANS_A = 1, DL_TRANS_B = 2 };
+
+// >>api-ctx
+DLDEF const char *dl_version(void);                         /* "0.1.0"                    */
+DLDEF dl_ctx *dl_ctx_init(const dl_ctx_desc *desc);         /* NULL only if no memory     */
+DLDEF void    dl_ctx_free(dl_ctx *ctx);                     /* frees what init malloc'd   */
+DLDEF dl_status   dl_ctx_status(const dl_ctx *ctx);
+DLDEF const char *dl_ctx_message(const dl_ctx *ctx);        /* "" when OK                 */
+DLDEF void        dl_ctx_clear_error(dl_ctx *ctx);
+DLDEF const char *dl_status_name(dl_status s);              /* "DL_STATUS_OOM"            */
+DLDEF dl_mark dl_ctx_mark(dl_ctx *ctx);                     /* remember arena + tape top  */
+DLDEF void    dl_ctx_rewind(dl_ctx *ctx, dl_mark m);        /* free all after mark, O(1)  */
+DLDEF size_t  dl_ctx_used_bytes(const dl_ctx *ctx);         /* buffer bytes in use now    */
+DLDEF size_t  dl_ctx_peak_bytes(const dl_ctx *ctx);         /* buffer bytes ever needed   */
+DLDEF size_t  dl_ctx_capacity(const dl_ctx *ctx);           /* buffer bytes usable        */
+DLDEF size_t  dl_ctx_overhead_bytes(void);                  /* header before the arena    */
+DLDEF int     dl_ctx_is_measuring(const dl_ctx *ctx);
+DLDEF int     dl_set_grad_enabled(dl_ctx *ctx, int enabled); /* returns previous setting  */
+DLDEF void    dl_ctx_seed(dl_ctx *ctx, uint64_t seed);
+DLDEF uint64_t dl_rand_u64(dl_ctx *ctx);                    /* next raw 64 random bits    */
+DLDEF float   dl_rand_uniform(dl_ctx *ctx);                 /* [0,1), 24 random bits      */
+DLDEF float   dl_rand_normal(dl_ctx *ctx);                  /* N(0,1), Box-Muller         */
+
+// >>api-tensor
+DLDEF dl_shape dl_shape1(int64_t a);
+DLDEF dl_shape dl_shape2(int64_t a, int64_t b);
+DLDEF dl_shape dl_shape3(int64_t a, int64_t b, int64_t c);
+DLDEF dl_shape dl_shape4(int64_t a, int64_t b, int64_t c, int64_t d);
+DLDEF dl_shape dl_shape_n(int ndim, const int64_t *d);      /* ndim 0: a scalar           */
+DLDEF dl_shape dl_shape_of(const dl_tensor *t);
+
+DLDEF dl_tensor *dl_empty(dl_ctx *ctx, dl_shape s);          /* uninitialized data        */
+DLDEF dl_tensor *dl_zeros(dl_ctx *ctx, dl_shape s);
+DLDEF dl_tensor *dl_ones(dl_ctx *ctx, dl_shape s);
+DLDEF dl_tensor *dl_full(dl_ctx *ctx, dl_shape s, float v);
+DLDEF dl_tensor *dl_scalar(dl_ctx *ctx, float v);            /* shape []                   */
+DLDEF dl_tensor *dl_from_data(dl_ctx *ctx, dl_shape s, const float *data); /* copies     */
+DLDEF dl_tensor *dl_arange(dl_ctx *ctx, float start, float stop, float step); /* 1-D      */
+DLDEF dl_tensor *dl_uniform(dl_ctx *ctx, dl_shape s, float lo, float hi); /* U[lo,hi)    */
+DLDEF dl_tensor *dl_normal(dl_ctx *ctx, dl_shape s, float mean, float std);
+DLDEF dl_tensor *dl_index_tensor(dl_ctx *ctx, dl_shape s, const int32_t *data); /* DL_I32 */
+DLDEF dl_tensor *dl_index_zeros(dl_ctx *ctx, dl_shape s);    /* DL_I32 zeros             */
+DLDEF int dl_is_poison(const dl_tensor *t);
+DLDEF int dl_is_contiguous(const dl_tensor *t);
+DLDEF int dl_same_shape(const dl_tensor *a, const dl_tensor *b);
+
+/* element access by row-major logical index (works on views); poison/measure read 0     */
+DLDEF float   dl_get(const dl_tensor *t, int64_t i);
+DLDEF void    dl_set(dl_tensor *t, int64_t i, float v);
+DLDEF float   dl_get_at(const dl_tensor *t, const int64_t *idx); /* idx[ndim]            */
+DLDEF void    dl_set_at(dl_tensor *t, const int64_t *idx, float v);
+DLDEF int32_t dl_get_index(const dl_tensor *t, int64_t i);   /* DL_I32 tensors           */
+DLDEF void    dl_set_index(dl_tensor *t, int64_t i, int32_t v);
+DLDEF float   dl_item(const dl_tensor *t);                   /* first element            */
+DLDEF void    dl_copy_to(const dl_tensor *t, float *dst);    /* numel floats, logical order */
+DLDEF void    dl_copy_from(dl_tensor *t, const float *src);  /* into storage (no autodiff) */
+DLDEF dl_status dl_tensor_copy(dl_ctx *ctx, dl_tensor *dst, const dl_tensor *src); /* same shape */
+DLDEF void    dl_fill(dl_tensor *t, float v);
+#ifndef DL_NO_STDIO
+DLDEF void    dl_print(const dl_tensor *t, const char *label); /* to stdout               */
+#endif
+DLDEF dl_status dl_check_finite(dl_ctx *ctx, const dl_tensor *t, const char *what);
+
+// >>api-autodiff
+DLDEF void       dl_requires_grad(dl_ctx *ctx, dl_tensor *t, int on); /* leaf: allocs grad */
+DLDEF void       dl_zero_grad(dl_tensor *t);
+DLDEF dl_tensor *dl_detach(dl_ctx *ctx, dl_tensor *x);       /* same storage, no gradient */
+DLDEF dl_status  dl_backward(dl_ctx *ctx, dl_tensor *loss);  /* loss: one element        */
+DLDEF dl_status  dl_backward_with(dl_ctx *ctx, dl_tensor *y, const float *dy); /* seed dy */
+DLDEF float      dl_grad_get(const dl_tensor *t, int64_t i); /* 0 when no grad           */
+
+// >>api-ops  elementwise, NumPy broadcasting; gradients sum over broadcast axes
+DLDEF dl_tensor *dl_add(dl_ctx *ctx, dl_tensor *a, dl_tensor *b);      /* a + b           */
+DLDEF dl_tensor *dl_sub(dl_ctx *ctx, dl_tensor *a, dl_tensor *b);      /* a - b           */
+DLDEF dl_tensor *dl_mul(dl_ctx *ctx, dl_tensor *a, dl_tensor *b);      /* a * b           */
+DLDEF dl_tensor *dl_div(dl_ctx *ctx, dl_tensor *a, dl_tensor *b);      /* a / b           */
+DLDEF dl_tensor *dl_minimum(dl_ctx *ctx, dl_tensor *a, dl_tensor *b);  /* min(a, b)       */
+DLDEF dl_tensor *dl_maximum(dl_ctx *ctx, dl_tensor *a, dl_tensor *b);  /* max(a, b)       */
+DLDEF dl_tensor *dl_where(dl_ctx *ctx, dl_tensor *cond, dl_tensor *a, dl_tensor *b); /* cond != 0 ? a : b */
+DLDEF dl_tensor *dl_add_scalar(dl_ctx *ctx, dl_tensor *x, float c);   /* x + c           */
+DLDEF dl_tensor *dl_mul_scalar(dl_ctx *ctx, dl_tensor *x, float c);   /* x * c           */
+DLDEF dl_tensor *dl_neg(dl_ctx *ctx, dl_tensor *x);                   /* -x              */
+DLDEF dl_tensor *dl_abs(dl_ctx *ctx, dl_tensor *x);                   /* |x|             */
+DLDEF dl_tensor *dl_sign(dl_ctx *ctx, dl_tensor *x);                  /* -1, 0, 1; grad 0 */
+DLDEF dl_tensor *dl_exp(dl_ctx *ctx, dl_tensor *x);                   /* e^x             */
+DLDEF dl_tensor *dl_log(dl_ctx *ctx, dl_tensor *x);                   /* ln x            */
+DLDEF dl_tensor *dl_sqrt(dl_ctx *ctx, dl_tensor *x);                  /* sqrt x          */
+DLDEF dl_tensor *dl_square(dl_ctx *ctx, dl_tensor *x);                /* x^2             */
+DLDEF dl_tensor *dl_pow(dl_ctx *ctx, dl_tensor *x, float p);          /* x^p             */
+DLDEF dl_tensor *dl_sin(dl_ctx *ctx, dl_tensor *x);
+DLDEF dl_tensor *dl_cos(dl_ctx *ctx, dl_tensor *x);
+DLDEF dl_tensor *dl_clamp(dl_ctx *ctx, dl_tensor *x, float lo, float hi); /* min(max(x,lo),hi) */
+DLDEF dl_tensor *dl_relu(dl_ctx *ctx, dl_tensor *x);                  /* max(x, 0)       */
+DLDEF dl_tensor *dl_sigmoid(dl_ctx *ctx, dl_tensor *x);      /* 1/(1+e^-x), sign-split    */
+DLDEF dl_tensor *dl_tanh(dl_ctx *ctx, dl_tensor *x);
+DLDEF dl_tensor *dl_softplus(dl_ctx *ctx, dl_tensor *x);     /* max(x,0) + log1p(e^-|x|)  */
+DLDEF dl_tensor *dl_log_sigmoid(dl_ctx *ctx, dl_tensor *x);  /* -softplus(-x)             */
+
+// >>api-matmul
+DLDEF dl_tensor *dl_matmul(dl_ctx *ctx, dl_tensor *a, dl_tensor *b); /* [M,K]@[K,N]->[M,N]; [B,M,K]@[B,K,N]->[B,M,N] */
+DLDEF dl_tensor *dl_matmul_ex(dl_ctx *ctx, dl_tensor *a, dl_tensor *b, int trans); /* DL_TRANS_A: a is [K,M]; DL_TRANS_B: b is [N,K] */
+
+// >>api-reduce   axis < 0 counts from the end; `axes` is a bit mask (bit i = axis i)
+DLDEF dl_tensor *dl_sum(dl_ctx *ctx, dl_tensor *x, int axis, int keepdim);
+DLDEF dl_tensor *dl_sum_axes(dl_ctx *ctx, dl_tensor *x, unsigned axes, int keepdim);
+DLDEF dl_tensor *dl_sum_all(dl_ctx *ctx, dl_tensor *x);                 /* shape []       */
+DLDEF dl_tensor *dl_mean(dl_ctx *ctx, dl_tensor *x, int axis, int keepdim);
+DLDEF dl_tensor *dl_mean_axes(dl_ctx *ctx, dl_tensor *x, unsigned axes, int keepdim);
+DLDEF dl_tensor *dl_mean_all(dl_ctx *ctx, dl_tensor *x);
+DLDEF dl_tensor *dl_max(dl_ctx *ctx, dl_tensor *x, int axis, int keepdim);  /* grad: first max */
+DLDEF dl_tensor *dl_max_axes(dl_ctx *ctx, dl_tensor *x, unsigned axes, int keepdim);
+DLDEF dl_tensor *dl_max_all(dl_ctx *ctx, dl_tensor *x);
+DLDEF dl_tensor *dl_var(dl_ctx *ctx, dl_tensor *x, int axis, int correction, int keepdim); /* sum (x-mean)^2 / (n - correction) */
+DLDEF dl_tensor *dl_var_axes(dl_ctx *ctx, dl_tensor *x, unsigned axes, int correction, int keepdim);
+DLDEF dl_tensor *dl_argmax(dl_ctx *ctx, dl_tensor *x, int axis, int keepdim); /* DL_I32, first max */
+DLDEF dl_tensor *dl_logsumexp(dl_ctx *ctx, dl_tensor *x, int axis, int keepdim); /* m + log sum e^(x-m) */
+DLDEF dl_tensor *dl_softmax(dl_ctx *ctx, dl_tensor *x, int axis);       /* e^(x-m)/sum     */
+DLDEF dl_tensor *dl_log_softmax(dl_ctx *ctx, dl_tensor *x, int axis);   /* x - logsumexp   */
+
+// >>api-shape    views share storage; see AUTODIFF RULES
+DLDEF dl_tensor *dl_reshape(dl_ctx *ctx, dl_tensor *x, dl_shape s);     /* one dim may be -1 */
+DLDEF dl_tensor *dl_flatten(dl_ctx *ctx, dl_tensor *x, int start, int end); /* dims start..end -> one */
+DLDEF dl_tensor *dl_squeeze(dl_ctx *ctx, dl_tensor *x, int axis);       /* drop a size-1 axis */
+DLDEF dl_tensor *dl_unsqueeze(dl_ctx *ctx, dl_tensor *x, int axis);     /* insert a size-1 axis */
+DLDEF dl_tensor *dl_transpose(dl_ctx *ctx, dl_tensor *x, int d0, int d1);
+DLDEF dl_tensor *dl_permute(dl_ctx *ctx, dl_tensor *x, const int *perm); /* out dim i = x dim perm[i] */
+DLDEF dl_tensor *dl_slice(dl_ctx *ctx, dl_tensor *x, int axis, int64_t start, int64_t end, int64_t step); /* x[start:end:step]; negative start/end count from the end */
+DLDEF dl_tensor *dl_contiguous(dl_ctx *ctx, dl_tensor *x);  /* x itself if contiguous     */
+DLDEF dl_tensor *dl_concat(dl_ctx *ctx, dl_tensor *const *xs, int n, int axis);
+DLDEF dl_tensor *dl_stack(dl_ctx *ctx, dl_tensor *const *xs, int n, int axis); /* new axis */
+DLDEF dl_status  dl_split(dl_ctx *ctx, dl_tensor *x, int axis, const int64_t *sizes, int n, dl_tensor **out); /* views */
+
+// >>api-index    index tensors are DL_I32
+DLDEF dl_tensor *dl_index_select(dl_ctx *ctx, dl_tensor *x, int axis, dl_tensor *idx); /* idx 1-D: out.shape[axis] = len(idx) */
+DLDEF dl_tensor *dl_gather(dl_ctx *ctx, dl_tensor *x, int axis, dl_tensor *idx); /* torch.gather: out[i][j] = x[i][idx[i][j]] (axis 1) */
+DLDEF dl_tensor *dl_one_hot(dl_ctx *ctx, dl_tensor *idx, int num_classes); /* [..] -> [..,C] float */
+
+// >>api-gradcheck
+typedef dl_tensor *(*dl_graph_fn)(dl_ctx *ctx, dl_tensor *const *inputs, int n, void *user);
+typedef struct dl_gradcheck_desc {    /* zero means default                               */
+    double eps;                       /* 1e-3: step h = eps * max(1, |x|)                   */
+    double atol;                      /* 1e-3                                              */
+    double rtol;                      /* 1e-2                                              */
+    int64_t max_per_input;            /* 0: every element; else a seeded sample of so many */
+} dl_gradcheck_desc;
+typedef struct dl_gradcheck_result {
+    int64_t checked, failed;
+    double max_abs_err, max_rel_err;  /* over all checked elements                        */
+    int worst_input; int64_t worst_index;
+    double worst_analytic, worst_numeric;
+} dl_gradcheck_result;
+/* Checks d(sum(w * fn(inputs)))/d(input) for every input with requires_grad, w fixed
+   pseudo-random. Zeroes those inputs' gradients. Returns DL_STATUS_OK when every checked
+   element passes; on a mismatch, DL_STATUS_INVALID with a message naming the worst one
+   (the context's error state is left untouched). `res` may be NULL.                      */
+DLDEF dl_status dl_gradcheck(dl_ctx *ctx, dl_graph_fn fn, void *user, dl_tensor *const *inputs, int n,
+                             const dl_gradcheck_desc *desc, dl_gradcheck_result *res);
+DLDEF const char *dl_gradcheck_message(const dl_ctx *ctx); /* text of the last gradcheck */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DL_H */
+
+/* ======================================================================================
+   IMPLEMENTATION
+   ====================================================================================== */
+#if defined(DL_IMPLEMENTATION) && !defined(DL__IMPLEMENTATION_DONE)
+#define DL__IMPLEMENTATION_DONE
+
+#include <string.h>
+#include <math.h>
+#ifndef DL_NO_STDIO
+#include <stdio.h>
+#endif
+#if defined(DL_MALLOC) != defined(DL_FREE)
+#error "dl.h: define both DL_MALLOC and DL_FREE, or neither"
+#endif
+#if !defined(DL_MALLOC) && !defined(DL_NO_MALLOC)
+#include <stdlib.h>
+#define DL_MALLOC(sz) malloc(sz)
+#define DL_FREE(p) free(p)
+#endif
+#ifndef DL_ASSERT
+#include <assert.h>
+#define DL_ASSERT(c) assert(c)
+#endif
+
+#ifdef DL_STATIC
+#define DL__API static
+#else
+#define DL__API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// >>ops-list  one list drives the op enum, the name table and the backward table.
+// Numbers are permanent: never reuse one. Each op's forward and backward sit together below.
+#define DL_OPS(X) \
+    X(copy, 1)       X(add, 2)        X(sub, 3)         X(mul, 4)        X(div, 5)        \
+    X(minimum, 6)    X(maximum, 7)    X(where, 8)       X(add_scalar, 9) X(mul_scalar, 10) \
+    X(neg, 11)       X(abs, 12)       X(sign, 13)       X(exp, 14)       X(log, 15)       \
+    X(sqrt, 16)      X(square, 17)    X(pow, 18)        X(sin, 19)       X(cos, 20)       \
+    X(clamp, 21)     X(relu, 22)      X(sigmoid, 23)    X(tanh, 24)      X(softplus, 25)  \
+    X(log_sigmoid, 26) X(matmul, 27)  X(sum, 28)        X(mean, 29)      X(max, 30)       \
+    X(var, 31)       X(logsumexp, 32) X(softmax, 33)    X(log_softmax, 34) X(view, 35)    \
+    X(concat, 36)    X(index_select, 37) X(gather, 38)
+
+enum dl__op {
+    DL__OP_NONE = 0,
+#define DL__X(name, num) DL__OP_##name = num,
+    DL_OPS(DL__X)
+#undef DL__X
+    DL__OP_COUNT
+};
+
+static const char *dl__op_name(int op) {
+    switch (op) {
+#define DL__X(name, num) case num: return "dl_" #name;
+    DL_OPS(DL__X)
+#undef DL__X
+    default: return "dl_?";
+    }
+}
+
+// >>internal-types
+enum { DL__F_POISON = 1, DL__F_LEAF_GRAD = 2 };
+enum { DL__MAX_IN = 3 };
+
+struct dl__node {
+    dl__node *prev;             /* tape: previous node (tape grows forward)            */
+    int op;
+    int nin;
+    dl_tensor *out;
+    dl_tensor **in;             /* in_small, or an arena array (concat)               */
+    dl_tensor *in_small[DL__MAX_IN];
+    int iarg[DL_MAX_DIMS + 4];  /* op parameters: axis, keepdim, perm, mask, flags     */
+    int64_t larg[DL_MAX_DIMS + 2];
+    float farg[2];
+};
+
+struct dl_ctx {
+    unsigned char *base;        /* arena start (64-aligned)                             */
+    size_t cap;                 /* arena bytes usable                                   */
+    size_t off, peak;           /* arena bytes in use, most ever in use                 */
+    void *owned;                /* what dl_ctx_init malloc'd (freed by dl_ctx_free)     */
+    dl__node *tape;             /* newest node                                          */
+    size_t meta_off, meta_cap;  /* measure mode: real bytes for headers and tape nodes   */
+    uint64_t seed, counter;     /* splitmix64 counter-based RNG                         */
+    int measure, check_finite, grad_enabled;
+    dl_status status;
+    const char *op;             /* op now running, for messages                         */
+    dl_tensor poison;
+    float poison_val;
+    int32_t poison_ival;
+    char msg[320];
+    char gc_msg[320];
+};
+
+/* ======================================================================================
+   >>format  a tiny formatter so messages need no stdio: %s %d %I(int64) %z(size_t)
+   %T(tensor shape) %g(double) %%
+   ====================================================================================== */
+typedef struct dl__buf { char *p; size_t n, cap; } dl__buf;
+static void dl__putc(dl__buf *b, char c) { if (b->n + 1 < b->cap) b->p[b->n++] = c; b->p[b->n] = 0; }
+static void dl__puts(dl__buf *b, const char *s) { while (s && *s) dl__putc(b, *s++); }
+static void dl__puti(dl__buf *b, int64_t v) {
+    char t[24]; int n = 0; uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    if (v < 0) dl__putc(b, '-');
+    do { t[n++] = (char)('0' + (int)(u % 10)); u /= 10; } while (u);
+    while (n) dl__putc(b, t[--n]);
+}
+static void dl__putg(dl__buf *b, double v) {
+    int e = 0, i; double m;
+    if (v != v) { dl__puts(b, "nan"); return; }
+    if (v < 0) { dl__putc(b, '-'); v = -v; }
+    if (v > 1e300) { dl__puts(b, "inf"); return; }
+    if (v == 0) { dl__putc(b, '0'); return; }
+    m = v;
+    while (m >= 10) { m /= 10; e++; }
+    while (m < 1) { m *= 10; e--; }
+    if (e >= -4 && e < 7) {              /* fixed: 6 significant digits */
+        double ip = floor(v); int64_t frac; int dig = 5 - e; if (dig < 0) dig = 0;
+        {   double scale = 1; for (i = 0; i < dig; i++) scale *= 10;
+            frac = (int64_t)((v - ip) * scale + 0.5);
+            if ((double)frac >= scale) { ip += 1; frac = 0; }
+            dl__puti(b, (int64_t)ip);
+            if (dig > 0 && frac) { char t[24]; int k; dl__putc(b, '.');
+                for (k = dig - 1; k >= 0; k--) { t[k] = (char)('0' + (int)(frac % 10)); frac /= 10; }
+                k = dig; while (k > 0 && t[k - 1] == '0') k--; for (i = 0; i < k; i++) dl__putc(b, t[i]); } }
+    } else {
+        int64_t q = (int64_t)(m * 100000 + 0.5);
+        if (q >= 1000000) { q /= 10; e++; }
+        dl__puti(b, q / 100000); dl__putc(b, '.');
+        { char t[6]; int k; int64_t f = q % 100000; for (k = 4; k >= 0; k--) { t[k] = (char)('0' + (int)(f % 10)); f /= 10; }
+          for (k = 0; k < 5; k++) dl__putc(b, t[k]); }
+        dl__putc(b, 'e'); dl__puti(b, e);
+    }
+}
+static void dl__put_shape(dl__buf *b, const dl_tensor *t) {
+    int i;
+    if (!t) { dl__puts(b, "(null)"); return; }
+    if (t->flags & DL__F_POISON) { dl__puts(b, "(poison)"); return; }
+    dl__putc(b, '[');
+    for (i = 0; i < t->ndim; i++) { if (i) dl__putc(b, ','); dl__puti(b, t->shape[i]); }
+    dl__putc(b, ']');
+}
+static void dl__vfmt(dl__buf *b, const char *f, const void *const *args) {
+    int ai = 0;
+    for (; *f; f++) {
+        if (*f != '%') { dl__putc(b, *f); continue; }
+        f++;
+        switch (*f) {
+        case 's': dl__puts(b, (const char *)args[ai++]); break;
+        case 'd': dl__puti(b, *(const int *)args[ai++]); break;
+        case 'I': dl__puti(b, *(const int64_t *)args[ai++]); break;
+        case 'z': dl__puti(b, (int64_t)*(const size_t *)args[ai++]); break;
+        case 'g': dl__putg(b, *(const double *)args[ai++]); break;
+        case 'T': dl__put_shape(b, (const dl_tensor *)args[ai++]); break;
+        case '%': dl__putc(b, '%'); break;
+        default: return;
+        }
+    }
+}
+
+/* ======================================================================================
+   >>errors  first failure wins; ops return the context's poison tensor afterwards
+   ====================================================================================== */
+static dl_tensor *dl__fail_v(dl_ctx *ctx, dl_status s, const char *fmt, const void *const *args) {
+    if (ctx->status == DL_STATUS_OK) {
+        dl__buf b; b.p = ctx->msg; b.n = 0; b.cap = sizeof ctx->msg; ctx->msg[0] = 0;
+        dl__puts(&b, ctx->op ? ctx->op : "dl"); dl__puts(&b, ": ");
+        dl__vfmt(&b, fmt, args);
+        ctx->status = s;
+    }
+    return &ctx->poison;
+}
+#define DL__A(x) ((const void *)(x))
+static dl_tensor *dl__fail0(dl_ctx *c, dl_status s, const char *f) { return dl__fail_v(c, s, f, NULL); }
+static dl_tensor *dl__fail1(dl_ctx *c, dl_status s, const char *f, const void *a) { const void *v[1]; v[0] = a; return dl__fail_v(c, s, f, v); }
+static dl_tensor *dl__fail2(dl_ctx *c, dl_status s, const char *f, const void *a, const void *b2) { const void *v[2]; v[0] = a; v[1] = b2; return dl__fail_v(c, s, f, v); }
+static dl_tensor *dl__fail3(dl_ctx *c, dl_status s, const char *f, const void *a, const void *b2, const void *c3) { const void *v[3]; v[0] = a; v[1] = b2; v[2] = c3; return dl__fail_v(c, s, f, v); }
+static dl_tensor *dl__fail4(dl_ctx *c, dl_status s, const char *f, const void *a, const void *b2, const void *c3, const void *d4) { const void *v[4]; v[0] = a; v[1] = b2; v[2] = c3; v[3] = d4; return dl__fail_v(c, s, f, v); }
+
+DL__API const char *dl_status_name(dl_status s) {
+    switch (s) {
+    case DL_STATUS_OK: return "DL_STATUS_OK";
+    case DL_STATUS_OOM: return "DL_STATUS_OOM";
+    case DL_STATUS_SHAPE: return "DL_STATUS_SHAPE";
+    case DL_STATUS_AXIS: return "DL_STATUS_AXIS";
+    case DL_STATUS_DTYPE: return "DL_STATUS_DTYPE";
+    case DL_STATUS_NONFINITE: return "DL_STATUS_NONFINITE";
+    case DL_STATUS_INDEX: return "DL_STATUS_INDEX";
+    case DL_STATUS_INVALID: return "DL_STATUS_INVALID";
+    case DL_STATUS_UNSUPPORTED: return "DL_STATUS_UNSUPPORTED";
+    }
+    return "DL_STATUS_?";
+}
+DL__API dl_status dl_ctx_status(const dl_ctx *ctx) { return ctx ? ctx->status : DL_STATUS_INVALID; }
+DL__API const char *dl_ctx_message(const dl_ctx *ctx) { return ctx ? ctx->msg : "dl: NULL context"; }
+DL__API void dl_ctx_clear_error(dl_ctx *ctx) { if (ctx) { ctx->status = DL_STATUS_OK; ctx->msg[0] = 0; } }
+DL__API int dl_is_poison(const dl_tensor *t) { return !t || (t->flags & DL__F_POISON); }
+DL__API const char *dl_version(void) { return "0.1.0"; }
+
+/* ======================================================================================
+   >>arena  one block; bump allocation in DL_ALIGN steps; mark/rewind
+   ====================================================================================== */
+static size_t dl__align_up(size_t n) { return (n + (DL_ALIGN - 1)) & ~(size_t)(DL_ALIGN - 1); }
+DL__API size_t dl_ctx_overhead_bytes(void) { return dl__align_up(sizeof(dl_ctx)); }
+
+/* Bump allocation. Returns NULL and records DL_STATUS_OOM when the arena is full.
+   In measure mode the offset advances the same way, but tensor data (meta == 0) gets no
+   memory (NULL, *ok = 1), while headers and tape nodes (meta == 1) live in the buffer. */
+static void *dl__alloc(dl_ctx *ctx, size_t bytes, int meta, int *ok) {
+    size_t need = dl__align_up(bytes ? bytes : 1);
+    *ok = 0;
+    if (ctx->status) return NULL;
+    if (need < bytes || ctx->off + need < ctx->off) {
+        dl__fail1(ctx, DL_STATUS_OOM, "allocation of %z bytes overflows size_t", DL__A(&bytes));
+        return NULL;
+    }
+    if (ctx->measure) {
+        void *p = NULL;
+        if (meta) {
+            if (ctx->meta_off + need > ctx->meta_cap) {
+                size_t have = ctx->meta_cap - ctx->meta_off;
+                dl__fail2(ctx, DL_STATUS_OOM, "out of memory in measure mode: headers need %z more bytes, %z available (give the measuring context a larger memory_size)", DL__A(&need), DL__A(&have));
+                return NULL;
+            }
+            p = ctx->base + ctx->meta_off;
+            ctx->meta_off += need;
+        }
+        ctx->off += need;
+        if (ctx->off > ctx->peak) ctx->peak = ctx->off;
+        *ok = 1;
+        return p;
+    }
+    if (ctx->off + need > ctx->cap) {
+        size_t have = ctx->cap - ctx->off, total = dl_ctx_overhead_bytes() + ctx->off + need;
+        dl__fail3(ctx, DL_STATUS_OOM,
+                  "out of memory: needs %z more bytes, %z available (the step needs a buffer of at least %z bytes)",
+                  DL__A(&need), DL__A(&have), DL__A(&total));
+        return NULL;
+    }
+    {
+        void *p = ctx->base + ctx->off;
+        ctx->off += need;
+        if (ctx->off > ctx->peak) ctx->peak = ctx->off;
+        *ok = 1;
+        return p;
+    }
+}
+
+DL__API dl_ctx *dl_ctx_init(const dl_ctx_desc *desc) {
+    dl_ctx_desc d;
+    unsigned char *mem, *aligned;
+    size_t size, head = dl_ctx_overhead_bytes();
+    void *owned = NULL;
+    dl_ctx *ctx;
+    if (desc) d = *desc; else memset(&d, 0, sizeof d);
+    if (d.measure && !d.memory && !d.memory_size) d.memory_size = (size_t)16 << 20;
+    if (d.memory) { mem = (unsigned char *)d.memory; size = d.memory_size; }
+    else {
+#ifdef DL_NO_MALLOC
+        return NULL;
+#else
+        size = d.memory_size + DL_ALIGN;   /* the same usable bytes as an aligned buffer */
+        if (size < d.memory_size) return NULL;
+        owned = DL_MALLOC(size);
+        if (!owned) return NULL;
+        mem = (unsigned char *)owned;
+#endif
+    }
+    aligned = (unsigned char *)(((uintptr_t)mem + (DL_ALIGN - 1)) & ~(uintptr_t)(DL_ALIGN - 1));
+    if (owned) size = d.memory_size;
+    else size = size > (size_t)(aligned - mem) ? size - (size_t)(aligned - mem) : 0;
+    if (!mem || size < head) {
+#ifndef DL_NO_MALLOC
+        if (owned) DL_FREE(owned);
+#endif
+        return NULL;
+    }
+    size -= head;
+    ctx = (dl_ctx *)(void *)aligned;
+    memset(ctx, 0, sizeof *ctx);
+    ctx->base = aligned + head;
+    ctx->owned = owned;
+    ctx->measure = d.measure != 0;
+    if (ctx->measure) ctx->meta_cap = size; else ctx->cap = size;
+    ctx->check_finite = d.check_finite != 0;
+    ctx->grad_enabled = 1;
+    ctx->seed = d.seed ? d.seed : 0x5eedu;
+    ctx->poison.flags = DL__F_POISON;
+    ctx->poison.numel = 1;
+    ctx->poison.data = &ctx->poison_val;
+    ctx->poison.idata = &ctx->poison_ival;
+    ctx->poison.name = "poison";
+    return ctx;
+}
+DL__API void dl_ctx_free(dl_ctx *ctx) {
+#ifndef DL_NO_MALLOC
+    if (ctx && ctx->owned) DL_FREE(ctx->owned);
+#else
+    (void)ctx;
+#endif
+}
+DL__API dl_mark dl_ctx_mark(dl_ctx *ctx) { dl_mark m; m.offset = ctx->off; m.meta = ctx->meta_off; m.tape = ctx->tape; return m; }
+DL__API void dl_ctx_rewind(dl_ctx *ctx, dl_mark m) {
+    if (m.offset <= ctx->off) { ctx->off = m.offset; ctx->meta_off = m.meta; ctx->tape = m.tape; }
+}
+DL__API size_t dl_ctx_used_bytes(const dl_ctx *ctx) { return dl_ctx_overhead_bytes() + ctx->off; }
+DL__API size_t dl_ctx_peak_bytes(const dl_ctx *ctx) { return dl_ctx_overhead_bytes() + ctx->peak; }
+DL__API size_t dl_ctx_capacity(const dl_ctx *ctx) { return dl_ctx_overhead_bytes() + ctx->cap; }
+DL__API int dl_ctx_is_measuring(const dl_ctx *ctx) { return ctx->measure; }
+DL__API int dl_set_grad_enabled(dl_ctx *ctx, int enabled) { int p = ctx->grad_enabled; ctx->grad_enabled = enabled != 0; return p; }
+
+/* ======================================================================================
+   >>rng  splitmix64 over a counter: value i = mix(seed + i * golden). Same seed, same bits.
+   ====================================================================================== */
+static uint64_t dl__mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+DL__API void dl_ctx_seed(dl_ctx *ctx, uint64_t seed) { ctx->seed = seed; ctx->counter = 0; }
+DL__API uint64_t dl_rand_u64(dl_ctx *ctx) { return dl__mix64(ctx->seed + (++ctx->counter) * 0x9e3779b97f4a7c15ull); }
+DL__API float dl_rand_uniform(dl_ctx *ctx) { return (float)(dl_rand_u64(ctx) >> 40) * (1.0f / 16777216.0f); }
+DL__API float dl_rand_normal(dl_ctx *ctx) {
+    uint64_t r = dl_rand_u64(ctx);
+    double u1 = ((double)(r >> 40) + 1.0) * (1.0 / 16777217.0);       /* (0,1]  */
+    double u2 = (double)(r & 0xffffffu) * (1.0 / 16777216.0);         /* [0,1)  */
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+/* ======================================================================================
+   >>tensor  creation, shapes, access
+   ====================================================================================== */
+DL__API dl_shape dl_shape_n(int ndim, const int64_t *d) {
+    dl_shape s; int i; memset(&s, 0, sizeof s);
+    s.ndim = ndim < 0 ? -1 : (ndim > DL_MAX_DIMS ? DL_MAX_DIMS + 1 : ndim);
+    for (i = 0; i < ndim && i < DL_MAX_DIMS; i++) s.d[i] = d[i];
+    return s;
+}
+DL__API dl_shape dl_shape1(int64_t a) { int64_t d[1]; d[0] = a; return dl_shape_n(1, d); }
+DL__API dl_shape dl_shape2(int64_t a, int64_t b) { int64_t d[2]; d[0] = a; d[1] = b; return dl_shape_n(2, d); }
+DL__API dl_shape dl_shape3(int64_t a, int64_t b, int64_t c) { int64_t d[3]; d[0] = a; d[1] = b; d[2] = c; return dl_shape_n(3, d); }
+DL__API dl_shape dl_shape4(int64_t a, int64_t b, int64_t c, int64_t e) { int64_t d[4]; d[0] = a; d[1] = b; d[2] = c; d[3] = e; return dl_shape_n(4, d); }
+DL__API dl_shape dl_shape_of(const dl_tensor *t) { return dl_shape_n(t ? t->ndim : 0, t ? t->shape : NULL); }
+
+static void dl__set_contig_strides(dl_tensor *t) {
+    int i; int64_t s = 1;
+    for (i = t->ndim - 1; i >= 0; i--) { t->stride[i] = s; s *= t->shape[i]; }
+}
+DL__API int dl_is_contiguous(const dl_tensor *t) {
+    int i; int64_t s = 1;
+    for (i = t->ndim - 1; i >= 0; i--) {
+        if (t->shape[i] != 1 && t->stride[i] != s) return 0;
+        s *= t->shape[i];
+    }
+    return 1;
+}
+DL__API int dl_same_shape(const dl_tensor *a, const dl_tensor *b) {
+    int i;
+    if (a->ndim != b->ndim) return 0;
+    for (i = 0; i < a->ndim; i++) if (a->shape[i] != b->shape[i]) return 0;
+    return 1;
+}
+
+/* a tensor header (meta) plus, when `with_data`, contiguous storage for it */
+static dl_tensor *dl__new(dl_ctx *ctx, dl_shape s, dl_dtype dt, int with_data) {
+    dl_tensor *t; int i, ok; int64_t n = 1;
+    if (ctx->status) return &ctx->poison;
+    if (s.ndim < 0 || s.ndim > DL_MAX_DIMS) {
+        int mx = DL_MAX_DIMS;
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "%d dimensions given, at most %d supported", DL__A(&s.ndim), DL__A(&mx));
+    }
+    for (i = 0; i < s.ndim; i++) {
+        if (s.d[i] < 0) return dl__fail2(ctx, DL_STATUS_SHAPE, "negative size %I in dimension %d", DL__A(&s.d[i]), DL__A(&i));
+        if (s.d[i] && n > (INT64_MAX / 8) / s.d[i]) return dl__fail0(ctx, DL_STATUS_SHAPE, "tensor too large");
+        n *= s.d[i];
+    }
+    t = (dl_tensor *)dl__alloc(ctx, sizeof(dl_tensor), 1, &ok);
+    if (!ok) return &ctx->poison;
+    memset(t, 0, sizeof *t);
+    t->ndim = s.ndim;
+    for (i = 0; i < s.ndim; i++) t->shape[i] = s.d[i];
+    dl__set_contig_strides(t);
+    t->numel = n;
+    t->dtype = dt;
+    if (with_data) {
+        void *p = dl__alloc(ctx, (size_t)n * 4u, 0, &ok);
+        if (!ok) return &ctx->poison;
+        if (dt == DL_I32) t->idata = (int32_t *)p; else t->data = (float *)p;
+    }
+    return t;
+}
+
+#define DL__ENTER(ctx, nm) do { if (!(ctx)) return NULL; (ctx)->op = (nm); } while (0)
+/* validates a tensor argument: not NULL, not poison, the expected dtype */
+static int dl__arg(dl_ctx *ctx, const dl_tensor *t, int argno, dl_dtype want) {
+    if (ctx->status) return 0;
+    if (!t) { dl__fail1(ctx, DL_STATUS_INVALID, "argument %d is NULL", DL__A(&argno)); return 0; }
+    if (t->flags & DL__F_POISON) {
+        dl__fail1(ctx, DL_STATUS_INVALID, "argument %d is a poison tensor from another context", DL__A(&argno));
+        return 0;
+    }
+    if (t->dtype != want) {
+        dl__fail3(ctx, DL_STATUS_DTYPE, "argument %d%T must be %s", DL__A(&argno), DL__A(t),
+                  DL__A(want == DL_F32 ? "float32 (DL_F32)" : "an index tensor (DL_I32)"));
+        return 0;
+    }
+    return 1;
+}
+static int dl__axis(dl_ctx *ctx, int axis, int ndim, const dl_tensor *t) {
+    int a = axis < 0 ? axis + ndim : axis;
+    if (a < 0 || a >= ndim) {
+        dl__fail2(ctx, DL_STATUS_AXIS, "axis %d out of range for %T", DL__A(&axis), DL__A(t));
+        return -1;
+    }
+    return a;
+}
+
+DL__API dl_tensor *dl_empty(dl_ctx *ctx, dl_shape s) { DL__ENTER(ctx, "dl_empty"); return dl__new(ctx, s, DL_F32, 1); }
+DL__API void dl_fill(dl_tensor *t, float v) { int64_t i; if (!dl_is_poison(t) && t->data) for (i = 0; i < t->numel; i++) dl_set(t, i, v); }
+static dl_tensor *dl__full(dl_ctx *ctx, dl_shape s, float v) {
+    dl_tensor *t = dl__new(ctx, s, DL_F32, 1); int64_t i;
+    if (t->data && !dl_is_poison(t)) for (i = 0; i < t->numel; i++) t->data[i] = v;
+    return t;
+}
+DL__API dl_tensor *dl_full(dl_ctx *ctx, dl_shape s, float v) { DL__ENTER(ctx, "dl_full"); return dl__full(ctx, s, v); }
+DL__API dl_tensor *dl_zeros(dl_ctx *ctx, dl_shape s) { DL__ENTER(ctx, "dl_zeros"); return dl__full(ctx, s, 0.0f); }
+DL__API dl_tensor *dl_ones(dl_ctx *ctx, dl_shape s) { DL__ENTER(ctx, "dl_ones"); return dl__full(ctx, s, 1.0f); }
+DL__API dl_tensor *dl_scalar(dl_ctx *ctx, float v) { DL__ENTER(ctx, "dl_scalar"); return dl__full(ctx, dl_shape_n(0, NULL), v); }
+DL__API dl_tensor *dl_from_data(dl_ctx *ctx, dl_shape s, const float *data) {
+    dl_tensor *t;
+    DL__ENTER(ctx, "dl_from_data");
+    t = dl__new(ctx, s, DL_F32, 1);
+    if (!data && !dl_is_poison(t)) return dl__fail0(ctx, DL_STATUS_INVALID, "data is NULL");
+    if (t->data && !dl_is_poison(t) && t->numel) memcpy(t->data, data, (size_t)t->numel * sizeof(float));
+    return t;
+}
+DL__API dl_tensor *dl_arange(dl_ctx *ctx, float start, float stop, float step) {
+    dl_tensor *t; int64_t i, n;
+    DL__ENTER(ctx, "dl_arange");
+    if (ctx->status) return &ctx->poison;
+    if (step == 0.0f || step != step) return dl__fail0(ctx, DL_STATUS_INVALID, "step must be non-zero");
+    n = (int64_t)ceil(((double)stop - (double)start) / (double)step);
+    if (n < 0) n = 0;
+    t = dl__new(ctx, dl_shape1(n), DL_F32, 1);
+    if (t->data && !dl_is_poison(t)) for (i = 0; i < n; i++) t->data[i] = (float)((double)start + (double)i * (double)step);
+    return t;
+}
+DL__API dl_tensor *dl_uniform(dl_ctx *ctx, dl_shape s, float lo, float hi) {
+    dl_tensor *t; int64_t i;
+    DL__ENTER(ctx, "dl_uniform");
+    t = dl__new(ctx, s, DL_F32, 1);
+    if (dl_is_poison(t)) return t;
+    for (i = 0; i < t->numel; i++) {          /* draws advance the RNG even when measuring */
+        float u = dl_rand_uniform(ctx);
+        if (t->data) t->data[i] = lo + (hi - lo) * u;
+    }
+    return t;
+}
+DL__API dl_tensor *dl_normal(dl_ctx *ctx, dl_shape s, float mean, float std) {
+    dl_tensor *t; int64_t i;
+    DL__ENTER(ctx, "dl_normal");
+    t = dl__new(ctx, s, DL_F32, 1);
+    if (dl_is_poison(t)) return t;
+    for (i = 0; i < t->numel; i++) {
+        float z = dl_rand_normal(ctx);
+        if (t->data) t->data[i] = mean + std * z;
+    }
+    return t;
+}
+DL__API dl_tensor *dl_index_tensor(dl_ctx *ctx, dl_shape s, const int32_t *data) {
+    dl_tensor *t;
+    DL__ENTER(ctx, "dl_index_tensor");
+    t = dl__new(ctx, s, DL_I32, 1);
+    if (!data && !dl_is_poison(t)) return dl__fail0(ctx, DL_STATUS_INVALID, "data is NULL");
+    if (t->idata && !dl_is_poison(t) && t->numel) memcpy(t->idata, data, (size_t)t->numel * sizeof(int32_t));
+    return t;
+}
+DL__API dl_tensor *dl_index_zeros(dl_ctx *ctx, dl_shape s) {
+    dl_tensor *t;
+    DL__ENTER(ctx, "dl_index_zeros");
+    t = dl__new(ctx, s, DL_I32, 1);
+    if (t->idata && !dl_is_poison(t) && t->numel) memset(t->idata, 0, (size_t)t->numel * sizeof(int32_t));
+    return t;
+}
+
+/* storage offset of logical row-major index i */
+static int64_t dl__offset_of(const dl_tensor *t, int64_t i) {
+    int64_t off = 0; int d;
+    for (d = t->ndim - 1; d >= 0; d--) { int64_t n = t->shape[d]; if (n) { off += (i % n) * t->stride[d]; i /= n; } }
+    return off;
+}
+static int dl__in_range(const dl_tensor *t, int64_t i) { return t && !(t->flags & DL__F_POISON) && i >= 0 && i < t->numel; }
+DL__API float dl_get(const dl_tensor *t, int64_t i) {
+    if (!dl__in_range(t, i) || t->dtype != DL_F32 || !t->data) return 0.0f;
+    return t->data[dl__offset_of(t, i)];
+}
+DL__API void dl_set(dl_tensor *t, int64_t i, float v) {
+    if (!dl__in_range(t, i) || t->dtype != DL_F32 || !t->data) return;
+    t->data[dl__offset_of(t, i)] = v;
+}
+static int64_t dl__flat_of(const dl_tensor *t, const int64_t *idx) {
+    int64_t f = 0; int d;
+    for (d = 0; d < t->ndim; d++) { if (idx[d] < 0 || idx[d] >= t->shape[d]) return -1; f = f * t->shape[d] + idx[d]; }
+    return f;
+}
+DL__API float dl_get_at(const dl_tensor *t, const int64_t *idx) { return (t && idx) ? dl_get(t, dl__flat_of(t, idx)) : 0.0f; }
+DL__API void dl_set_at(dl_tensor *t, const int64_t *idx, float v) { if (t && idx) dl_set(t, dl__flat_of(t, idx), v); }
+DL__API int32_t dl_get_index(const dl_tensor *t, int64_t i) {
+    if (!dl__in_range(t, i) || t->dtype != DL_I32 || !t->idata) return 0;
+    return t->idata[dl__offset_of(t, i)];
+}
+DL__API void dl_set_index(dl_tensor *t, int64_t i, int32_t v) {
+    if (!dl__in_range(t, i) || t->dtype != DL_I32 || !t->idata) return;
+    t->idata[dl__offset_of(t, i)] = v;
+}
+DL__API float dl_item(const dl_tensor *t) { return dl_get(t, 0); }
+DL__API float dl_grad_get(const dl_tensor *t, int64_t i) {
+    if (!dl__in_range(t, i) || !t->grad) return 0.0f;
+    return t->grad[i];
+}
+DL__API void dl_copy_to(const dl_tensor *t, float *dst) {
+    int64_t i;
+    if (!dst || !t || (t->flags & DL__F_POISON)) return;
+    if (t->dtype == DL_I32) { for (i = 0; i < t->numel; i++) dst[i] = (float)dl_get_index(t, i); return; }
+    if (!t->data) { for (i = 0; i < t->numel; i++) dst[i] = 0.0f; return; }
+    if (dl_is_contiguous(t)) { if (t->numel) memcpy(dst, t->data, (size_t)t->numel * sizeof(float)); return; }
+    for (i = 0; i < t->numel; i++) dst[i] = t->data[dl__offset_of(t, i)];
+}
+DL__API void dl_copy_from(dl_tensor *t, const float *src) {
+    int64_t i;
+    if (!src || !t || (t->flags & DL__F_POISON) || t->dtype != DL_F32 || !t->data) return;
+    for (i = 0; i < t->numel; i++) t->data[dl__offset_of(t, i)] = src[i];
+}
+DL__API dl_status dl_tensor_copy(dl_ctx *ctx, dl_tensor *dst, const dl_tensor *src) {
+    int64_t i;
+    if (!ctx) return DL_STATUS_INVALID;
+    ctx->op = "dl_tensor_copy";
+    if (!dl__arg(ctx, dst, 1, DL_F32) || !dl__arg(ctx, src, 2, DL_F32)) return ctx->status;
+    if (dst->numel != src->numel || !dl_same_shape(dst, src)) {
+        dl__fail2(ctx, DL_STATUS_SHAPE, "shapes differ: dst%T src%T", DL__A(dst), DL__A(src));
+        return ctx->status;
+    }
+    if (dst->data && src->data) for (i = 0; i < src->numel; i++) dst->data[dl__offset_of(dst, i)] = src->data[dl__offset_of(src, i)];
+    return DL_STATUS_OK;
+}
+#ifndef DL_NO_STDIO
+DL__API void dl_print(const dl_tensor *t, const char *label) {
+    char sb[128]; dl__buf b; int64_t i, n;
+    b.p = sb; b.n = 0; b.cap = sizeof sb; sb[0] = 0; dl__put_shape(&b, t);
+    printf("%s%s%s", label ? label : "", label ? " " : "", sb);
+    if (!t || (t->flags & DL__F_POISON)) { printf("\n"); return; }
+    n = t->numel < 16 ? t->numel : 16;
+    printf(" = [");
+    for (i = 0; i < n; i++) printf("%s%.6g", i ? ", " : "", t->dtype == DL_I32 ? (double)dl_get_index(t, i) : (double)dl_get(t, i));
+    printf("%s]\n", t->numel > n ? ", ..." : "");
+}
+#endif
+static dl_status dl__check_finite(dl_ctx *ctx, const dl_tensor *t, const char *what) {
+    int64_t i;
+    if (!t->data) return DL_STATUS_OK;
+    for (i = 0; i < t->numel; i++) {
+        float v = t->data[dl__offset_of(t, i)];
+        if (v - v != 0.0f) {
+            double dv = (double)v;
+            dl__fail4(ctx, DL_STATUS_NONFINITE, "non-finite value %g in %s%T at index %I", DL__A(&dv),
+                      DL__A(what ? what : "tensor"), DL__A(t), DL__A(&i));
+            return ctx->status;
+        }
+    }
+    return DL_STATUS_OK;
+}
+DL__API dl_status dl_check_finite(dl_ctx *ctx, const dl_tensor *t, const char *what) {
+    if (!ctx) return DL_STATUS_INVALID;
+    ctx->op = "dl_check_finite";
+    if (!dl__arg(ctx, t, 1, DL_F32)) return ctx->status;
+    return dl__check_finite(ctx, t, what);
+}
+
+/* ======================================================================================
+   >>autodiff  the tape: nodes recorded in op order; backward sweeps newest to oldest
+   ====================================================================================== */
+enum { DL__F_HAS_GRAD = 4 };
+/* the gradient buffer of t, allocated (zeroed) on first use; NULL in measure mode */
+static float *dl__gradbuf(dl_ctx *ctx, dl_tensor *t) {
+    if (!(t->flags & DL__F_HAS_GRAD)) {
+        int ok; float *g = (float *)dl__alloc(ctx, (size_t)t->numel * sizeof(float), 0, &ok);
+        if (!ok) return NULL;
+        if (g && t->numel) memset(g, 0, (size_t)t->numel * sizeof(float));
+        t->grad = g;
+        t->flags |= DL__F_HAS_GRAD;
+    }
+    return t->grad;
+}
+DL__API void dl_requires_grad(dl_ctx *ctx, dl_tensor *t, int on) {
+    if (!ctx) return;
+    ctx->op = "dl_requires_grad";
+    if (!dl__arg(ctx, t, 1, DL_F32)) return;
+    if (t->node) { dl__fail1(ctx, DL_STATUS_INVALID, "tensor%T is the output of an op; only leaves take requires_grad (use dl_detach first)", DL__A(t)); return; }
+    t->requires_grad = on != 0;
+    if (on) { dl__gradbuf(ctx, t); t->flags |= DL__F_LEAF_GRAD; }
+}
+DL__API void dl_zero_grad(dl_tensor *t) {
+    if (t && !(t->flags & DL__F_POISON) && t->grad && t->numel) memset(t->grad, 0, (size_t)t->numel * sizeof(float));
+}
+/* returns a node to fill in when any input requires grad (and grad mode is on) */
+static dl__node *dl__record(dl_ctx *ctx, int op, dl_tensor *out, dl_tensor *const *in, int nin) {
+    int i, any = 0, ok; dl__node *nd;
+    if (ctx->status || !ctx->grad_enabled) return NULL;
+    for (i = 0; i < nin; i++) if (in[i] && in[i]->requires_grad) any = 1;
+    if (!any) return NULL;
+    nd = (dl__node *)dl__alloc(ctx, sizeof(dl__node), 1, &ok);
+    if (!ok) return NULL;
+    memset(nd, 0, sizeof *nd);
+    nd->op = op; nd->out = out; nd->nin = nin;
+    if (nin <= DL__MAX_IN) nd->in = nd->in_small;
+    else {
+        nd->in = (dl_tensor **)dl__alloc(ctx, sizeof(dl_tensor *) * (size_t)nin, 1, &ok);
+        if (!ok) return NULL;
+    }
+    for (i = 0; i < nin; i++) nd->in[i] = in[i];
+    nd->prev = ctx->tape; ctx->tape = nd;
+    out->node = nd; out->requires_grad = 1;
+    return nd;
+}
+/* every op ends here: optional NaN/Inf check of its output */
+static dl_tensor *dl__done(dl_ctx *ctx, dl_tensor *out) {
+    if (ctx->status) return &ctx->poison;
+    if (ctx->check_finite && out->dtype == DL_F32 && out->data && dl__check_finite(ctx, out, "output"))
+        return &ctx->poison;
+    return out;
+}
+/* an op's input grad if that input needs one (allocated on demand), else NULL */
+static float *dl__ingrad(dl_ctx *ctx, dl__node *nd, int i) {
+    dl_tensor *x = nd->in[i];
+    if (!x || !x->requires_grad) return NULL;
+    return dl__gradbuf(ctx, x);
+}
+static int dl__needs(dl__node *nd, int i) { return nd->in[i] && nd->in[i]->requires_grad; }
+
+typedef void (*dl__bwd_fn)(dl_ctx *ctx, dl__node *nd);
+static void dl__bwd_dispatch(dl_ctx *ctx, dl__node *nd);   /* table at >>backward-table */
+
+DL__API dl_status dl_backward_with(dl_ctx *ctx, dl_tensor *y, const float *dy) {
+    dl__node *nd; float *g; int64_t i;
+    if (!ctx) return DL_STATUS_INVALID;
+    ctx->op = "dl_backward";
+    if (!dl__arg(ctx, y, 1, DL_F32)) return ctx->status;
+    if (!y->requires_grad) {
+        dl__fail1(ctx, DL_STATUS_INVALID, "%T does not require grad: no input of its graph has requires_grad set", DL__A(y));
+        return ctx->status;
+    }
+    /* a fresh sweep: intermediate gradients from an earlier backward start again at 0 */
+    for (nd = ctx->tape; nd; nd = nd->prev)
+        if (!(nd->out->flags & DL__F_LEAF_GRAD)) { nd->out->flags &= ~DL__F_HAS_GRAD; nd->out->grad = NULL; }
+    g = dl__gradbuf(ctx, y);
+    if (ctx->status) return ctx->status;
+    if (g) for (i = 0; i < y->numel; i++) g[i] += dy ? dy[i] : 1.0f;
+    for (nd = ctx->tape; nd; nd = nd->prev) {
+        if (!(nd->out->flags & DL__F_HAS_GRAD)) continue;   /* nothing flowed here */
+        ctx->op = dl__op_name(nd->op);
+        dl__bwd_dispatch(ctx, nd);
+        if (ctx->status) return ctx->status;
+    }
+    ctx->op = "dl_backward";
+    return ctx->status;
+}
+DL__API dl_status dl_backward(dl_ctx *ctx, dl_tensor *loss) {
+    if (!ctx) return DL_STATUS_INVALID;
+    ctx->op = "dl_backward";
+    if (!dl__arg(ctx, loss, 1, DL_F32)) return ctx->status;
+    if (loss->numel != 1) {
+        dl__fail1(ctx, DL_STATUS_SHAPE, "loss%T must have one element (use dl_backward_with for others)", DL__A(loss));
+        return ctx->status;
+    }
+    return dl_backward_with(ctx, loss, NULL);
+}
+
+/* ======================================================================================
+   >>strided  views and copies: odometer over a shape with per-operand strides
+   ====================================================================================== */
+typedef struct dl__odo { int nd; int64_t shape[DL_MAX_DIMS], idx[DL_MAX_DIMS]; } dl__odo;
+static void dl__odo_init(dl__odo *o, int nd, const int64_t *shape) {
+    int i; o->nd = nd; for (i = 0; i < nd; i++) { o->shape[i] = shape[i]; o->idx[i] = 0; }
+}
+/* advance; updates offsets of `nops` operands with strides st[op][dim] */
+static void dl__odo_next(dl__odo *o, int nops, int64_t *off, int64_t (*st)[DL_MAX_DIMS]) {
+    int d, k;
+    for (d = o->nd - 1; d >= 0; d--) {
+        if (++o->idx[d] < o->shape[d]) { for (k = 0; k < nops; k++) off[k] += st[k][d]; return; }
+        for (k = 0; k < nops; k++) off[k] -= st[k][d] * (o->shape[d] - 1);
+        o->idx[d] = 0;
+    }
+}
+/* dst (contiguous) = src (any strides) */
+static void dl__gather_strided(float *dst, const float *src, const dl_tensor *s) {
+    int64_t i, off[1] = {0}, st[1][DL_MAX_DIMS]; dl__odo o; int d;
+    for (d = 0; d < s->ndim; d++) st[0][d] = s->stride[d];
+    dl__odo_init(&o, s->ndim, s->shape);
+    for (i = 0; i < s->numel; i++) { dst[i] = src[off[0]]; dl__odo_next(&o, 1, off, st); }
+}
+
+/* copy: y = x made contiguous; dx += dy */
+static void dl__bwd_copy(dl_ctx *ctx, dl__node *nd) {
+    float *gx = dl__ingrad(ctx, nd, 0); const float *g = nd->out->grad; int64_t i;
+    if (!gx || !g) return;
+    for (i = 0; i < nd->out->numel; i++) gx[i] += g[i];
+}
+DL__API dl_tensor *dl_contiguous(dl_ctx *ctx, dl_tensor *x) {
+    dl_tensor *y;
+    DL__ENTER(ctx, "dl_contiguous");
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if (dl_is_contiguous(x)) return x;
+    y = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    if (y->data) dl__gather_strided(y->data, x->data, x);
+    dl__record(ctx, DL__OP_copy, y, &x, 1);
+    return dl__done(ctx, y);
+}
+/* ops call this on inputs that their kernels read as contiguous arrays */
+static dl_tensor *dl__contig(dl_ctx *ctx, dl_tensor *x) {
+    const char *op = ctx->op; dl_tensor *y;
+    if (dl_is_contiguous(x)) return x;
+    y = dl_contiguous(ctx, x);
+    ctx->op = op;
+    return y;
+}
+static dl_tensor *dl__contig_index(dl_ctx *ctx, dl_tensor *x) {
+    dl_tensor *y; int64_t i;
+    if (dl_is_contiguous(x)) return x;
+    y = dl__new(ctx, dl_shape_of(x), DL_I32, 1);
+    if (!ctx->status && y->idata) for (i = 0; i < x->numel; i++) y->idata[i] = x->idata[dl__offset_of(x, i)];
+    return y;
+}
+
+/* ======================================================================================
+   >>broadcast  NumPy rules; adjacent dims merged where every operand allows it
+   ====================================================================================== */
+typedef struct dl__bc {
+    int nd, nops;                        /* operand 0 is the (contiguous) output        */
+    int64_t shape[DL_MAX_DIMS];
+    int64_t st[4][DL_MAX_DIMS];
+} dl__bc;
+static int dl__bcast_shape(dl_ctx *ctx, dl_tensor *const *in, int n, dl_shape *out) {
+    int i, d, nd = 0;
+    for (i = 0; i < n; i++) if (in[i]->ndim > nd) nd = in[i]->ndim;
+    out->ndim = nd;
+    for (d = 0; d < nd; d++) {
+        int64_t sz = 1;
+        for (i = 0; i < n; i++) {
+            int k = d - (nd - in[i]->ndim);
+            int64_t s = k >= 0 ? in[i]->shape[k] : 1;
+            if (s == 1) continue;
+            if (sz != 1 && s != sz) {
+                if (n == 2) dl__fail2(ctx, DL_STATUS_SHAPE, "shapes %T and %T cannot broadcast", DL__A(in[0]), DL__A(in[1]));
+                else dl__fail3(ctx, DL_STATUS_SHAPE, "shapes %T, %T and %T cannot broadcast", DL__A(in[0]), DL__A(in[1]), DL__A(in[2]));
+                return 0;
+            }
+            sz = s;
+        }
+        out->d[d] = sz;
+    }
+    return 1;
+}
+/* strides (contiguous inputs; 0 on broadcast dims), then merge dims d-1,d when possible */
+static void dl__bc_setup(dl__bc *b, const dl_tensor *out, dl_tensor *const *in, int n) {
+    int i, d, nd = out->ndim, w;
+    b->nops = n + 1;
+    for (d = 0; d < nd; d++) { b->shape[d] = out->shape[d]; b->st[0][d] = out->stride[d]; }
+    for (i = 0; i < n; i++) {
+        int64_t s = 1;
+        for (d = nd - 1; d >= 0; d--) {
+            int k = d - (nd - in[i]->ndim);
+            int64_t sz = k >= 0 ? in[i]->shape[k] : 1;
+            b->st[i + 1][d] = (sz == 1) ? 0 : s;
+            s *= sz;
+        }
+    }
+    /* merge: drop size-1 dims, join d into the previous kept dim when contiguous for all */
+    w = 0;
+    for (d = 0; d < nd; d++) {
+        int k, can = w > 0;
+        if (b->shape[d] == 1) continue;
+        for (k = 0; can && k < b->nops; k++)
+            if (b->st[k][w - 1] != b->st[k][d] * b->shape[d]) can = 0;
+        if (can) {
+            b->shape[w - 1] *= b->shape[d];
+            for (k = 0; k < b->nops; k++) b->st[k][w - 1] = b->st[k][d];
+        } else {
+            b->shape[w] = b->shape[d];
+            for (k = 0; k < b->nops; k++) b->st[k][w] = b->st[k][d];
+            w++;
+        }
+    }
+    if (w == 0) { int k; b->shape[0] = 1; for (k = 0; k < b->nops; k++) b->st[k][0] = 0; w = 1; }
+    b->nd = w;
+}
+/* calls fn once per innermost row: n elements, operand offsets off[], strides inner[] */
+typedef void (*dl__row_fn)(void *k, int64_t n, const int64_t *off, const int64_t *inner);
+static void dl__bc_rows(const dl__bc *b, dl__row_fn fn, void *k) {
+    int64_t rows = 1, r, off[4] = {0, 0, 0, 0}, inner[4], st[4][DL_MAX_DIMS];
+    int d, j; dl__odo o;
+    for (j = 0; j < b->nops; j++) { inner[j] = b->st[j][b->nd - 1]; for (d = 0; d < b->nd - 1; d++) st[j][d] = b->st[j][d]; }
+    for (d = 0; d < b->nd - 1; d++) rows *= b->shape[d];
+    dl__odo_init(&o, b->nd - 1, b->shape);
+    for (r = 0; r < rows; r++) { fn(k, b->shape[b->nd - 1], off, inner); dl__odo_next(&o, b->nops, off, st); }
+}
+
+/* ======================================================================================
+   >>ops-binary  y = f(a, b) with broadcasting; the backward adds into the (possibly
+   broadcast) input rows, which sums over broadcast axes.
+   ====================================================================================== */
+typedef struct dl__bin_k {
+    int op;
+    const float *a, *b, *y, *g;
+    float *ga, *gb, *o;
+} dl__bin_k;
+
+static void dl__row_binary_fwd(void *kp, int64_t n, const int64_t *off, const int64_t *in) {
+    dl__bin_k *k = (dl__bin_k *)kp; int64_t i;
+    float *y = k->o + off[0]; const float *a = k->a + off[1], *b = k->b + off[2];
+    int64_t sa = in[1], sb = in[2];
+    switch (k->op) {   /* one small switch over the six binary ops, per row not per element */
+    case DL__OP_add: for (i = 0; i < n; i++) y[i] = a[i * sa] + b[i * sb]; break;
+    case DL__OP_sub: for (i = 0; i < n; i++) y[i] = a[i * sa] - b[i * sb]; break;
+    case DL__OP_mul: for (i = 0; i < n; i++) y[i] = a[i * sa] * b[i * sb]; break;
+    case DL__OP_div: for (i = 0; i < n; i++) y[i] = a[i * sa] / b[i * sb]; break;
+    case DL__OP_minimum: for (i = 0; i < n; i++) { float p = a[i * sa], q = b[i * sb]; y[i] = (p != p || q != q) ? p + q : (p < q ? p : q); } break;
+    case DL__OP_maximum: for (i = 0; i < n; i++) { float p = a[i * sa], q = b[i * sb]; y[i] = (p != p || q != q) ? p + q : (p > q ? p : q); } break;
+    default: break;
+    }
+}
+/* d/da and d/db of each binary op, accumulated row by row */
+static void dl__row_binary_bwd(void *kp, int64_t n, const int64_t *off, const int64_t *in) {
+    dl__bin_k *k = (dl__bin_k *)kp; int64_t i;
+    const float *g = k->g + off[0], *y = k->y + off[0], *a = k->a + off[1], *b = k->b + off[2];
+    float *ga = k->ga ? k->ga + off[1] : NULL, *gb = k->gb ? k->gb + off[2] : NULL;
+    int64_t sa = in[1], sb = in[2];
+    for (i = 0; i < n; i++) {
+        float gi = g[i], p = a[i * sa], q = b[i * sb], da = 0.0f, db = 0.0f;
+        switch (k->op) {
+        case DL__OP_add: da = gi; db = gi; break;
+        case DL__OP_sub: da = gi; db = -gi; break;
+        case DL__OP_mul: da = gi * q; db = gi * p; break;
+        case DL__OP_div: da = gi / q; db = -gi * y[i] / q; break;
+        case DL__OP_minimum: da = p < q ? gi : (p == q ? 0.5f * gi : 0.0f); db = q < p ? gi : (p == q ? 0.5f * gi : 0.0f); break;
+        case DL__OP_maximum: da = p > q ? gi : (p == q ? 0.5f * gi : 0.0f); db = q > p ? gi : (p == q ? 0.5f * gi : 0.0f); break;
+        default: break;
+        }
+        if (ga) ga[i * sa] += da;
+        if (gb) gb[i * sb] += db;
+    }
+}
+static void dl__bwd_binary(dl_ctx *ctx, dl__node *nd) {
+    dl__bin_k k; dl__bc b; dl_tensor *ab[2];
+    k.op = nd->op; k.ga = dl__ingrad(ctx, nd, 0); k.gb = dl__ingrad(ctx, nd, 1);
+    if (ctx->measure || ctx->status) return;
+    k.a = nd->in[0]->data; k.b = nd->in[1]->data; k.y = nd->out->data; k.g = nd->out->grad; k.o = NULL;
+    ab[0] = nd->in[0]; ab[1] = nd->in[1];
+    dl__bc_setup(&b, nd->out, ab, 2);
+    dl__bc_rows(&b, dl__row_binary_bwd, &k);
+}
+static dl_tensor *dl__binary(dl_ctx *ctx, int op, dl_tensor *a, dl_tensor *b) {
+    dl_tensor *ab[2], *y; dl_shape s; dl__bc bc; dl__bin_k k;
+    ctx->op = dl__op_name(op);
+    if (!dl__arg(ctx, a, 1, DL_F32) || !dl__arg(ctx, b, 2, DL_F32)) return &ctx->poison;
+    ab[0] = a; ab[1] = b;
+    if (!dl__bcast_shape(ctx, ab, 2, &s)) return &ctx->poison;
+    ab[0] = dl__contig(ctx, a); ab[1] = dl__contig(ctx, b);
+    y = dl__new(ctx, s, DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    if (!ctx->measure) {
+        k.op = op; k.a = ab[0]->data; k.b = ab[1]->data; k.o = y->data;
+        dl__bc_setup(&bc, y, ab, 2);
+        dl__bc_rows(&bc, dl__row_binary_fwd, &k);
+    }
+    dl__record(ctx, op, y, ab, 2);
+    return dl__done(ctx, y);
+}
+static void dl__bwd_add(dl_ctx *ctx, dl__node *nd) { dl__bwd_binary(ctx, nd); }
+static void dl__bwd_sub(dl_ctx *ctx, dl__node *nd) { dl__bwd_binary(ctx, nd); }
+static void dl__bwd_mul(dl_ctx *ctx, dl__node *nd) { dl__bwd_binary(ctx, nd); }
+static void dl__bwd_div(dl_ctx *ctx, dl__node *nd) { dl__bwd_binary(ctx, nd); }
+static void dl__bwd_minimum(dl_ctx *ctx, dl__node *nd) { dl__bwd_binary(ctx, nd); }
+static void dl__bwd_maximum(dl_ctx *ctx, dl__node *nd) { dl__bwd_binary(ctx, nd); }
+DL__API dl_tensor *dl_add(dl_ctx *ctx, dl_tensor *a, dl_tensor *b) { DL__ENTER(ctx, "dl_add"); return dl__binary(ctx, DL__OP_add, a, b); }
+DL__API dl_tensor *dl_sub(dl_ctx *ctx, dl_tensor *a, dl_tensor *b) { DL__ENTER(ctx, "dl_sub"); return dl__binary(ctx, DL__OP_sub, a, b); }
+DL__API dl_tensor *dl_mul(dl_ctx *ctx, dl_tensor *a, dl_tensor *b) { DL__ENTER(ctx, "dl_mul"); return dl__binary(ctx, DL__OP_mul, a, b); }
+DL__API dl_tensor *dl_div(dl_ctx *ctx, dl_tensor *a, dl_tensor *b) { DL__ENTER(ctx, "dl_div"); return dl__binary(ctx, DL__OP_div, a, b); }
+DL__API dl_tensor *dl_minimum(dl_ctx *ctx, dl_tensor *a, dl_tensor *b) { DL__ENTER(ctx, "dl_minimum"); return dl__binary(ctx, DL__OP_minimum, a, b); }
+DL__API dl_tensor *dl_maximum(dl_ctx *ctx, dl_tensor *a, dl_tensor *b) { DL__ENTER(ctx, "dl_maximum"); return dl__binary(ctx, DL__OP_maximum, a, b); }
+
+/* where: y = cond != 0 ? a : b (cond float or index, no gradient); da = g*[c], db = g*[!c] */
+typedef struct dl__where_k { const float *c, *a, *b, *g; float *y, *ga, *gb; } dl__where_k;
+static void dl__row_where_fwd(void *kp, int64_t n, const int64_t *off, const int64_t *in) {
+    dl__where_k *k = (dl__where_k *)kp; int64_t i;
+    for (i = 0; i < n; i++)
+        k->y[off[0] + i] = k->c[off[1] + i * in[1]] != 0.0f ? k->a[off[2] + i * in[2]] : k->b[off[3] + i * in[3]];
+}
+static void dl__row_where_bwd(void *kp, int64_t n, const int64_t *off, const int64_t *in) {
+    dl__where_k *k = (dl__where_k *)kp; int64_t i;
+    for (i = 0; i < n; i++) {
+        int c = k->c[off[1] + i * in[1]] != 0.0f; float g = k->g[off[0] + i];
+        if (c && k->ga) k->ga[off[2] + i * in[2]] += g;
+        if (!c && k->gb) k->gb[off[3] + i * in[3]] += g;
+    }
+}
+static void dl__bwd_where(dl_ctx *ctx, dl__node *nd) {
+    dl__where_k k; dl__bc b;
+    k.ga = dl__ingrad(ctx, nd, 1); k.gb = dl__ingrad(ctx, nd, 2);
+    if (ctx->measure || ctx->status) return;
+    k.c = nd->in[0]->data; k.a = nd->in[1]->data; k.b = nd->in[2]->data; k.g = nd->out->grad; k.y = NULL;
+    dl__bc_setup(&b, nd->out, nd->in, 3);
+    dl__bc_rows(&b, dl__row_where_bwd, &k);
+}
+DL__API dl_tensor *dl_where(dl_ctx *ctx, dl_tensor *cond, dl_tensor *a, dl_tensor *b) {
+    dl_tensor *in[3], *y; dl_shape s; dl__bc bc; dl__where_k k;
+    DL__ENTER(ctx, "dl_where");
+    if (ctx->status) return &ctx->poison;
+    if (!dl__arg(ctx, cond, 1, cond ? cond->dtype : DL_F32) || !dl__arg(ctx, a, 2, DL_F32) || !dl__arg(ctx, b, 3, DL_F32)) return &ctx->poison;
+    in[0] = cond; in[1] = a; in[2] = b;
+    if (!dl__bcast_shape(ctx, in, 3, &s)) return &ctx->poison;
+    if (cond->dtype == DL_I32) {        /* an index mask becomes a float 0/1 mask */
+        dl_tensor *c = dl__new(ctx, dl_shape_of(cond), DL_F32, 1); int64_t i;
+        if (!ctx->status && c->data) for (i = 0; i < cond->numel; i++) c->data[i] = dl_get_index(cond, i) != 0 ? 1.0f : 0.0f;
+        in[0] = c;
+    } else in[0] = dl__contig(ctx, dl_detach(ctx, cond));
+    ctx->op = "dl_where";
+    in[1] = dl__contig(ctx, a); in[2] = dl__contig(ctx, b);
+    y = dl__new(ctx, s, DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    if (!ctx->measure) {
+        k.c = in[0]->data; k.a = in[1]->data; k.b = in[2]->data; k.y = y->data;
+        dl__bc_setup(&bc, y, in, 3);
+        dl__bc_rows(&bc, dl__row_where_fwd, &k);
+    }
+    dl__record(ctx, DL__OP_where, y, in, 3);
+    return dl__done(ctx, y);
+}
+
+/* ======================================================================================
+   >>ops-unary  y = f(x) elementwise; dx += g * f'(x). Each op: its forward kernel, its
+   derivative kernel, its backward, its public function, side by side.
+   ====================================================================================== */
+typedef void (*dl__ufwd)(int64_t n, const float *x, float *y, float p0, float p1);
+typedef void (*dl__udx)(int64_t n, const float *x, const float *y, const float *g, float *gx, float p0, float p1);
+static dl_tensor *dl__unary(dl_ctx *ctx, int op, dl_tensor *x, float p0, float p1, dl__ufwd f) {
+    dl_tensor *y; dl__node *nd;
+    ctx->op = dl__op_name(op);
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    x = dl__contig(ctx, x);
+    y = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    if (!ctx->measure) f(x->numel, x->data, y->data, p0, p1);
+    nd = dl__record(ctx, op, y, &x, 1);
+    if (nd) { nd->farg[0] = p0; nd->farg[1] = p1; }
+    return dl__done(ctx, y);
+}
+static void dl__unary_bwd(dl_ctx *ctx, dl__node *nd, dl__udx dx) {
+    float *gx = dl__ingrad(ctx, nd, 0);
+    if (!gx || ctx->measure) return;
+    dx(nd->out->numel, nd->in[0]->data, nd->out->data, nd->out->grad, gx, nd->farg[0], nd->farg[1]);
+}
+#define DL__UNARY_KERNELS(name, FWD, DX) \
+    static void dl__fwd_##name(int64_t n, const float *X, float *Y, float p0, float p1) { \
+        int64_t i; (void)p0; (void)p1; \
+        for (i = 0; i < n; i++) { const float x = X[i]; (void)x; Y[i] = (FWD); } } \
+    static void dl__dx_##name(int64_t n, const float *X, const float *Y, const float *G, float *GX, float p0, float p1) { \
+        int64_t i; (void)p0; (void)p1; \
+        for (i = 0; i < n; i++) { const float x = X[i], y = Y[i], g = G[i]; (void)x; (void)y; GX[i] += (DX); } } \
+    static void dl__bwd_##name(dl_ctx *ctx, dl__node *nd) { dl__unary_bwd(ctx, nd, dl__dx_##name); }
+
+static float dl__sigmoidf(float x) {   /* sign-split: never exp of a large positive number */
+    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+    { float e = expf(x); return e / (1.0f + e); }
+}
+static float dl__softplusf(float x) { return (x > 0.0f ? x : 0.0f) + log1pf(expf(-fabsf(x))); }
+
+/*                name         forward y = ...                       dx += ...                        */
+DL__UNARY_KERNELS(neg,         -x,                                   -g)
+DL__UNARY_KERNELS(abs,         fabsf(x),                             x > 0.0f ? g : (x < 0.0f ? -g : 0.0f))
+DL__UNARY_KERNELS(sign,        (float)((x > 0.0f) - (x < 0.0f)),     0.0f * g)
+DL__UNARY_KERNELS(exp,         expf(x),                              g * y)
+DL__UNARY_KERNELS(log,         logf(x),                              g / x)
+DL__UNARY_KERNELS(sqrt,        sqrtf(x),                             g * 0.5f / y)
+DL__UNARY_KERNELS(square,      x * x,                                2.0f * x * g)
+DL__UNARY_KERNELS(pow,         powf(x, p0),                          p0 == 0.0f ? 0.0f : g * p0 * powf(x, p0 - 1.0f))
+DL__UNARY_KERNELS(sin,         sinf(x),                              g * cosf(x))
+DL__UNARY_KERNELS(cos,         cosf(x),                              -g * sinf(x))
+DL__UNARY_KERNELS(clamp,       x < p0 ? p0 : (x > p1 ? p1 : x),      (x >= p0 && x <= p1) ? g : 0.0f)
+DL__UNARY_KERNELS(relu,        x > 0.0f ? x : 0.0f,                  x > 0.0f ? g : 0.0f)
+DL__UNARY_KERNELS(sigmoid,     dl__sigmoidf(x),                      g * y * (1.0f - y))
+DL__UNARY_KERNELS(tanh,        tanhf(x),                             g * (1.0f - y * y))
+DL__UNARY_KERNELS(softplus,    dl__softplusf(x),                     g * dl__sigmoidf(x))
+DL__UNARY_KERNELS(log_sigmoid, -dl__softplusf(-x),                   g * dl__sigmoidf(-x))
+DL__UNARY_KERNELS(add_scalar,  x + p0,                               g)
+DL__UNARY_KERNELS(mul_scalar,  x * p0,                               g * p0)
+
+DL__API dl_tensor *dl_neg(dl_ctx *ctx, dl_tensor *x)         { DL__ENTER(ctx, "dl_neg"); return dl__unary(ctx, DL__OP_neg, x, 0.0f, 0.0f, dl__fwd_neg); }
+DL__API dl_tensor *dl_abs(dl_ctx *ctx, dl_tensor *x)         { DL__ENTER(ctx, "dl_abs"); return dl__unary(ctx, DL__OP_abs, x, 0.0f, 0.0f, dl__fwd_abs); }
+DL__API dl_tensor *dl_sign(dl_ctx *ctx, dl_tensor *x)        { DL__ENTER(ctx, "dl_sign"); return dl__unary(ctx, DL__OP_sign, x, 0.0f, 0.0f, dl__fwd_sign); }
+DL__API dl_tensor *dl_exp(dl_ctx *ctx, dl_tensor *x)         { DL__ENTER(ctx, "dl_exp"); return dl__unary(ctx, DL__OP_exp, x, 0.0f, 0.0f, dl__fwd_exp); }
+DL__API dl_tensor *dl_log(dl_ctx *ctx, dl_tensor *x)         { DL__ENTER(ctx, "dl_log"); return dl__unary(ctx, DL__OP_log, x, 0.0f, 0.0f, dl__fwd_log); }
+DL__API dl_tensor *dl_sqrt(dl_ctx *ctx, dl_tensor *x)        { DL__ENTER(ctx, "dl_sqrt"); return dl__unary(ctx, DL__OP_sqrt, x, 0.0f, 0.0f, dl__fwd_sqrt); }
+DL__API dl_tensor *dl_square(dl_ctx *ctx, dl_tensor *x)      { DL__ENTER(ctx, "dl_square"); return dl__unary(ctx, DL__OP_square, x, 0.0f, 0.0f, dl__fwd_square); }
+DL__API dl_tensor *dl_pow(dl_ctx *ctx, dl_tensor *x, float p) { DL__ENTER(ctx, "dl_pow"); return dl__unary(ctx, DL__OP_pow, x, p, 0.0f, dl__fwd_pow); }
+DL__API dl_tensor *dl_sin(dl_ctx *ctx, dl_tensor *x)         { DL__ENTER(ctx, "dl_sin"); return dl__unary(ctx, DL__OP_sin, x, 0.0f, 0.0f, dl__fwd_sin); }
+DL__API dl_tensor *dl_cos(dl_ctx *ctx, dl_tensor *x)         { DL__ENTER(ctx, "dl_cos"); return dl__unary(ctx, DL__OP_cos, x, 0.0f, 0.0f, dl__fwd_cos); }
+DL__API dl_tensor *dl_clamp(dl_ctx *ctx, dl_tensor *x, float lo, float hi) {
+    DL__ENTER(ctx, "dl_clamp");
+    if (!(lo <= hi)) { double l = (double)lo, h = (double)hi; if (!ctx->status) dl__fail2(ctx, DL_STATUS_INVALID, "lo %g > hi %g", DL__A(&l), DL__A(&h)); return &ctx->poison; }
+    return dl__unary(ctx, DL__OP_clamp, x, lo, hi, dl__fwd_clamp);
+}
+DL__API dl_tensor *dl_relu(dl_ctx *ctx, dl_tensor *x)        { DL__ENTER(ctx, "dl_relu"); return dl__unary(ctx, DL__OP_relu, x, 0.0f, 0.0f, dl__fwd_relu); }
+DL__API dl_tensor *dl_sigmoid(dl_ctx *ctx, dl_tensor *x)     { DL__ENTER(ctx, "dl_sigmoid"); return dl__unary(ctx, DL__OP_sigmoid, x, 0.0f, 0.0f, dl__fwd_sigmoid); }
+DL__API dl_tensor *dl_tanh(dl_ctx *ctx, dl_tensor *x)        { DL__ENTER(ctx, "dl_tanh"); return dl__unary(ctx, DL__OP_tanh, x, 0.0f, 0.0f, dl__fwd_tanh); }
+DL__API dl_tensor *dl_softplus(dl_ctx *ctx, dl_tensor *x)    { DL__ENTER(ctx, "dl_softplus"); return dl__unary(ctx, DL__OP_softplus, x, 0.0f, 0.0f, dl__fwd_softplus); }
+DL__API dl_tensor *dl_log_sigmoid(dl_ctx *ctx, dl_tensor *x) { DL__ENTER(ctx, "dl_log_sigmoid"); return dl__unary(ctx, DL__OP_log_sigmoid, x, 0.0f, 0.0f, dl__fwd_log_sigmoid); }
+DL__API dl_tensor *dl_add_scalar(dl_ctx *ctx, dl_tensor *x, float c) { DL__ENTER(ctx, "dl_add_scalar"); return dl__unary(ctx, DL__OP_add_scalar, x, c, 0.0f, dl__fwd_add_scalar); }
+DL__API dl_tensor *dl_mul_scalar(dl_ctx *ctx, dl_tensor *x, float c) { DL__ENTER(ctx, "dl_mul_scalar"); return dl__unary(ctx, DL__OP_mul_scalar, x, c, 0.0f, dl__fwd_mul_scalar); }
+
+/* ======================================================================================
+   >>gemm  C(i,j) (+)= sum_k A(i,k) B(k,j), every operand with (row, column) strides.
+   The scalar reference; the loop order is picked so the inner loop runs over unit strides.
+   ====================================================================================== */
+typedef struct dl__mat { float *p; int64_t rs, cs; } dl__mat;
+static dl__mat dl__mat_t(dl__mat m) { dl__mat t; t.p = m.p; t.rs = m.cs; t.cs = m.rs; return t; }
+static void dl__gemm_ref(int64_t M, int64_t N, int64_t K, dl__mat A, dl__mat B, dl__mat C, int accumulate) {
+    int64_t i, j, k;
+    if (!accumulate) for (i = 0; i < M; i++) for (j = 0; j < N; j++) C.p[i * C.rs + j * C.cs] = 0.0f;
+    if (B.cs == 1 && C.cs == 1) {                    /* rows of C += a(i,k) * rows of B */
+        for (i = 0; i < M; i++) {
+            float *c = C.p + i * C.rs;
+            for (k = 0; k < K; k++) {
+                const float a = A.p[i * A.rs + k * A.cs]; const float *b = B.p + k * B.rs;
+                for (j = 0; j < N; j++) c[j] += a * b[j];
+            }
+        }
+    } else if (A.cs == 1 && B.rs == 1) {             /* dot products over contiguous k */
+        for (i = 0; i < M; i++) {
+            const float *a = A.p + i * A.rs;
+            for (j = 0; j < N; j++) {
+                const float *b = B.p + j * B.cs; float s = 0.0f;
+                for (k = 0; k < K; k++) s += a[k] * b[k];
+                C.p[i * C.rs + j * C.cs] += s;
+            }
+        }
+    } else if (A.rs == 1 && C.rs == 1) {             /* columns of C += columns of A * b(k,j) */
+        for (j = 0; j < N; j++) {
+            float *c = C.p + j * C.cs;
+            for (k = 0; k < K; k++) {
+                const float b = B.p[k * B.rs + j * B.cs]; const float *a = A.p + k * A.cs;
+                for (i = 0; i < M; i++) c[i] += a[i] * b;
+            }
+        }
+    } else {
+        for (i = 0; i < M; i++) for (j = 0; j < N; j++) {
+            float s = 0.0f;
+            for (k = 0; k < K; k++) s += A.p[i * A.rs + k * A.cs] * B.p[k * B.rs + j * B.cs];
+            C.p[i * C.rs + j * C.cs] += s;
+        }
+    }
+}
+
+/* >>op-matmul  Y = op(A) op(B), batched over a leading dim (a 2-D side is shared).
+   dA = G op(B)^T (stored transposed when DL_TRANS_A), dB = op(A)^T G (likewise).   */
+typedef struct dl__mm { int64_t batch, M, N, K, bsa, bsb; int ta, tb; } dl__mm;
+static void dl__mm_dims(const dl_tensor *a, const dl_tensor *b, int trans, dl__mm *m) {
+    int ra = a->ndim, rb = b->ndim;
+    m->ta = (trans & DL_TRANS_A) != 0; m->tb = (trans & DL_TRANS_B) != 0;
+    m->M = m->ta ? a->shape[ra - 1] : a->shape[ra - 2];
+    m->K = m->ta ? a->shape[ra - 2] : a->shape[ra - 1];
+    m->N = m->tb ? b->shape[rb - 2] : b->shape[rb - 1];
+    m->batch = ra == 3 ? a->shape[0] : (rb == 3 ? b->shape[0] : 1);
+    m->bsa = ra == 3 ? a->shape[1] * a->shape[2] : 0;
+    m->bsb = rb == 3 ? b->shape[1] * b->shape[2] : 0;
+}
+static dl__mat dl__mat_of(float *p, const dl_tensor *t, int trans) {
+    dl__mat m; int r = t->ndim; m.p = p; m.rs = t->shape[r - 1]; m.cs = 1;
+    return trans ? dl__mat_t(m) : m;
+}
+static void dl__bwd_matmul(dl_ctx *ctx, dl__node *nd) {
+    dl_tensor *a = nd->in[0], *b = nd->in[1], *y = nd->out; dl__mm m; int64_t bi;
+    float *ga = dl__ingrad(ctx, nd, 0), *gb = dl__ingrad(ctx, nd, 1);
+    if (ctx->measure || ctx->status) return;
+    dl__mm_dims(a, b, nd->iarg[0], &m);
+    for (bi = 0; bi < m.batch; bi++) {
+        dl__mat G; G.p = y->grad + bi * m.M * m.N; G.rs = m.N; G.cs = 1;
+        if (ga) {   /* d op(A) [M,K] = G [M,N] . op(B)^T [N,K], written through op's view of dA */
+            dl__mat opB = dl__mat_of(b->data + bi * m.bsb, b, m.tb);
+            dl__gemm_ref(m.M, m.K, m.N, G, dl__mat_t(opB), dl__mat_of(ga + bi * m.bsa, a, m.ta), 1);
+        }
+        if (gb) {   /* d op(B) [K,N] = op(A)^T [K,M] . G [M,N] */
+            dl__mat opA = dl__mat_of(a->data + bi * m.bsa, a, m.ta);
+            dl__gemm_ref(m.K, m.N, m.M, dl__mat_t(opA), G, dl__mat_of(gb + bi * m.bsb, b, m.tb), 1);
+        }
+    }
+}
+DL__API dl_tensor *dl_matmul_ex(dl_ctx *ctx, dl_tensor *a, dl_tensor *b, int trans) {
+    dl_tensor *y, *ab[2]; dl__mm m; int64_t bi, kb; dl__node *nd;
+    DL__ENTER(ctx, "dl_matmul");
+    if (!dl__arg(ctx, a, 1, DL_F32) || !dl__arg(ctx, b, 2, DL_F32)) return &ctx->poison;
+    if (a->ndim < 2 || a->ndim > 3 || b->ndim < 2 || b->ndim > 3)
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "operands must be 2-D or 3-D: a%T b%T", DL__A(a), DL__A(b));
+    if (trans & ~(DL_TRANS_A | DL_TRANS_B))
+        return dl__fail1(ctx, DL_STATUS_INVALID, "unknown trans flags %d", DL__A(&trans));
+    dl__mm_dims(a, b, trans, &m);
+    kb = m.tb ? b->shape[b->ndim - 1] : b->shape[b->ndim - 2];
+    if (m.K != kb) return dl__fail2(ctx, DL_STATUS_SHAPE, "inner dims differ: a%T b%T", DL__A(a), DL__A(b));
+    if (a->ndim == 3 && b->ndim == 3 && a->shape[0] != b->shape[0])
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "batch sizes differ: a%T b%T", DL__A(a), DL__A(b));
+    ab[0] = dl__contig(ctx, a); ab[1] = dl__contig(ctx, b);
+    y = (a->ndim == 3 || b->ndim == 3) ? dl__new(ctx, dl_shape3(m.batch, m.M, m.N), DL_F32, 1)
+                                       : dl__new(ctx, dl_shape2(m.M, m.N), DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    if (!ctx->measure)
+        for (bi = 0; bi < m.batch; bi++) {
+            dl__mat C; C.p = y->data + bi * m.M * m.N; C.rs = m.N; C.cs = 1;
+            dl__gemm_ref(m.M, m.N, m.K, dl__mat_of(ab[0]->data + bi * m.bsa, ab[0], m.ta),
+                         dl__mat_of(ab[1]->data + bi * m.bsb, ab[1], m.tb), C, 0);
+        }
+    nd = dl__record(ctx, DL__OP_matmul, y, ab, 2);
+    if (nd) nd->iarg[0] = trans;
+    return dl__done(ctx, y);
+}
+DL__API dl_tensor *dl_matmul(dl_ctx *ctx, dl_tensor *a, dl_tensor *b) { return dl_matmul_ex(ctx, a, b, 0); }
+
+/* ======================================================================================
+   >>ops-reduce  over any set of axes. Input made contiguous; the kept dims and the reduced
+   dims each walk with an odometer; sums accumulate in double.
+   ====================================================================================== */
+typedef struct dl__red {
+    int nk, nr;
+    int64_t kshape[DL_MAX_DIMS], kst[1][DL_MAX_DIMS], rshape[DL_MAX_DIMS], rst[1][DL_MAX_DIMS];
+    int64_t kcount, rcount;
+} dl__red;
+static void dl__red_setup(dl__red *r, const dl_tensor *x, unsigned mask) {
+    int d;
+    r->nk = r->nr = 0; r->kcount = r->rcount = 1;
+    for (d = 0; d < x->ndim; d++) {
+        if (mask & (1u << d)) { r->rshape[r->nr] = x->shape[d]; r->rst[0][r->nr++] = x->stride[d]; r->rcount *= x->shape[d]; }
+        else { r->kshape[r->nk] = x->shape[d]; r->kst[0][r->nk++] = x->stride[d]; r->kcount *= x->shape[d]; }
+    }
+}
+/* offsets of the reduced elements of output o: filled into offs[rcount] */
+static void dl__red_offsets(const dl__red *r, int64_t base, int64_t *offs) {
+    dl__odo o; int64_t i, off[1]; int64_t st[1][DL_MAX_DIMS]; int d;
+    for (d = 0; d < r->nr; d++) st[0][d] = r->rst[0][d];
+    off[0] = base; dl__odo_init(&o, r->nr, r->rshape);
+    for (i = 0; i < r->rcount; i++) { offs[i] = off[0]; dl__odo_next(&o, 1, off, st); }
+}
+/* base offsets of every output element, in output order */
+static void dl__red_bases(const dl__red *r, int64_t *bases) {
+    dl__odo o; int64_t i, off[1] = {0}; int64_t st[1][DL_MAX_DIMS]; int d;
+    for (d = 0; d < r->nk; d++) st[0][d] = r->kst[0][d];
+    dl__odo_init(&o, r->nk, r->kshape);
+    for (i = 0; i < r->kcount; i++) { bases[i] = off[0]; dl__odo_next(&o, 1, off, st); }
+}
+enum { DL__R_SUM, DL__R_MEAN, DL__R_MAX, DL__R_VAR, DL__R_LSE };
+/* one output element of each reduction */
+static float dl__reduce_one(int kind, const float *x, const int64_t *offs, int64_t n, int corr) {
+    int64_t i; double s = 0.0, m;
+    switch (kind) {
+    case DL__R_SUM: for (i = 0; i < n; i++) s += (double)x[offs[i]]; return (float)s;
+    case DL__R_MEAN: for (i = 0; i < n; i++) s += (double)x[offs[i]]; return (float)(s / (double)n);
+    case DL__R_MAX: { float v = x[offs[0]]; for (i = 1; i < n; i++) { float t = x[offs[i]]; if (t > v || t != t) v = t; if (v != v) break; } return v; }
+    case DL__R_VAR:
+        for (i = 0; i < n; i++) s += (double)x[offs[i]];
+        m = s / (double)n; s = 0.0;
+        for (i = 0; i < n; i++) { double dd = (double)x[offs[i]] - m; s += dd * dd; }
+        return (float)(s / (double)(n - corr));
+    case DL__R_LSE: {
+        float v = x[offs[0]]; for (i = 1; i < n; i++) if (x[offs[i]] > v) v = x[offs[i]];
+        if (v == -INFINITY || v == INFINITY || v != v) return v;
+        for (i = 0; i < n; i++) s += exp((double)(x[offs[i]] - v));
+        return (float)((double)v + log(s));
+    }
+    default: return 0.0f;
+    }
+}
+static const int dl__red_op[] = { DL__OP_sum, DL__OP_mean, DL__OP_max, DL__OP_var, DL__OP_logsumexp };
+static dl_tensor *dl__reduce(dl_ctx *ctx, int kind, dl_tensor *x, unsigned mask, int corr, int keepdim) {
+    dl_tensor *y; dl_shape s; dl__red r; int d; dl__node *nd;
+    ctx->op = dl__op_name(dl__red_op[kind]);
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if (x->ndim < 32 && (mask >> x->ndim) != 0) {
+        int bad = (int)mask;
+        return dl__fail2(ctx, DL_STATUS_AXIS, "axis mask %d has axes beyond %T", DL__A(&bad), DL__A(x));
+    }
+    x = dl__contig(ctx, x);
+    dl__red_setup(&r, x, mask);
+    if ((kind == DL__R_MAX || kind == DL__R_LSE) && r.rcount == 0)
+        return dl__fail1(ctx, DL_STATUS_SHAPE, "reduction over an empty axis of %T", DL__A(x));
+    if (kind == DL__R_VAR && r.rcount - corr <= 0) {
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "var of %T needs more than %d elements per group", DL__A(x), DL__A(&corr));
+    }
+    s.ndim = 0;
+    for (d = 0; d < x->ndim; d++) {
+        if (!(mask & (1u << d))) s.d[s.ndim++] = x->shape[d];
+        else if (keepdim) s.d[s.ndim++] = 1;
+    }
+    y = dl__new(ctx, s, DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    if (!ctx->measure) {
+        int64_t o, ok2, *offs, *bases; int okk;
+        dl_mark mk = dl_ctx_mark(ctx);
+        offs = (int64_t *)dl__alloc(ctx, sizeof(int64_t) * (size_t)(r.rcount ? r.rcount : 1), 0, &okk);
+        bases = okk ? (int64_t *)dl__alloc(ctx, sizeof(int64_t) * (size_t)(r.kcount ? r.kcount : 1), 0, &okk) : NULL;
+        if (!okk) return &ctx->poison;
+        dl__red_bases(&r, bases);
+        for (o = 0; o < r.kcount; o++) {
+            dl__red_offsets(&r, bases[o], offs);
+            y->data[o] = dl__reduce_one(kind, x->data, offs, r.rcount, corr);
+        }
+        (void)ok2;
+        dl_ctx_rewind(ctx, mk);
+    } else {   /* measure: the same temporary the real run takes, then returns */
+        int okk; dl_mark mk = dl_ctx_mark(ctx);
+        dl__alloc(ctx, sizeof(int64_t) * (size_t)(r.rcount ? r.rcount : 1), 0, &okk);
+        if (okk) dl__alloc(ctx, sizeof(int64_t) * (size_t)(r.kcount ? r.kcount : 1), 0, &okk);
+        if (!okk) return &ctx->poison;
+        dl_ctx_rewind(ctx, mk);
+    }
+    nd = dl__record(ctx, dl__red_op[kind], y, &x, 1);
+    if (nd) { nd->iarg[0] = (int)mask; nd->iarg[1] = corr; }
+    return dl__done(ctx, y);
+}
+/* the shared backward: dx[offs] += g[o] * d(reduce)/dx */
+static void dl__bwd_reduce(dl_ctx *ctx, dl__node *nd, int kind) {
+    dl_tensor *x = nd->in[0], *y = nd->out; dl__red r; int64_t o, i, *offs, *bases; int okk;
+    float *gx = dl__ingrad(ctx, nd, 0); dl_mark mk;
+    if (!dl__needs(nd, 0)) return;
+    dl__red_setup(&r, x, (unsigned)nd->iarg[0]);
+    mk = dl_ctx_mark(ctx);
+    offs = (int64_t *)dl__alloc(ctx, sizeof(int64_t) * (size_t)(r.rcount ? r.rcount : 1), 0, &okk);
+    bases = okk ? (int64_t *)dl__alloc(ctx, sizeof(int64_t) * (size_t)(r.kcount ? r.kcount : 1), 0, &okk) : NULL;
+    if (!okk || ctx->measure || !gx) { dl_ctx_rewind(ctx, mk); return; }
+    dl__red_bases(&r, bases);
+    for (o = 0; o < r.kcount; o++) {
+        const float g = y->grad[o], v = y->data[o]; double mean = 0.0;
+        dl__red_offsets(&r, bases[o], offs);
+        switch (kind) {
+        case DL__R_SUM: for (i = 0; i < r.rcount; i++) gx[offs[i]] += g; break;
+        case DL__R_MEAN: { float gm = g / (float)r.rcount; for (i = 0; i < r.rcount; i++) gx[offs[i]] += gm; } break;
+        case DL__R_MAX: for (i = 0; i < r.rcount; i++) if (x->data[offs[i]] == v || v != v) { gx[offs[i]] += g; break; } break;
+        case DL__R_VAR:
+            for (i = 0; i < r.rcount; i++) mean += (double)x->data[offs[i]];
+            mean /= (double)r.rcount;
+            for (i = 0; i < r.rcount; i++)
+                gx[offs[i]] += (float)((double)g * 2.0 * ((double)x->data[offs[i]] - mean) / (double)(r.rcount - nd->iarg[1]));
+            break;
+        case DL__R_LSE: for (i = 0; i < r.rcount; i++) gx[offs[i]] += g * expf(x->data[offs[i]] - v); break;
+        default: break;
+        }
+    }
+    dl_ctx_rewind(ctx, mk);
+}
+static void dl__bwd_sum(dl_ctx *ctx, dl__node *nd) { dl__bwd_reduce(ctx, nd, DL__R_SUM); }
+static void dl__bwd_mean(dl_ctx *ctx, dl__node *nd) { dl__bwd_reduce(ctx, nd, DL__R_MEAN); }
+static void dl__bwd_max(dl_ctx *ctx, dl__node *nd) { dl__bwd_reduce(ctx, nd, DL__R_MAX); }
+static void dl__bwd_var(dl_ctx *ctx, dl__node *nd) { dl__bwd_reduce(ctx, nd, DL__R_VAR); }
+static void dl__bwd_logsumexp(dl_ctx *ctx, dl__node *nd) { dl__bwd_reduce(ctx, nd, DL__R_LSE); }
+
+static unsigned dl__axis_mask(dl_ctx *ctx, dl_tensor *x, int axis, int *ok) {
+    int a;
+    *ok = 0;
+    if (!dl__arg(ctx, x, 1, DL_F32)) return 0;
+    a = dl__axis(ctx, axis, x->ndim, x);
+    if (a < 0) return 0;
+    *ok = 1;
+    return 1u << a;
+}
+static unsigned dl__all_mask(const dl_tensor *x) { return (x && !(x->flags & DL__F_POISON) && x->ndim > 0) ? (1u << x->ndim) - 1u : 0u; }
+#define DL__REDUCE_API(name, KIND) \
+    DL__API dl_tensor *dl_##name(dl_ctx *ctx, dl_tensor *x, int axis, int keepdim) { \
+        int ok; unsigned m; DL__ENTER(ctx, "dl_" #name); m = dl__axis_mask(ctx, x, axis, &ok); \
+        return ok ? dl__reduce(ctx, KIND, x, m, 0, keepdim) : &ctx->poison; } \
+    DL__API dl_tensor *dl_##name##_axes(dl_ctx *ctx, dl_tensor *x, unsigned axes, int keepdim) { \
+        DL__ENTER(ctx, "dl_" #name); return dl__reduce(ctx, KIND, x, axes, 0, keepdim); } \
+    DL__API dl_tensor *dl_##name##_all(dl_ctx *ctx, dl_tensor *x) { \
+        DL__ENTER(ctx, "dl_" #name); return dl__reduce(ctx, KIND, x, dl__all_mask(x), 0, 0); }
+DL__REDUCE_API(sum, DL__R_SUM)     /* dl_sum, dl_sum_axes, dl_sum_all      */
+DL__REDUCE_API(mean, DL__R_MEAN)   /* dl_mean, dl_mean_axes, dl_mean_all   */
+DL__REDUCE_API(max, DL__R_MAX)     /* dl_max, dl_max_axes, dl_max_all      */
+DL__API dl_tensor *dl_var(dl_ctx *ctx, dl_tensor *x, int axis, int correction, int keepdim) {
+    int ok; unsigned m; DL__ENTER(ctx, "dl_var"); m = dl__axis_mask(ctx, x, axis, &ok);
+    if (ok && correction < 0) return dl__fail1(ctx, DL_STATUS_INVALID, "correction %d < 0", DL__A(&correction));
+    return ok ? dl__reduce(ctx, DL__R_VAR, x, m, correction, keepdim) : &ctx->poison;
+}
+DL__API dl_tensor *dl_var_axes(dl_ctx *ctx, dl_tensor *x, unsigned axes, int correction, int keepdim) {
+    DL__ENTER(ctx, "dl_var");
+    if (correction < 0) return dl__fail1(ctx, DL_STATUS_INVALID, "correction %d < 0", DL__A(&correction));
+    return dl__reduce(ctx, DL__R_VAR, x, axes, correction, keepdim);
+}
+DL__API dl_tensor *dl_logsumexp(dl_ctx *ctx, dl_tensor *x, int axis, int keepdim) {
+    int ok; unsigned m; DL__ENTER(ctx, "dl_logsumexp"); m = dl__axis_mask(ctx, x, axis, &ok);
+    return ok ? dl__reduce(ctx, DL__R_LSE, x, m, 0, keepdim) : &ctx->poison;
+}
+/* argmax: index of the first maximal element along axis (no gradient) */
+DL__API dl_tensor *dl_argmax(dl_ctx *ctx, dl_tensor *x, int axis, int keepdim) {
+    dl_tensor *y; dl_shape s; int a, d; int64_t outer = 1, inner = 1, n, o, i, j;
+    DL__ENTER(ctx, "dl_argmax");
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    a = dl__axis(ctx, axis, x->ndim, x);
+    if (a < 0) return &ctx->poison;
+    if (x->shape[a] == 0) return dl__fail1(ctx, DL_STATUS_SHAPE, "argmax over an empty axis of %T", DL__A(x));
+    x = dl__contig(ctx, x);
+    s.ndim = 0;
+    for (d = 0; d < x->ndim; d++) {
+        if (d < a) outer *= x->shape[d]; else if (d > a) inner *= x->shape[d];
+        if (d != a) s.d[s.ndim++] = x->shape[d]; else if (keepdim) s.d[s.ndim++] = 1;
+    }
+    n = x->shape[a];
+    y = dl__new(ctx, s, DL_I32, 1);
+    if (ctx->status) return &ctx->poison;
+    if (!ctx->measure)
+        for (o = 0; o < outer; o++) for (j = 0; j < inner; j++) {
+            const float *p = x->data + o * n * inner + j; int64_t best = 0; float bv = p[0];
+            for (i = 1; i < n && bv == bv; i++) if (p[i * inner] > bv || p[i * inner] != p[i * inner]) { bv = p[i * inner]; best = i; }
+            y->idata[o * inner + j] = (int32_t)best;
+        }
+    return dl__done(ctx, y);
+}
+
+/* >>op-softmax  along one axis, as [outer, n, inner]:
+   softmax: y = e^(x-m) / sum e^(x-m);     dx = y * (g - sum(g*y))
+   log_softmax: y = x - m - log sum e^(x-m); dx = g - e^y * sum(g)                    */
+static void dl__softmax_dims(const dl_tensor *x, int a, int64_t *outer, int64_t *n, int64_t *inner) {
+    int d; *outer = 1; *inner = 1; *n = x->shape[a];
+    for (d = 0; d < a; d++) *outer *= x->shape[d];
+    for (d = a + 1; d < x->ndim; d++) *inner *= x->shape[d];
+}
+static void dl__softmax_fwd(const float *x, float *y, int64_t outer, int64_t n, int64_t inner, int logsm) {
+    int64_t o, i, j;
+    for (o = 0; o < outer; o++) for (j = 0; j < inner; j++) {
+        const float *p = x + o * n * inner + j; float *q = y + o * n * inner + j; float m = p[0]; double s = 0.0;
+        for (i = 1; i < n; i++) if (p[i * inner] > m) m = p[i * inner];
+        for (i = 0; i < n; i++) s += exp((double)(p[i * inner] - m));
+        if (logsm) { float ls = (float)log(s); for (i = 0; i < n; i++) q[i * inner] = (p[i * inner] - m) - ls; }
+        else for (i = 0; i < n; i++) q[i * inner] = (float)(exp((double)(p[i * inner] - m)) / s);
+    }
+}
+static void dl__softmax_bwd(dl_ctx *ctx, dl__node *nd, int logsm) {
+    dl_tensor *y = nd->out; float *gx = dl__ingrad(ctx, nd, 0); int64_t outer, n, inner, o, i, j;
+    if (!gx || ctx->measure) return;
+    dl__softmax_dims(y, nd->iarg[0], &outer, &n, &inner);
+    for (o = 0; o < outer; o++) for (j = 0; j < inner; j++) {
+        int64_t b = o * n * inner + j; const float *yy = y->data + b, *g = y->grad + b; float *gg = gx + b; double s = 0.0;
+        if (logsm) { for (i = 0; i < n; i++) s += (double)g[i * inner];
+                     for (i = 0; i < n; i++) gg[i * inner] += g[i * inner] - expf(yy[i * inner]) * (float)s; }
+        else { for (i = 0; i < n; i++) s += (double)g[i * inner] * (double)yy[i * inner];
+               for (i = 0; i < n; i++) gg[i * inner] += yy[i * inner] * (g[i * inner] - (float)s); }
+    }
+}
+static void dl__bwd_softmax(dl_ctx *ctx, dl__node *nd) { dl__softmax_bwd(ctx, nd, 0); }
+static void dl__bwd_log_softmax(dl_ctx *ctx, dl__node *nd) { dl__softmax_bwd(ctx, nd, 1); }
+static dl_tensor *dl__softmax(dl_ctx *ctx, dl_tensor *x, int axis, int logsm) {
+    dl_tensor *y; int a; int64_t outer, n, inner; dl__node *nd;
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    a = dl__axis(ctx, axis, x->ndim, x);
+    if (a < 0) return &ctx->poison;
+    x = dl__contig(ctx, x);
+    y = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    dl__softmax_dims(x, a, &outer, &n, &inner);
+    if (!ctx->measure && n > 0) dl__softmax_fwd(x->data, y->data, outer, n, inner, logsm);
+    nd = dl__record(ctx, logsm ? DL__OP_log_softmax : DL__OP_softmax, y, &x, 1);
+    if (nd) nd->iarg[0] = a;
+    return dl__done(ctx, y);
+}
+DL__API dl_tensor *dl_softmax(dl_ctx *ctx, dl_tensor *x, int axis) { DL__ENTER(ctx, "dl_softmax"); return dl__softmax(ctx, x, axis, 0); }
+DL__API dl_tensor *dl_log_softmax(dl_ctx *ctx, dl_tensor *x, int axis) { DL__ENTER(ctx, "dl_log_softmax"); return dl__softmax(ctx, x, axis, 1); }
+
+/* ======================================================================================
+   >>ops-shape  views share storage. A view's backward adds its gradient into the input's
+   gradient at base + sum(idx_i * vst_i), with vst the view's strides over the input's
+   contiguous (logical) layout, so one backward serves reshape, permute and slice.
+   ====================================================================================== */
+static dl_tensor *dl__view(dl_ctx *ctx, dl_tensor *x, dl_shape s, const int64_t *st, int64_t data_off,
+                           int64_t lbase, const int64_t *lst) {
+    dl_tensor *y = dl__new(ctx, s, DL_F32, 0); dl__node *nd; int d;
+    if (ctx->status) return &ctx->poison;
+    for (d = 0; d < s.ndim; d++) y->stride[d] = st[d];
+    y->data = x->data ? x->data + data_off : NULL;
+    nd = dl__record(ctx, DL__OP_view, y, &x, 1);
+    if (nd) { nd->larg[0] = lbase; for (d = 0; d < s.ndim; d++) nd->larg[1 + d] = lst[d]; }
+    return dl__done(ctx, y);
+}
+static void dl__bwd_view(dl_ctx *ctx, dl__node *nd) {
+    float *gx = dl__ingrad(ctx, nd, 0); const float *g = nd->out->grad; dl__odo o;
+    int64_t i, off[1], st[1][DL_MAX_DIMS]; int d;
+    if (!gx || !g) return;
+    for (d = 0; d < nd->out->ndim; d++) st[0][d] = nd->larg[1 + d];
+    off[0] = nd->larg[0]; dl__odo_init(&o, nd->out->ndim, nd->out->shape);
+    for (i = 0; i < nd->out->numel; i++) { gx[off[0]] += g[i]; dl__odo_next(&o, 1, off, st); }
+}
+static void dl__contig_strides_of(const dl_shape *s, int64_t *st) {
+    int d; int64_t k = 1; for (d = s->ndim - 1; d >= 0; d--) { st[d] = k; k *= s->d[d]; }
+}
+DL__API dl_tensor *dl_reshape(dl_ctx *ctx, dl_tensor *x, dl_shape s) {
+    int d, infer = -1; int64_t n = 1, st[DL_MAX_DIMS];
+    DL__ENTER(ctx, "dl_reshape");
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if (s.ndim < 0 || s.ndim > DL_MAX_DIMS) return dl__fail1(ctx, DL_STATUS_SHAPE, "%d dimensions requested", DL__A(&s.ndim));
+    for (d = 0; d < s.ndim; d++) {
+        if (s.d[d] == -1 && infer < 0) infer = d;
+        else if (s.d[d] < 0) return dl__fail2(ctx, DL_STATUS_SHAPE, "bad size %I for dimension %d", DL__A(&s.d[d]), DL__A(&d));
+        else n *= s.d[d];
+    }
+    if (infer >= 0) {
+        if (n == 0 || x->numel % n) return dl__fail1(ctx, DL_STATUS_SHAPE, "cannot infer -1 for %T", DL__A(x));
+        s.d[infer] = x->numel / n; n = x->numel;
+    }
+    if (n != x->numel) {
+        dl_tensor tmp; memset(&tmp, 0, sizeof tmp); tmp.ndim = s.ndim; for (d = 0; d < s.ndim; d++) tmp.shape[d] = s.d[d];
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "cannot reshape %T to %T (element counts differ)", DL__A(x), DL__A(&tmp));
+    }
+    x = dl__contig(ctx, x);
+    if (ctx->status) return &ctx->poison;
+    dl__contig_strides_of(&s, st);
+    return dl__view(ctx, x, s, st, 0, 0, st);
+}
+DL__API dl_tensor *dl_flatten(dl_ctx *ctx, dl_tensor *x, int start, int end) {
+    dl_shape s; int a, b, d;
+    DL__ENTER(ctx, "dl_flatten");
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if (x->ndim == 0) return dl_reshape(ctx, x, dl_shape1(1));
+    if ((a = dl__axis(ctx, start, x->ndim, x)) < 0 || (b = dl__axis(ctx, end, x->ndim, x)) < 0) return &ctx->poison;
+    if (a > b) return dl__fail2(ctx, DL_STATUS_AXIS, "start %d after end %d", DL__A(&start), DL__A(&end));
+    s.ndim = 0;
+    for (d = 0; d < x->ndim; d++) {
+        if (d <= a || d > b) s.d[s.ndim++] = x->shape[d];
+        else s.d[s.ndim - 1] *= x->shape[d];
+    }
+    return dl_reshape(ctx, x, s);
+}
+DL__API dl_tensor *dl_squeeze(dl_ctx *ctx, dl_tensor *x, int axis) {
+    dl_shape s; int a, d;
+    DL__ENTER(ctx, "dl_squeeze");
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if ((a = dl__axis(ctx, axis, x->ndim, x)) < 0) return &ctx->poison;
+    if (x->shape[a] != 1) return dl__fail2(ctx, DL_STATUS_SHAPE, "axis %d of %T is not of size 1", DL__A(&axis), DL__A(x));
+    s.ndim = 0;
+    for (d = 0; d < x->ndim; d++) if (d != a) s.d[s.ndim++] = x->shape[d];
+    return dl_reshape(ctx, x, s);
+}
+DL__API dl_tensor *dl_unsqueeze(dl_ctx *ctx, dl_tensor *x, int axis) {
+    dl_shape s; int a, d;
+    DL__ENTER(ctx, "dl_unsqueeze");
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if (x->ndim >= DL_MAX_DIMS) return dl__fail1(ctx, DL_STATUS_SHAPE, "%T already has the most dimensions", DL__A(x));
+    if ((a = dl__axis(ctx, axis, x->ndim + 1, x)) < 0) return &ctx->poison;
+    s.ndim = 0;
+    for (d = 0; d <= x->ndim; d++) { if (d == a) s.d[s.ndim++] = 1; if (d < x->ndim) s.d[s.ndim++] = x->shape[d]; }
+    return dl_reshape(ctx, x, s);
+}
+DL__API dl_tensor *dl_permute(dl_ctx *ctx, dl_tensor *x, const int *perm) {
+    dl_shape s; int64_t st[DL_MAX_DIMS], lst[DL_MAX_DIMS], cst[DL_MAX_DIMS]; int d, seen = 0;
+    DL__ENTER(ctx, "dl_permute");
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if (!perm && x->ndim) return dl__fail0(ctx, DL_STATUS_INVALID, "perm is NULL");
+    for (d = 0; d < x->ndim; d++) {
+        int p = perm[d] < 0 ? perm[d] + x->ndim : perm[d];
+        if (p < 0 || p >= x->ndim || (seen & (1 << p)))
+            return dl__fail1(ctx, DL_STATUS_AXIS, "perm is not a permutation of the axes of %T", DL__A(x));
+        seen |= 1 << p;
+    }
+    s = dl_shape_of(x);
+    dl__contig_strides_of(&s, cst);
+    for (d = 0; d < x->ndim; d++) {
+        int p = perm[d] < 0 ? perm[d] + x->ndim : perm[d];
+        s.d[d] = x->shape[p]; st[d] = x->stride[p]; lst[d] = cst[p];
+    }
+    return dl__view(ctx, x, s, st, 0, 0, lst);
+}
+DL__API dl_tensor *dl_transpose(dl_ctx *ctx, dl_tensor *x, int d0, int d1) {
+    int perm[DL_MAX_DIMS], d, a, b;
+    DL__ENTER(ctx, "dl_transpose");
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if ((a = dl__axis(ctx, d0, x->ndim, x)) < 0 || (b = dl__axis(ctx, d1, x->ndim, x)) < 0) return &ctx->poison;
+    for (d = 0; d < x->ndim; d++) perm[d] = d;
+    perm[a] = b; perm[b] = a;
+    return dl_permute(ctx, x, perm);
+}
+DL__API dl_tensor *dl_slice(dl_ctx *ctx, dl_tensor *x, int axis, int64_t start, int64_t end, int64_t step) {
+    dl_shape s; int64_t st[DL_MAX_DIMS], lst[DL_MAX_DIMS], n; int a, d;
+    DL__ENTER(ctx, "dl_slice");
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if ((a = dl__axis(ctx, axis, x->ndim, x)) < 0) return &ctx->poison;
+    if (step <= 0) return dl__fail1(ctx, DL_STATUS_INVALID, "step %I must be positive", DL__A(&step));
+    n = x->shape[a];
+    if (start < 0) start += n;
+    if (end < 0) end += n;
+    if (start < 0) start = 0;
+    if (end > n) end = n;
+    if (start > n) start = n;
+    if (end < start) end = start;
+    s = dl_shape_of(x);
+    dl__contig_strides_of(&s, lst);
+    s.d[a] = (end - start + step - 1) / step;
+    for (d = 0; d < x->ndim; d++) st[d] = x->stride[d];
+    st[a] *= step;
+    {   int64_t lb = start * lst[a];
+        lst[a] *= step;
+        return dl__view(ctx, x, s, st, start * x->stride[a], lb, lst); }
+}
+DL__API dl_tensor *dl_detach(dl_ctx *ctx, dl_tensor *x) {
+    dl_tensor *y; int d;
+    DL__ENTER(ctx, "dl_detach");
+    if (ctx->status || !x) { if (!x) dl__fail0(ctx, DL_STATUS_INVALID, "argument 1 is NULL"); return &ctx->poison; }
+    if (x->flags & DL__F_POISON) return &ctx->poison;
+    y = dl__new(ctx, dl_shape_of(x), x->dtype, 0);
+    if (ctx->status) return &ctx->poison;
+    for (d = 0; d < x->ndim; d++) y->stride[d] = x->stride[d];
+    y->data = x->data; y->idata = x->idata;
+    return y;
+}
+
+/* >>op-concat  y = [x0 | x1 | ...] along axis; dx_i += its slab of g */
+static void dl__concat_dims(const dl_tensor *y, int a, int64_t *outer, int64_t *inner) {
+    int d; *outer = 1; *inner = 1;
+    for (d = 0; d < a; d++) *outer *= y->shape[d];
+    for (d = a + 1; d < y->ndim; d++) *inner *= y->shape[d];
+}
+static void dl__bwd_concat(dl_ctx *ctx, dl__node *nd) {
+    int a = nd->iarg[0], i; int64_t outer, inner, o, pos = 0, ny = nd->out->shape[a];
+    if (ctx->measure) { for (i = 0; i < nd->nin; i++) dl__ingrad(ctx, nd, i); return; }
+    dl__concat_dims(nd->out, a, &outer, &inner);
+    for (i = 0; i < nd->nin; i++) {
+        dl_tensor *x = nd->in[i]; float *gx = dl__ingrad(ctx, nd, i); int64_t w = x->shape[a] * inner, k;
+        if (gx) for (o = 0; o < outer; o++) {
+            const float *g = nd->out->grad + (o * ny * inner) + pos * inner; float *gg = gx + o * w;
+            for (k = 0; k < w; k++) gg[k] += g[k];
+        }
+        pos += x->shape[a];
+    }
+}
+DL__API dl_tensor *dl_concat(dl_ctx *ctx, dl_tensor *const *xs, int n, int axis) {
+    dl_tensor **in, *y; dl_shape s; int i, a, d, ok; int64_t outer, inner, o, pos;
+    DL__ENTER(ctx, "dl_concat");
+    if (ctx->status) return &ctx->poison;
+    if (!xs || n <= 0) return dl__fail1(ctx, DL_STATUS_INVALID, "needs at least one tensor (n = %d)", DL__A(&n));
+    for (i = 0; i < n; i++) if (!dl__arg(ctx, xs[i], i + 1, DL_F32)) return &ctx->poison;
+    if ((a = dl__axis(ctx, axis, xs[0]->ndim, xs[0])) < 0) return &ctx->poison;
+    s = dl_shape_of(xs[0]); s.d[a] = 0;
+    for (i = 0; i < n; i++) {
+        if (xs[i]->ndim != xs[0]->ndim) return dl__fail2(ctx, DL_STATUS_SHAPE, "ranks differ: %T and %T", DL__A(xs[0]), DL__A(xs[i]));
+        for (d = 0; d < s.ndim; d++)
+            if (d != a && xs[i]->shape[d] != xs[0]->shape[d])
+                return dl__fail3(ctx, DL_STATUS_SHAPE, "%T and %T differ off axis %d", DL__A(xs[0]), DL__A(xs[i]), DL__A(&axis));
+        s.d[a] += xs[i]->shape[a];
+    }
+    in = (dl_tensor **)dl__alloc(ctx, sizeof(dl_tensor *) * (size_t)n, 1, &ok);
+    if (!ok) return &ctx->poison;
+    for (i = 0; i < n; i++) { in[i] = dl__contig(ctx, xs[i]); }
+    y = dl__new(ctx, s, DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    if (!ctx->measure) {
+        dl__concat_dims(y, a, &outer, &inner);
+        for (i = 0, pos = 0; i < n; i++) {
+            int64_t w = in[i]->shape[a] * inner;
+            for (o = 0; o < outer; o++) if (w) memcpy(y->data + o * s.d[a] * inner + pos * inner, in[i]->data + o * w, (size_t)w * sizeof(float));
+            pos += in[i]->shape[a];
+        }
+    }
+    {   dl__node *nd = dl__record(ctx, DL__OP_concat, y, in, n);
+        if (nd) nd->iarg[0] = a; }
+    return dl__done(ctx, y);
+}
+DL__API dl_tensor *dl_stack(dl_ctx *ctx, dl_tensor *const *xs, int n, int axis) {
+    dl_tensor **u, *y; int i, ok, a; dl_mark m;
+    DL__ENTER(ctx, "dl_stack");
+    if (ctx->status) return &ctx->poison;
+    if (!xs || n <= 0) return dl__fail1(ctx, DL_STATUS_INVALID, "needs at least one tensor (n = %d)", DL__A(&n));
+    for (i = 0; i < n; i++) if (!dl__arg(ctx, xs[i], i + 1, DL_F32)) return &ctx->poison;
+    for (i = 1; i < n; i++) if (!dl_same_shape(xs[0], xs[i]))
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "shapes differ: %T and %T", DL__A(xs[0]), DL__A(xs[i]));
+    if ((a = dl__axis(ctx, axis, xs[0]->ndim + 1, xs[0])) < 0) return &ctx->poison;
+    m = dl_ctx_mark(ctx); (void)m;
+    u = (dl_tensor **)dl__alloc(ctx, sizeof(dl_tensor *) * (size_t)n, 1, &ok);
+    if (!ok) return &ctx->poison;
+    for (i = 0; i < n; i++) u[i] = dl_unsqueeze(ctx, xs[i], a);
+    y = dl_concat(ctx, u, n, a);
+    ctx->op = "dl_stack";
+    return y;
+}
+DL__API dl_status dl_split(dl_ctx *ctx, dl_tensor *x, int axis, const int64_t *sizes, int n, dl_tensor **out) {
+    int a, i; int64_t tot = 0, pos = 0;
+    if (!ctx) return DL_STATUS_INVALID;
+    ctx->op = "dl_split";
+    if (out) for (i = 0; i < n; i++) out[i] = &ctx->poison;
+    if (!dl__arg(ctx, x, 1, DL_F32)) return ctx->status;
+    if (!sizes || !out || n <= 0) { dl__fail0(ctx, DL_STATUS_INVALID, "sizes/out NULL or n <= 0"); return ctx->status; }
+    if ((a = dl__axis(ctx, axis, x->ndim, x)) < 0) return ctx->status;
+    for (i = 0; i < n; i++) { if (sizes[i] < 0) { dl__fail1(ctx, DL_STATUS_SHAPE, "negative split size %I", DL__A(&sizes[i])); return ctx->status; } tot += sizes[i]; }
+    if (tot != x->shape[a]) { dl__fail2(ctx, DL_STATUS_SHAPE, "sizes sum to %I, axis has %I", DL__A(&tot), DL__A(&x->shape[a])); return ctx->status; }
+    for (i = 0; i < n; i++) { out[i] = dl_slice(ctx, x, a, pos, pos + sizes[i], 1); pos += sizes[i]; }
+    ctx->op = "dl_split";
+    return ctx->status;
+}
+
+/* ======================================================================================
+   >>ops-index  index_select / gather forward; backward is a scatter-add (repeats add up)
+   ====================================================================================== */
+static int dl__check_indices(dl_ctx *ctx, const dl_tensor *idx, int64_t n) {
+    int64_t i;
+    if (!idx->idata) return 1;
+    for (i = 0; i < idx->numel; i++) {
+        int64_t v = idx->idata[i];
+        if (v < 0 || v >= n) { dl__fail3(ctx, DL_STATUS_INDEX, "index %I at position %I out of range [0, %I)", DL__A(&v), DL__A(&i), DL__A(&n)); return 0; }
+    }
+    return 1;
+}
+/* index_select: y[o, j, i] = x[o, idx[j], i];  dx[o, idx[j], i] += g[o, j, i] */
+static void dl__bwd_index_select(dl_ctx *ctx, dl__node *nd) {
+    dl_tensor *x = nd->in[0], *y = nd->out; const int32_t *ix = nd->in[1]->idata; int a = nd->iarg[0];
+    int64_t outer = 1, inner = 1, n = x->shape[a], m = y->shape[a], o, j, i; int d;
+    float *gx = dl__ingrad(ctx, nd, 0);
+    if (!gx || ctx->measure) return;
+    for (d = 0; d < a; d++) outer *= x->shape[d];
+    for (d = a + 1; d < x->ndim; d++) inner *= x->shape[d];
+    for (o = 0; o < outer; o++) for (j = 0; j < m; j++) {
+        float *dst = gx + (o * n + ix[j]) * inner; const float *g = y->grad + (o * m + j) * inner;
+        for (i = 0; i < inner; i++) dst[i] += g[i];
+    }
+}
+DL__API dl_tensor *dl_index_select(dl_ctx *ctx, dl_tensor *x, int axis, dl_tensor *idx) {
+    dl_tensor *y, *in[2]; dl_shape s; int a, d; int64_t outer = 1, inner = 1, n, m, o, j;
+    DL__ENTER(ctx, "dl_index_select");
+    if (!dl__arg(ctx, x, 1, DL_F32) || !dl__arg(ctx, idx, 2, DL_I32)) return &ctx->poison;
+    if ((a = dl__axis(ctx, axis, x->ndim, x)) < 0) return &ctx->poison;
+    if (idx->ndim != 1) return dl__fail1(ctx, DL_STATUS_SHAPE, "idx%T must be 1-D", DL__A(idx));
+    x = dl__contig(ctx, x); idx = dl__contig_index(ctx, idx);
+    if (ctx->status || !dl__check_indices(ctx, idx, x->shape[a])) return &ctx->poison;
+    s = dl_shape_of(x); n = s.d[a]; m = idx->shape[0]; s.d[a] = m;
+    y = dl__new(ctx, s, DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    for (d = 0; d < a; d++) outer *= x->shape[d];
+    for (d = a + 1; d < x->ndim; d++) inner *= x->shape[d];
+    if (!ctx->measure && inner)
+        for (o = 0; o < outer; o++) for (j = 0; j < m; j++)
+            memcpy(y->data + (o * m + j) * inner, x->data + (o * n + idx->idata[j]) * inner, (size_t)inner * sizeof(float));
+    in[0] = x; in[1] = idx;
+    {   dl__node *nd = dl__record(ctx, DL__OP_index_select, y, in, 2);
+        if (nd) nd->iarg[0] = a; }
+    return dl__done(ctx, y);
+}
+/* gather (torch.gather): y[p] = x[p with axis coordinate replaced by idx[p]]; dx scatter-adds */
+static void dl__gather_walk(const dl_tensor *x, const dl_tensor *idx, int a, float *y, const float *g, float *gx) {
+    dl__odo o; int64_t i, off[1] = {0}, st[1][DL_MAX_DIMS]; int d;
+    for (d = 0; d < idx->ndim; d++) st[0][d] = d == a ? 0 : x->stride[d];
+    dl__odo_init(&o, idx->ndim, idx->shape);
+    for (i = 0; i < idx->numel; i++) {
+        int64_t src = off[0] + (int64_t)idx->idata[i] * x->stride[a];
+        if (y) y[i] = x->data[src];
+        if (gx) gx[src] += g[i];
+        dl__odo_next(&o, 1, off, st);
+    }
+}
+static void dl__bwd_gather(dl_ctx *ctx, dl__node *nd) {
+    float *gx = dl__ingrad(ctx, nd, 0);
+    if (!gx || ctx->measure) return;
+    dl__gather_walk(nd->in[0], nd->in[1], nd->iarg[0], NULL, nd->out->grad, gx);
+}
+DL__API dl_tensor *dl_gather(dl_ctx *ctx, dl_tensor *x, int axis, dl_tensor *idx) {
+    dl_tensor *y, *in[2]; int a, d;
+    DL__ENTER(ctx, "dl_gather");
+    if (!dl__arg(ctx, x, 1, DL_F32) || !dl__arg(ctx, idx, 2, DL_I32)) return &ctx->poison;
+    if ((a = dl__axis(ctx, axis, x->ndim, x)) < 0) return &ctx->poison;
+    if (idx->ndim != x->ndim) return dl__fail2(ctx, DL_STATUS_SHAPE, "idx%T and x%T must have the same rank", DL__A(idx), DL__A(x));
+    for (d = 0; d < x->ndim; d++)
+        if (d != a && idx->shape[d] > x->shape[d])
+            return dl__fail3(ctx, DL_STATUS_SHAPE, "idx%T exceeds x%T in dimension %d", DL__A(idx), DL__A(x), DL__A(&d));
+    x = dl__contig(ctx, x); idx = dl__contig_index(ctx, idx);
+    if (ctx->status || !dl__check_indices(ctx, idx, x->shape[a])) return &ctx->poison;
+    y = dl__new(ctx, dl_shape_of(idx), DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    if (!ctx->measure) dl__gather_walk(x, idx, a, y->data, NULL, NULL);
+    in[0] = x; in[1] = idx;
+    {   dl__node *nd = dl__record(ctx, DL__OP_gather, y, in, 2);
+        if (nd) nd->iarg[0] = a; }
+    return dl__done(ctx, y);
+}
+DL__API dl_tensor *dl_one_hot(dl_ctx *ctx, dl_tensor *idx, int num_classes) {
+    dl_tensor *y; dl_shape s; int64_t i;
+    DL__ENTER(ctx, "dl_one_hot");
+    if (!dl__arg(ctx, idx, 1, DL_I32)) return &ctx->poison;
+    if (num_classes <= 0) return dl__fail1(ctx, DL_STATUS_INVALID, "num_classes %d must be positive", DL__A(&num_classes));
+    if (idx->ndim >= DL_MAX_DIMS) return dl__fail1(ctx, DL_STATUS_SHAPE, "idx%T has too many dimensions", DL__A(idx));
+    idx = dl__contig_index(ctx, idx);
+    if (ctx->status || !dl__check_indices(ctx, idx, num_classes)) return &ctx->poison;
+    s = dl_shape_of(idx); s.d[s.ndim++] = num_classes;
+    y = dl__new(ctx, s, DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    if (!ctx->measure) {
+        memset(y->data, 0, (size_t)y->numel * sizeof(float));
+        for (i = 0; i < idx->numel; i++) y->data[i * num_classes + idx->idata[i]] = 1.0f;
+    }
+    return dl__done(ctx, y);
+}
+
+/* >>backward-table  generated from DL_OPS: dl__bwd_<op> for every op */
+static const dl__bwd_fn dl__bwd_table[DL__OP_COUNT] = {
+    0,
+#define DL__X(name, num) dl__bwd_##name,
+    DL_OPS(DL__X)
+#undef DL__X
+};
+/* the table is positional: this fails to compile if an op's number is not its position */
+enum { DL__POS_NONE = 0,
+#define DL__X(name, num) DL__POS_##name,
+    DL_OPS(DL__X)
+#undef DL__X
+    DL__POS_COUNT };
+#define DL__X(name, num) typedef char dl__op_number_check_##name[(DL__POS_##name == (num)) ? 1 : -1];
+DL_OPS(DL__X)
+#undef DL__X
+static void dl__bwd_dispatch(dl_ctx *ctx, dl__node *nd) {
+    if (nd->op <= 0 || nd->op >= DL__OP_COUNT) { dl__fail1(ctx, DL_STATUS_UNSUPPORTED, "no backward for op %d", DL__A(&nd->op)); return; }
+    dl__bwd_table[nd->op](ctx, nd);
+}
+
+/* ======================================================================================
+   >>gradcheck  central differences in double around a float32 graph
+   ====================================================================================== */
+static double dl__gc_eval(dl_ctx *ctx, dl_graph_fn fn, void *user, dl_tensor *const *inputs, int n,
+                          const double *w, int64_t nw, int *ok) {
+    dl_mark m = dl_ctx_mark(ctx); uint64_t ctr = ctx->counter; int prev = dl_set_grad_enabled(ctx, 0);
+    dl_tensor *y = fn(ctx, inputs, n, user); double s = 0.0; int64_t i;
+    *ok = !ctx->status && !dl_is_poison(y) && y->dtype == DL_F32 && y->numel == nw;
+    if (*ok) for (i = 0; i < nw; i++) s += w[i] * (double)dl_get(y, i);
+    dl_set_grad_enabled(ctx, prev); dl_ctx_rewind(ctx, m); ctx->counter = ctr;
+    return s;
+}
+DL__API const char *dl_gradcheck_message(const dl_ctx *ctx) { return ctx ? ctx->gc_msg : ""; }
+DL__API dl_status dl_gradcheck(dl_ctx *ctx, dl_graph_fn fn, void *user, dl_tensor *const *inputs, int n,
+                               const dl_gradcheck_desc *desc, dl_gradcheck_result *res) {
+    dl_gradcheck_desc d; dl_gradcheck_result r; dl_mark m0; dl_tensor *y; double *w; float *gy;
+    int64_t nw, i; int k, ok; uint64_t ctr; dl__buf b;
+    if (!ctx) return DL_STATUS_INVALID;
+    ctx->op = "dl_gradcheck";
+    memset(&r, 0, sizeof r); r.worst_input = -1; r.worst_index = -1;
+    if (res) *res = r;
+    if (ctx->status) return ctx->status;
+    if (ctx->measure) { dl__fail0(ctx, DL_STATUS_INVALID, "not available in measure mode"); return ctx->status; }
+    if (!fn || !inputs || n <= 0) { dl__fail0(ctx, DL_STATUS_INVALID, "fn/inputs NULL or n <= 0"); return ctx->status; }
+    for (k = 0; k < n; k++) if (!dl__arg(ctx, inputs[k], k + 1, DL_F32)) return ctx->status;
+    if (desc) d = *desc; else memset(&d, 0, sizeof d);
+    if (d.eps <= 0) d.eps = 1e-3;
+    if (d.atol <= 0) d.atol = 1e-3;
+    if (d.rtol <= 0) d.rtol = 1e-2;
+    m0 = dl_ctx_mark(ctx); ctr = ctx->counter;
+    for (k = 0; k < n; k++) dl_zero_grad(inputs[k]);
+    y = fn(ctx, inputs, n, user);
+    if (ctx->status) return ctx->status;
+    if (!y->requires_grad) { dl__fail0(ctx, DL_STATUS_INVALID, "the graph's output does not depend on an input with requires_grad"); return ctx->status; }
+    nw = y->numel;
+    w = (double *)dl__alloc(ctx, sizeof(double) * (size_t)nw, 0, &ok);
+    gy = ok ? (float *)dl__alloc(ctx, sizeof(float) * (size_t)nw, 0, &ok) : NULL;
+    if (!ok) return ctx->status;
+    for (i = 0; i < nw; i++) {   /* fixed weights in [0.5, 1.5) with random signs */
+        uint64_t z = dl__mix64(0x9c3c4ull + (uint64_t)i * 0x9e3779b97f4a7c15ull);
+        w[i] = (0.5 + (double)(z >> 11) * (1.0 / 9007199254740992.0)) * ((z & 1) ? -1.0 : 1.0);
+        gy[i] = (float)w[i];
+    }
+    if (dl_backward_with(ctx, y, gy)) return ctx->status;
+    ctx->counter = ctr;
+    for (k = 0; k < n; k++) {
+        dl_tensor *x = inputs[k]; int64_t cnt, j;
+        if (!x->requires_grad || !x->grad) continue;
+        cnt = (d.max_per_input > 0 && d.max_per_input < x->numel) ? d.max_per_input : x->numel;
+        for (j = 0; j < cnt; j++) {
+            int64_t e = cnt == x->numel ? j : (int64_t)(dl__mix64((uint64_t)j * 0x9e37ull + (uint64_t)k) % (uint64_t)x->numel);
+            float orig = dl_get(x, e); double h = d.eps * (fabs((double)orig) > 1.0 ? fabs((double)orig) : 1.0);
+            float xp = (float)((double)orig + h), xm = (float)((double)orig - h); double fp, fm, num, ana, err, rel; int ok1, ok2;
+            dl_set(x, e, xp); fp = dl__gc_eval(ctx, fn, user, inputs, n, w, nw, &ok1);
+            dl_set(x, e, xm); fm = dl__gc_eval(ctx, fn, user, inputs, n, w, nw, &ok2);
+            dl_set(x, e, orig);
+            if (!ok1 || !ok2) { dl_ctx_rewind(ctx, m0); return ctx->status ? ctx->status : DL_STATUS_INVALID; }
+            num = (fp - fm) / ((double)xp - (double)xm);   /* the step actually taken in float */
+            ana = (double)x->grad[e];
+            err = fabs(ana - num);
+            rel = err / (fabs(num) > fabs(ana) ? (fabs(num) > 1e-12 ? fabs(num) : 1e-12) : (fabs(ana) > 1e-12 ? fabs(ana) : 1e-12));
+            r.checked++;
+            if (err > r.max_abs_err) r.max_abs_err = err;
+            if (rel > r.max_rel_err && err > d.atol) r.max_rel_err = rel;
+            if (!(err <= d.atol + d.rtol * (fabs(ana) > fabs(num) ? fabs(ana) : fabs(num)))) {
+                if (r.failed == 0 || err > fabs(r.worst_analytic - r.worst_numeric)) {
+                    r.worst_input = k; r.worst_index = e; r.worst_analytic = ana; r.worst_numeric = num;
+                }
+                r.failed++;
+            }
+        }
+    }
+    for (k = 0; k < n; k++) dl_zero_grad(inputs[k]);
+    dl_ctx_rewind(ctx, m0);
+    ctx->counter = ctr;
+    if (res) *res = r;
+    b.p = ctx->gc_msg; b.n = 0; b.cap = sizeof ctx->gc_msg; ctx->gc_msg[0] = 0;
+    if (r.failed) {
+        const void *a[6]; a[0] = &r.failed; a[1] = &r.checked; a[2] = &r.worst_input; a[3] = &r.worst_index; a[4] = &r.worst_analytic; a[5] = &r.worst_numeric;
+        dl__vfmt(&b, "dl_gradcheck: %I of %I elements differ; worst: input %d index %I analytic %g numeric %g", a);
+        return DL_STATUS_INVALID;
+    } else {
+        const void *a[3]; a[0] = &r.checked; a[1] = &r.max_abs_err; a[2] = &r.max_rel_err;
+        dl__vfmt(&b, "dl_gradcheck: %I elements pass; max abs err %g, max rel err %g", a);
+    }
+    return DL_STATUS_OK;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DL_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+MIT License
+
+Copyright (c) 2026 the dl.h authors
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+*/

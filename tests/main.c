@@ -1,0 +1,18 @@
+/* tests/main.c - the test suite: one binary, every suite, ends "N passed, N failed".
+   Build: make test   (or: cc -O2 -I. tests/main.c -lm -o tests/run && tests/run [filter]) */
+#define DL_IMPLEMENTATION
+#include "../dl.h"
+#include "harness.h"
+
+#include "test_core.c"
+#include "test_ref.c"
+#include "test_gradcheck.c"
+
+int main(int argc, char **argv) {
+    if (argc > 1) t_filter = argv[1];
+    suite_core();
+    suite_ref();
+    suite_gradcheck();
+    printf("%d passed, %d failed\n", t_passed, t_failed);
+    return t_failed ? 1 : 0;
+}

@@ -1,0 +1,367 @@
+/* tests/test_core.c - arena, measure mode, errors, autodiff rules, views, RNG, stability.
+   Included by tests/main.c. */
+
+/* a 64-byte-aligned block carved from malloc: the embedded user's static array */
+typedef struct aligned_block { void *raw; void *p; } aligned_block;
+static int aligned_alloc64(aligned_block *b, size_t n) {
+    b->raw = malloc(n + 64);
+    b->p = b->raw ? (void *)(((uintptr_t)b->raw + 63) & ~(uintptr_t)63) : NULL;
+    return b->raw != NULL;
+}
+static const float k_123[3] = {1.0f, 2.0f, 3.0f};
+static const float k_1552[4] = {1.0f, 5.0f, 5.0f, 2.0f};
+static const float k_1000_0[2] = {1000.0f, 0.0f};
+static const float k_1e4_0_m1e4[3] = {1e4f, 0.0f, -1e4f};
+static const float k_m20_100_m100[3] = {-20.0f, 100.0f, -100.0f};
+
+static dl_ctx *core_ctx(size_t bytes) {
+    dl_ctx_desc d; memset(&d, 0, sizeof d); d.memory_size = bytes; return dl_ctx_init(&d);
+}
+static int msg_has(dl_ctx *ctx, const char *needle) { return strstr(dl_ctx_message(ctx), needle) != NULL; }
+
+/* ---- the W1 MLP (784-512-256-10, batch 128): params, then one SGD training step ---- */
+typedef struct mlp { dl_tensor *w[3], *b[3]; } mlp;
+static void mlp_init(dl_ctx *ctx, mlp *m) {
+    static const int64_t dims[4] = {784, 512, 256, 10};
+    int l;
+    for (l = 0; l < 3; l++) {
+        float bound = 1.0f / sqrtf((float)dims[l]);
+        m->w[l] = dl_uniform(ctx, dl_shape2(dims[l + 1], dims[l]), -bound, bound);
+        m->b[l] = dl_uniform(ctx, dl_shape1(dims[l + 1]), -bound, bound);
+        dl_requires_grad(ctx, m->w[l], 1); dl_requires_grad(ctx, m->b[l], 1);
+    }
+}
+/* returns the loss value; x [128,784], labels [128,1] */
+static float mlp_step(dl_ctx *ctx, mlp *m, dl_tensor *x, dl_tensor *labels, float lr) {
+    dl_tensor *h = x, *loss; int l; int64_t i;
+    for (l = 0; l < 3; l++) {
+        h = dl_add(ctx, dl_matmul_ex(ctx, h, m->w[l], DL_TRANS_B), m->b[l]);
+        if (l < 2) h = dl_relu(ctx, h);
+    }
+    loss = dl_neg(ctx, dl_mean_all(ctx, dl_gather(ctx, dl_log_softmax(ctx, h, 1), 1, labels)));
+    for (l = 0; l < 3; l++) { dl_zero_grad(m->w[l]); dl_zero_grad(m->b[l]); }
+    dl_backward(ctx, loss);
+    if (!dl_ctx_is_measuring(ctx) && !dl_ctx_status(ctx))
+        for (l = 0; l < 3; l++) {
+            for (i = 0; i < m->w[l]->numel; i++) m->w[l]->data[i] -= lr * m->w[l]->grad[i];
+            for (i = 0; i < m->b[l]->numel; i++) m->b[l]->data[i] -= lr * m->b[l]->grad[i];
+        }
+    return dl_item(loss);
+}
+/* one full program: init over `mem`, params, `steps` training steps on fixed data */
+static dl_status mlp_run(void *mem, size_t bytes, int measure, int steps, size_t *peak, float *last_loss) {
+    dl_ctx_desc d; dl_ctx *ctx; mlp m; dl_tensor *x, *y; dl_mark mk; int s; dl_status st;
+    memset(&d, 0, sizeof d); d.memory = mem; d.memory_size = bytes; d.measure = measure; d.seed = 42;
+    ctx = dl_ctx_init(&d);
+    if (!ctx) return DL_STATUS_OOM;
+    mlp_init(ctx, &m);
+    x = dl_uniform(ctx, dl_shape2(128, 784), 0.0f, 1.0f);
+    y = dl_index_zeros(ctx, dl_shape2(128, 1));
+    for (s = 0; s < 128; s++) dl_set_index(y, s, s % 10);
+    mk = dl_ctx_mark(ctx);
+    for (s = 0; s < steps && !dl_ctx_status(ctx); s++) {
+        float l = mlp_step(ctx, &m, x, y, 0.05f);
+        if (last_loss) *last_loss = l;
+        dl_ctx_rewind(ctx, mk);
+    }
+    if (peak) *peak = dl_ctx_peak_bytes(ctx);
+    st = dl_ctx_status(ctx);
+    if (st == DL_STATUS_OOM) printf("  (expected) %s\n", dl_ctx_message(ctx));
+    dl_ctx_free(ctx);
+    return st;
+}
+
+static void test_arena(void) {
+    T_BEGIN("arena: mark/rewind frees a step in O(1), same addresses every step");
+    {
+        dl_ctx *ctx = core_ctx(1 << 20); dl_mark mk; float *first = NULL; int s;
+        dl_tensor *p = dl_ones(ctx, dl_shape1(10));
+        dl_requires_grad(ctx, p, 1);
+        mk = dl_ctx_mark(ctx);
+        for (s = 0; s < 3; s++) {
+            dl_tensor *y = dl_sum_all(ctx, dl_mul(ctx, p, p));
+            dl_zero_grad(p);
+            T_EXPECT(dl_backward(ctx, y) == DL_STATUS_OK, "%s", dl_ctx_message(ctx));
+            if (s == 0) first = y->data; else T_EXPECT(y->data == first, "step %d address moved", s);
+            T_EXPECT(p->grad[3] == 2.0f, "grad %g", (double)p->grad[3]);
+            dl_ctx_rewind(ctx, mk);
+            T_EXPECT(dl_ctx_used_bytes(ctx) == mk.offset + dl_ctx_overhead_bytes(), "rewind did not restore");
+        }
+        T_EXPECT(p->data[0] == 1.0f && p->grad[0] == 2.0f, "params survive rewind");
+        dl_ctx_free(ctx);
+    }
+    T_END();
+
+    T_BEGIN("arena: caller buffer, nothing else allocated; too small buffer gives NULL");
+    {
+        static unsigned char buf[4096];
+        dl_ctx_desc d; dl_ctx *ctx;
+        memset(&d, 0, sizeof d); d.memory = buf; d.memory_size = sizeof buf;
+        ctx = dl_ctx_init(&d);
+        T_EXPECT(ctx != NULL, "init over 4 KiB");
+        T_EXPECT((unsigned char *)ctx >= buf && (unsigned char *)ctx < buf + sizeof buf, "ctx lives in the buffer");
+        if (ctx) {
+            dl_tensor *t = dl_zeros(ctx, dl_shape1(8));
+            T_EXPECT((unsigned char *)t->data > buf && (unsigned char *)(t->data + 8) <= buf + sizeof buf, "data in buffer");
+            T_EXPECT(dl_ctx_capacity(ctx) <= sizeof buf, "capacity %zu", dl_ctx_capacity(ctx));
+        }
+        d.memory_size = 16;
+        T_EXPECT(dl_ctx_init(&d) == NULL, "16 bytes cannot hold a context");
+    }
+    T_END();
+
+    T_BEGIN("arena: out of memory names needed and available bytes, never crashes");
+    {
+        dl_ctx *ctx = core_ctx(dl_ctx_overhead_bytes() + 4096);
+        dl_tensor *a = dl_zeros(ctx, dl_shape2(100, 100));
+        T_EXPECT(dl_is_poison(a), "expected poison");
+        T_EXPECT(dl_ctx_status(ctx) == DL_STATUS_OOM, "status %s", dl_status_name(dl_ctx_status(ctx)));
+        T_EXPECT(msg_has(ctx, "dl_zeros: out of memory: needs 40000 more bytes"), "message: %s", dl_ctx_message(ctx));
+        T_EXPECT(msg_has(ctx, "available"), "message: %s", dl_ctx_message(ctx));
+        /* chained calls after the error stay safe */
+        a = dl_relu(ctx, dl_matmul(ctx, a, a));
+        T_EXPECT(dl_is_poison(a) && dl_get(a, 0) == 0.0f, "poison passes through");
+        T_EXPECT(dl_backward(ctx, a) == DL_STATUS_OOM, "first error kept");
+        dl_ctx_clear_error(ctx);
+        T_EXPECT(dl_ctx_status(ctx) == DL_STATUS_OK && dl_ctx_message(ctx)[0] == 0, "cleared");
+        dl_ctx_free(ctx);
+    }
+    T_END();
+}
+
+static void test_measure(void) {
+    size_t need = 0, need2 = 0, peak_real = 0; float loss1 = 0, loss2 = 0; dl_status st;
+    aligned_block blk;
+    T_BEGIN("measure: W1 MLP step (784-512-256-10, batch 128) runs in exactly the measured bytes");
+    st = mlp_run(NULL, 0, 1, 1, &need, NULL);
+    T_EXPECT(st == DL_STATUS_OK, "measure run: %s", dl_status_name(st));
+    st = mlp_run(NULL, 0, 1, 3, &need2, NULL);
+    T_EXPECT(need == need2, "peak grows with steps: %zu vs %zu", need, need2);
+    printf("  W1 MLP, batch 128, one SGD training step: arena needs %zu bytes (%.2f MiB)\n", need, (double)need / 1048576.0);
+    if (aligned_alloc64(&blk, need)) {
+        st = mlp_run(blk.p, need, 0, 3, &peak_real, &loss1);
+        T_EXPECT(st == DL_STATUS_OK, "run with exactly %zu bytes: %s", need, dl_status_name(st));
+        T_EXPECT(peak_real == need, "real peak %zu != measured %zu", peak_real, need);
+        st = mlp_run(blk.p, need - 1, 0, 3, NULL, &loss2);
+        T_EXPECT(st == DL_STATUS_OOM, "one byte less must fail with OOM, got %s", dl_status_name(st));
+        T_EXPECT(loss1 > 0.5f && loss1 < 5.0f, "loss %g", (double)loss1);
+        free(blk.raw);
+    } else T_EXPECT(0, "aligned allocation failed");
+    T_END();
+
+    T_BEGIN("measure: values read 0, shapes are real, nothing computed");
+    {
+        dl_ctx_desc d; dl_ctx *ctx; dl_tensor *a, *b;
+        memset(&d, 0, sizeof d); d.measure = 1;
+        ctx = dl_ctx_init(&d);
+        a = dl_ones(ctx, dl_shape2(3, 4)); b = dl_matmul_ex(ctx, a, a, DL_TRANS_B);
+        T_EXPECT(b->shape[0] == 3 && b->shape[1] == 3 && dl_get(b, 0) == 0.0f && b->data == NULL, "measure tensor");
+        T_EXPECT(dl_ctx_is_measuring(ctx) && dl_ctx_peak_bytes(ctx) > dl_ctx_overhead_bytes(), "counted");
+        dl_ctx_free(ctx);
+    }
+    T_END();
+}
+
+static void test_errors(void) {
+    dl_ctx *ctx = core_ctx(1 << 20);
+    dl_tensor *a = dl_ones(ctx, dl_shape2(64, 784)), *b = dl_ones(ctx, dl_shape2(100, 10)), *r;
+    dl_tensor *ix = dl_index_zeros(ctx, dl_shape1(3));
+
+    T_BEGIN("error SHAPE: matmul inner dims name op and shapes");
+    r = dl_matmul(ctx, a, b);
+    T_EXPECT(dl_is_poison(r) && dl_ctx_status(ctx) == DL_STATUS_SHAPE, "status %s", dl_status_name(dl_ctx_status(ctx)));
+    T_EXPECT(strcmp(dl_ctx_message(ctx), "dl_matmul: inner dims differ: a[64,784] b[100,10]") == 0, "message: %s", dl_ctx_message(ctx));
+    dl_ctx_clear_error(ctx); T_END();
+
+    T_BEGIN("error SHAPE: broadcast mismatch");
+    r = dl_add(ctx, dl_ones(ctx, dl_shape2(3, 4)), dl_ones(ctx, dl_shape1(5)));
+    T_EXPECT(dl_ctx_status(ctx) == DL_STATUS_SHAPE && strcmp(dl_ctx_message(ctx), "dl_add: shapes [3,4] and [5] cannot broadcast") == 0, "message: %s", dl_ctx_message(ctx));
+    dl_ctx_clear_error(ctx); T_END();
+
+    T_BEGIN("error AXIS: reduction axis out of range");
+    r = dl_sum(ctx, b, 2, 0);
+    T_EXPECT(dl_ctx_status(ctx) == DL_STATUS_AXIS && strcmp(dl_ctx_message(ctx), "dl_sum: axis 2 out of range for [100,10]") == 0, "message: %s", dl_ctx_message(ctx));
+    dl_ctx_clear_error(ctx); T_END();
+
+    T_BEGIN("error AXIS: permute with a repeated axis");
+    { int perm[2] = {0, 0}; r = dl_permute(ctx, b, perm); }
+    T_EXPECT(dl_ctx_status(ctx) == DL_STATUS_AXIS && msg_has(ctx, "dl_permute: perm is not a permutation of the axes of [100,10]"), "message: %s", dl_ctx_message(ctx));
+    dl_ctx_clear_error(ctx); T_END();
+
+    T_BEGIN("error DTYPE: float where an index tensor is needed, and reverse");
+    r = dl_gather(ctx, b, 1, b);
+    T_EXPECT(dl_ctx_status(ctx) == DL_STATUS_DTYPE && strcmp(dl_ctx_message(ctx), "dl_gather: argument 2[100,10] must be an index tensor (DL_I32)") == 0, "message: %s", dl_ctx_message(ctx));
+    dl_ctx_clear_error(ctx);
+    r = dl_exp(ctx, ix);
+    T_EXPECT(dl_ctx_status(ctx) == DL_STATUS_DTYPE && msg_has(ctx, "dl_exp: argument 1[3] must be float32"), "message: %s", dl_ctx_message(ctx));
+    dl_ctx_clear_error(ctx); T_END();
+
+    T_BEGIN("error INDEX: gather index out of range");
+    { int32_t v[3] = {0, 12, 1}; dl_tensor *i2 = dl_index_tensor(ctx, dl_shape1(3), v);
+      r = dl_index_select(ctx, b, 1, i2); }
+    T_EXPECT(dl_ctx_status(ctx) == DL_STATUS_INDEX && strcmp(dl_ctx_message(ctx), "dl_index_select: index 12 at position 1 out of range [0, 10)") == 0, "message: %s", dl_ctx_message(ctx));
+    dl_ctx_clear_error(ctx); T_END();
+
+    T_BEGIN("error NONFINITE: check_finite context catches log(-1)");
+    {
+        dl_ctx_desc d; dl_ctx *c2; memset(&d, 0, sizeof d); d.memory_size = 1 << 16; d.check_finite = 1;
+        c2 = dl_ctx_init(&d);
+        r = dl_log(c2, dl_full(c2, dl_shape2(2, 2), -1.0f));
+        T_EXPECT(dl_is_poison(r) && dl_ctx_status(c2) == DL_STATUS_NONFINITE, "status %s", dl_status_name(dl_ctx_status(c2)));
+        T_EXPECT(strcmp(dl_ctx_message(c2), "dl_log: non-finite value nan in output[2,2] at index 0") == 0, "message: %s", dl_ctx_message(c2));
+        dl_ctx_free(c2);
+    }
+    T_END();
+
+    T_BEGIN("error INVALID: NULL argument; backward of a graph with no grad");
+    r = dl_add(ctx, a, NULL);
+    T_EXPECT(dl_ctx_status(ctx) == DL_STATUS_INVALID && strcmp(dl_ctx_message(ctx), "dl_add: argument 2 is NULL") == 0, "message: %s", dl_ctx_message(ctx));
+    dl_ctx_clear_error(ctx);
+    T_EXPECT(dl_backward(ctx, dl_sum_all(ctx, a)) == DL_STATUS_INVALID && msg_has(ctx, "does not require grad"), "message: %s", dl_ctx_message(ctx));
+    dl_ctx_clear_error(ctx); T_END();
+
+    T_BEGIN("error OOM status has a name and chained ops stay poison");
+    T_EXPECT(strcmp(dl_status_name(DL_STATUS_OOM), "DL_STATUS_OOM") == 0 && strcmp(dl_status_name(DL_STATUS_UNSUPPORTED), "DL_STATUS_UNSUPPORTED") == 0, "names");
+    T_END();
+
+    T_BEGIN("error UNSUPPORTED: a tensor of more than DL_MAX_DIMS dims is a SHAPE error, unknown trans flag INVALID");
+    { int64_t dd[7] = {1, 1, 1, 1, 1, 1, 1}; r = dl_zeros(ctx, dl_shape_n(7, dd)); }
+    T_EXPECT(dl_ctx_status(ctx) == DL_STATUS_SHAPE && msg_has(ctx, "at most 6 supported"), "message: %s", dl_ctx_message(ctx));
+    dl_ctx_clear_error(ctx);
+    r = dl_matmul_ex(ctx, b, b, 8);
+    T_EXPECT(dl_ctx_status(ctx) == DL_STATUS_INVALID && msg_has(ctx, "unknown trans flags 8"), "message: %s", dl_ctx_message(ctx));
+    dl_ctx_clear_error(ctx); T_END();
+    (void)r;
+    dl_ctx_free(ctx);
+}
+
+static void test_autodiff(void) {
+    dl_ctx *ctx = core_ctx(1 << 20); dl_mark mk;
+    dl_tensor *x = dl_from_data(ctx, dl_shape1(3), k_123);
+    dl_requires_grad(ctx, x, 1);
+    mk = dl_ctx_mark(ctx);
+
+    T_BEGIN("autodiff: mul(x, x) sums both slots to 2x");
+    dl_backward(ctx, dl_sum_all(ctx, dl_mul(ctx, x, x)));
+    T_EXPECT(x->grad[0] == 2.0f && x->grad[2] == 6.0f, "grad %g %g", (double)x->grad[0], (double)x->grad[2]);
+    T_END();
+
+    T_BEGIN("autodiff: gradients accumulate until zeroed");
+    dl_backward(ctx, dl_sum_all(ctx, dl_mul(ctx, x, x)));
+    T_EXPECT(x->grad[0] == 4.0f, "accumulated %g", (double)x->grad[0]);
+    dl_zero_grad(x);
+    T_EXPECT(x->grad[0] == 0.0f, "zeroed");
+    dl_ctx_rewind(ctx, mk); T_END();
+
+    T_BEGIN("autodiff: detach stops the gradient, shares storage");
+    { dl_tensor *d = dl_detach(ctx, x);
+      dl_backward(ctx, dl_sum_all(ctx, dl_mul(ctx, x, d)));
+      T_EXPECT(x->grad[1] == 2.0f, "d(x*stop(x))/dx = x, got %g", (double)x->grad[1]);
+      T_EXPECT(d->data == x->data && !d->requires_grad, "detach aliases"); }
+    dl_zero_grad(x); dl_ctx_rewind(ctx, mk); T_END();
+
+    T_BEGIN("autodiff: no-grad mode records nothing");
+    { int prev = dl_set_grad_enabled(ctx, 0); dl_tensor *y = dl_exp(ctx, x);
+      T_EXPECT(prev == 1 && !y->requires_grad && y->node == NULL, "no node");
+      dl_set_grad_enabled(ctx, 1); }
+    dl_ctx_rewind(ctx, mk); T_END();
+
+    T_BEGIN("autodiff: chain z = f(f(f(w))) with f = exp gives f'(y) f'(x) f'(w)");
+    { dl_tensor *w = dl_scalar(ctx, 0.1f), *z; double e1, e2, e3;
+      dl_requires_grad(ctx, w, 1);
+      z = dl_exp(ctx, dl_exp(ctx, dl_exp(ctx, w)));
+      dl_backward(ctx, z);
+      e1 = exp(0.1); e2 = exp(e1); e3 = exp(e2);
+      T_EXPECT(fabs((double)w->grad[0] - e3 * e2 * e1) < 1e-4 * e3 * e2 * e1, "got %g want %g", (double)w->grad[0], e3 * e2 * e1); }
+    dl_ctx_rewind(ctx, mk); T_END();
+
+    T_BEGIN("autodiff: a second backward over the same tape restarts intermediate grads");
+    { dl_tensor *h = dl_exp(ctx, x), *l1 = dl_sum_all(ctx, h), *l2 = dl_sum_all(ctx, dl_mul_scalar(ctx, h, 2.0f));
+      dl_backward(ctx, l1); dl_zero_grad(x); dl_backward(ctx, l2);
+      T_EXPECT(fabsf(x->grad[0] - 2.0f * expf(1.0f)) < 1e-5f, "got %g", (double)x->grad[0]); }
+    dl_zero_grad(x); dl_ctx_rewind(ctx, mk); T_END();
+
+    T_BEGIN("autodiff: requires_grad on a non-leaf is refused");
+    { dl_tensor *h = dl_exp(ctx, x); dl_requires_grad(ctx, h, 1);
+      T_EXPECT(dl_ctx_status(ctx) == DL_STATUS_INVALID && msg_has(ctx, "only leaves"), "message: %s", dl_ctx_message(ctx));
+      dl_ctx_clear_error(ctx); }
+    dl_ctx_rewind(ctx, mk); T_END();
+
+    T_BEGIN("autodiff: max reduction tie sends the gradient to the first maximum");
+    { dl_tensor *t = dl_from_data(ctx, dl_shape1(4), k_1552);
+      dl_requires_grad(ctx, t, 1);
+      dl_backward(ctx, dl_max_all(ctx, t));
+      T_EXPECT(t->grad[1] == 1.0f && t->grad[2] == 0.0f, "grads %g %g", (double)t->grad[1], (double)t->grad[2]);
+      T_EXPECT(dl_get_index(dl_argmax(ctx, t, 0, 0), 0) == 1, "argmax first"); }
+    dl_ctx_rewind(ctx, mk); T_END();
+
+    T_BEGIN("autodiff: relu'(0) = 0 and abs'(0) = 0 (documented one-sided choices)");
+    { dl_tensor *t = dl_zeros(ctx, dl_shape1(2)); dl_requires_grad(ctx, t, 1);
+      dl_backward(ctx, dl_sum_all(ctx, dl_add(ctx, dl_relu(ctx, t), dl_abs(ctx, t))));
+      T_EXPECT(t->grad[0] == 0.0f, "grad %g", (double)t->grad[0]); }
+    dl_ctx_rewind(ctx, mk); T_END();
+
+    T_BEGIN("autodiff: gather backward scatter-adds repeated indices");
+    { dl_tensor *t = dl_arange(ctx, 0.0f, 4.0f, 1.0f); int32_t iv[5] = {1, 1, 3, 1, 0};
+      dl_tensor *ix = dl_index_tensor(ctx, dl_shape1(5), iv);
+      dl_requires_grad(ctx, t, 1);
+      dl_backward(ctx, dl_sum_all(ctx, dl_index_select(ctx, t, 0, ix)));
+      T_EXPECT(t->grad[0] == 1.0f && t->grad[1] == 3.0f && t->grad[2] == 0.0f && t->grad[3] == 1.0f, "grads %g %g %g %g",
+               (double)t->grad[0], (double)t->grad[1], (double)t->grad[2], (double)t->grad[3]); }
+    dl_ctx_rewind(ctx, mk); T_END();
+    dl_ctx_free(ctx);
+}
+
+static void test_views_rng(void) {
+    dl_ctx *ctx = core_ctx(1 << 22);
+    T_BEGIN("views: transpose and slice alias storage; contiguous copies");
+    { dl_tensor *a = dl_arange(ctx, 0.0f, 12.0f, 1.0f), *m = dl_reshape(ctx, a, dl_shape2(3, 4));
+      dl_tensor *t = dl_transpose(ctx, m, 0, 1), *s = dl_slice(ctx, m, 1, 1, 4, 2), *c = dl_contiguous(ctx, t);
+      T_EXPECT(m->data == a->data && t->data == a->data, "aliases");
+      T_EXPECT(dl_get(t, 1) == 4.0f && dl_get(s, 0) == 1.0f && dl_get(s, 1) == 3.0f && dl_get(s, 2) == 5.0f, "values");
+      T_EXPECT(!dl_is_contiguous(t) && dl_is_contiguous(c) && c->data != a->data && c->data[1] == 4.0f, "contiguous copy");
+      dl_set(a, 4, 40.0f);
+      T_EXPECT(dl_get(t, 1) == 40.0f, "write through alias"); }
+    T_END();
+
+    T_BEGIN("rng: same seed same bits; uniform and normal moments within 3 standard errors");
+    { dl_ctx *c1 = core_ctx(1 << 23), *c2 = core_ctx(1 << 23); dl_tensor *u1, *u2, *n1; int64_t i, N = 1000000 / 4;
+      double su = 0, sn = 0, sn2 = 0;
+      dl_ctx_seed(c1, 7); dl_ctx_seed(c2, 7);
+      u1 = dl_uniform(c1, dl_shape1(N), 0.0f, 1.0f); u2 = dl_uniform(c2, dl_shape1(N), 0.0f, 1.0f);
+      T_EXPECT(memcmp(u1->data, u2->data, (size_t)N * 4) == 0, "same seed, same bits");
+      n1 = dl_normal(c1, dl_shape1(N), 0.0f, 1.0f);
+      for (i = 0; i < N; i++) { su += (double)u1->data[i]; sn += (double)n1->data[i]; sn2 += (double)n1->data[i] * (double)n1->data[i]; }
+      T_EXPECT(fabs(su / (double)N - 0.5) < 3.0 * sqrt(1.0 / 12.0 / (double)N), "uniform mean %g", su / (double)N);
+      T_EXPECT(fabs(sn / (double)N) < 3.0 / sqrt((double)N), "normal mean %g", sn / (double)N);
+      T_EXPECT(fabs(sn2 / (double)N - 1.0) < 3.0 * sqrt(2.0 / (double)N), "normal var %g", sn2 / (double)N);
+      dl_ctx_free(c1); dl_ctx_free(c2); }
+    T_END();
+
+    T_BEGIN("stability: softmax of all 1e4 is exactly 1/n; log_softmax([1000,0]) = [0,-1000]");
+    { dl_tensor *a = dl_full(ctx, dl_shape1(4), 1e4f), *s = dl_softmax(ctx, a, 0);
+      dl_tensor *b = dl_from_data(ctx, dl_shape1(2), k_1000_0), *l = dl_log_softmax(ctx, b, 0);
+      dl_tensor *one = dl_from_data(ctx, dl_shape1(3), k_1e4_0_m1e4), *oh = dl_softmax(ctx, one, 0);
+      T_EXPECT(dl_get(s, 0) == 0.25f && dl_get(s, 3) == 0.25f, "softmax %g", (double)dl_get(s, 0));
+      T_EXPECT(dl_get(l, 0) == 0.0f && dl_get(l, 1) == -1000.0f, "log_softmax %g %g", (double)dl_get(l, 0), (double)dl_get(l, 1));
+      T_EXPECT(dl_get(oh, 0) == 1.0f && dl_get(oh, 1) == 0.0f, "one-hot softmax"); }
+    T_END();
+
+    T_BEGIN("stability: sigmoid(-20), sigmoid(100), softplus(100), log_sigmoid(+-100)");
+    { dl_tensor *x = dl_from_data(ctx, dl_shape1(3), k_m20_100_m100);
+      dl_tensor *s = dl_sigmoid(ctx, x), *sp = dl_softplus(ctx, x), *ls = dl_log_sigmoid(ctx, x);
+      T_EXPECT(fabs((double)dl_get(s, 0) - 2.0611536e-9) < 1e-6 * 2.0611536e-9, "sigmoid(-20) %.9g", (double)dl_get(s, 0));
+      T_EXPECT(dl_get(s, 1) == 1.0f, "sigmoid(100)");
+      T_EXPECT(dl_get(sp, 1) == 100.0f && fabs((double)dl_get(sp, 0) - 2.0611537e-9) < 1e-6 * 2.06e-9, "softplus %g %g", (double)dl_get(sp, 1), (double)dl_get(sp, 0));
+      T_EXPECT(dl_get(ls, 2) == -100.0f && dl_get(ls, 1) <= 0.0f && dl_get(ls, 1) > -1e-30f, "log_sigmoid %g %g", (double)dl_get(ls, 2), (double)dl_get(ls, 1)); }
+    T_END();
+    dl_ctx_free(ctx);
+}
+
+static void suite_core(void) {
+    test_arena();
+    test_measure();
+    test_errors();
+    test_autodiff();
+    test_views_rng();
+}
