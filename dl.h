@@ -54,7 +54,8 @@
      aborts. Check dl_ctx_status() once per step. dl_ctx_clear_error() resets it.
      Statuses: DL_STATUS_OOM (message: bytes needed vs available), DL_STATUS_SHAPE,
      DL_STATUS_AXIS, DL_STATUS_DTYPE, DL_STATUS_NONFINITE (only when desc.check_finite),
-     DL_STATUS_INDEX, DL_STATUS_INVALID (bad argument), DL_STATUS_UNSUPPORTED.
+     DL_STATUS_INDEX, DL_STATUS_INVALID (bad argument), DL_STATUS_UNSUPPORTED, DL_STATUS_IO
+     and DL_STATUS_FORMAT (files: unreadable, or corrupt/truncated).
 
    MEMORY
      All memory comes from one arena. To size a static array before committing memory,
@@ -128,7 +129,9 @@ typedef enum dl_status {
     DL_STATUS_NONFINITE = 5,    /* NaN/Inf found (desc.check_finite, dl_check_finite)      */
     DL_STATUS_INDEX = 6,        /* an index value out of range                             */
     DL_STATUS_INVALID = 7,      /* bad argument: NULL, foreign tensor, bad size            */
-    DL_STATUS_UNSUPPORTED = 8   /* not implemented for this case                           */
+    DL_STATUS_UNSUPPORTED = 8,  /* not implemented for this case                           */
+    DL_STATUS_IO = 9,           /* a file could not be opened, read or written             */
+    DL_STATUS_FORMAT = 10       /* a file or buffer is corrupt, truncated or not ours      */
 } dl_status;
 
 typedef enum dl_dtype { DL_F32 = 0, DL_I32 = 1 } dl_dtype;
@@ -323,6 +326,147 @@ DLDEF dl_status dl_gradcheck(dl_ctx *ctx, dl_graph_fn fn, void *user, dl_tensor 
                              const dl_gradcheck_desc *desc, dl_gradcheck_result *res);
 DLDEF const char *dl_gradcheck_message(const dl_ctx *ctx); /* text of the last gradcheck */
 
+// >>api-activations   (CATALOGUE §3.3-3.18; PyTorch's formulas and defaults)
+DLDEF dl_tensor *dl_leaky_relu(dl_ctx *ctx, dl_tensor *x, float slope);  /* x > 0 ? x : slope*x (torch default 0.01) */
+DLDEF dl_tensor *dl_prelu(dl_ctx *ctx, dl_tensor *x, dl_tensor *a);      /* x > 0 ? x : a[c]*x; a is [1] or [C], C = x.shape[1] */
+DLDEF dl_tensor *dl_elu(dl_ctx *ctx, dl_tensor *x, float alpha);         /* x > 0 ? x : alpha*(e^x - 1) */
+DLDEF dl_tensor *dl_selu(dl_ctx *ctx, dl_tensor *x);                     /* 1.0507*(x > 0 ? x : 1.67326*(e^x - 1)) */
+DLDEF dl_tensor *dl_gelu(dl_ctx *ctx, dl_tensor *x);                     /* x * Phi(x), exact erf form */
+DLDEF dl_tensor *dl_gelu_tanh(dl_ctx *ctx, dl_tensor *x);                /* 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))) */
+DLDEF dl_tensor *dl_silu(dl_ctx *ctx, dl_tensor *x);                     /* x * sigmoid(x) (swish)   */
+DLDEF dl_tensor *dl_hard_tanh(dl_ctx *ctx, dl_tensor *x, float lo, float hi); /* clamp; grad only strictly inside (lo, hi), as torch */
+DLDEF dl_tensor *dl_softsign(dl_ctx *ctx, dl_tensor *x);                 /* x / (1 + |x|)            */
+DLDEF dl_tensor *dl_maxout(dl_ctx *ctx, dl_tensor *x, int k);            /* [N, C*k] -> [N, C]: max over k consecutive units */
+DLDEF dl_tensor *dl_dropout(dl_ctx *ctx, dl_tensor *x, float p, int train); /* train: x * mask / (1-p), mask ~ Bernoulli(1-p); eval: x */
+
+// >>api-layers   a layer is a plain struct of parameter tensors + init + forward
+typedef struct dl_linear { dl_tensor *weight, *bias; int64_t in, out; } dl_linear; /* weight [out,in], bias [out] or NULL */
+DLDEF void       dl_linear_init(dl_ctx *ctx, dl_linear *l, int64_t in, int64_t out, int bias); /* torch's default init: U(-1/sqrt(in), 1/sqrt(in)) */
+DLDEF dl_tensor *dl_linear_forward(dl_ctx *ctx, const dl_linear *l, dl_tensor *x); /* x [...,in] @ W^T + b -> [...,out] */
+
+// >>api-losses   reduction: DL_REDUCE_MEAN (default, 0), DL_REDUCE_SUM, DL_REDUCE_NONE
+typedef enum dl_reduction { DL_REDUCE_MEAN = 0, DL_REDUCE_SUM = 1, DL_REDUCE_NONE = 2 } dl_reduction;
+DLDEF dl_tensor *dl_mse_loss(dl_ctx *ctx, dl_tensor *pred, dl_tensor *target, dl_reduction r);  /* (p - t)^2 */
+DLDEF dl_tensor *dl_l1_loss(dl_ctx *ctx, dl_tensor *pred, dl_tensor *target, dl_reduction r);   /* |p - t|   */
+DLDEF dl_tensor *dl_huber_loss(dl_ctx *ctx, dl_tensor *pred, dl_tensor *target, float delta, dl_reduction r); /* |d| <= delta ? d^2/2 : delta(|d| - delta/2) */
+DLDEF dl_tensor *dl_bce_with_logits(dl_ctx *ctx, dl_tensor *logits, dl_tensor *target, dl_reduction r); /* softplus(z) - t z, stable */
+typedef struct dl_ce_desc {         /* zero means default                                      */
+    dl_reduction reduction;         /* DL_REDUCE_MEAN                                          */
+    float label_smoothing;          /* 0: target mixes (1-s) one-hot + s/C uniform, as torch    */
+} dl_ce_desc;
+/* softmax cross-entropy with logits [N,C] (or [C]). target: DL_I32 class indices [N], or
+   DL_F32 probabilities [N,C]. Fused log_softmax: stable at any logit size. */
+DLDEF dl_tensor *dl_cross_entropy(dl_ctx *ctx, dl_tensor *logits, dl_tensor *target, const dl_ce_desc *desc);
+DLDEF dl_tensor *dl_nll_loss(dl_ctx *ctx, dl_tensor *logp, dl_tensor *target, dl_reduction r); /* -logp[n, t[n]] */
+DLDEF dl_tensor *dl_hinge_loss(dl_ctx *ctx, dl_tensor *score, dl_tensor *target, dl_reduction r); /* max(0, 1 - t s), t in {-1, +1} */
+DLDEF dl_tensor *dl_multi_margin_loss(dl_ctx *ctx, dl_tensor *score, dl_tensor *target, float margin, dl_reduction r); /* torch MultiMarginLoss, p = 1: sum_{i != y} max(0, margin - s_y + s_i) / C */
+DLDEF dl_tensor *dl_kl_div(dl_ctx *ctx, dl_tensor *logq, dl_tensor *p, dl_reduction r); /* torch kl_div(input=log q, target=p): p (log p - log q); DL_REDUCE_MEAN is batchmean here */
+DLDEF dl_tensor *dl_gaussian_nll_loss(dl_ctx *ctx, dl_tensor *mu, dl_tensor *target, dl_tensor *var, dl_reduction r); /* 0.5 (log max(var,1e-6) + (t - mu)^2 / max(var,1e-6)) */
+
+// >>api-init   torch.nn.init formulas; fan_in = shape[1]*receptive, fan_out = shape[0]*receptive
+typedef enum dl_nonlin { DL_NL_LINEAR = 0, DL_NL_RELU, DL_NL_LEAKY_RELU, DL_NL_TANH, DL_NL_SIGMOID, DL_NL_SELU } dl_nonlin;
+DLDEF float dl_calculate_gain(dl_nonlin nl, float param);                /* torch.nn.init.calculate_gain */
+DLDEF void  dl_init_uniform(dl_ctx *ctx, dl_tensor *t, float a, float b);
+DLDEF void  dl_init_normal(dl_ctx *ctx, dl_tensor *t, float mean, float std);
+DLDEF void  dl_init_constant(dl_tensor *t, float v);
+DLDEF void  dl_init_xavier_uniform(dl_ctx *ctx, dl_tensor *t, float gain); /* gain 0 means 1 */
+DLDEF void  dl_init_xavier_normal(dl_ctx *ctx, dl_tensor *t, float gain);
+DLDEF void  dl_init_kaiming_uniform(dl_ctx *ctx, dl_tensor *t, float a, int fan_out, dl_nonlin nl); /* torch defaults: a 0, fan_in, leaky_relu */
+DLDEF void  dl_init_kaiming_normal(dl_ctx *ctx, dl_tensor *t, float a, int fan_out, dl_nonlin nl);
+DLDEF void  dl_init_lecun_uniform(dl_ctx *ctx, dl_tensor *t);           /* U(+-sqrt(3/fan_in))     */
+DLDEF void  dl_init_lecun_normal(dl_ctx *ctx, dl_tensor *t);            /* N(0, 1/fan_in)          */
+DLDEF void  dl_init_orthogonal(dl_ctx *ctx, dl_tensor *t, float gain);  /* QR of a normal matrix; gain 0 means 1 */
+
+// >>api-optim   options structs: zero means torch.optim's default
+typedef enum dl_optim_kind { DL_SGD = 1, DL_ADAGRAD, DL_RMSPROP, DL_ADAM, DL_ADAMW } dl_optim_kind;
+typedef struct dl_optim_desc {
+    dl_optim_kind kind;
+    float lr;               /* default: sgd 0.01 (torch requires one), adagrad 0.01, rmsprop 0.01, adam/adamw 0.001 */
+    float momentum;         /* sgd, rmsprop: 0                                            */
+    float dampening;        /* sgd: 0                                                     */
+    int   nesterov;         /* sgd                                                        */
+    float weight_decay;     /* 0; adamw: 0.01 (set no_weight_decay to get 0)              */
+    int   no_weight_decay;  /* forces weight_decay 0 (needed for adamw)                   */
+    float alpha;            /* rmsprop smoothing: 0.99                                    */
+    int   centered;         /* rmsprop                                                    */
+    float eps;              /* adagrad 1e-10, rmsprop 1e-8, adam 1e-8                     */
+    float beta1, beta2;     /* adam: 0.9, 0.999                                           */
+    int   amsgrad;          /* adam/adamw                                                 */
+    float lr_decay;         /* adagrad: 0                                                 */
+    float initial_accumulator_value; /* adagrad: 0                                        */
+} dl_optim_desc;
+enum { DL_GROUP_LR = 1, DL_GROUP_WEIGHT_DECAY = 2 };
+typedef struct dl_group_desc { unsigned set; float lr, weight_decay; } dl_group_desc; /* set: which fields override */
+typedef struct dl_optim dl_optim;
+DLDEF dl_optim *dl_optim_new(dl_ctx *ctx, const dl_optim_desc *desc, int max_params); /* state lives in the arena: create before dl_ctx_mark */
+DLDEF int    dl_optim_add(dl_optim *o, dl_tensor *const *params, int n, const dl_group_desc *group); /* returns group id, -1 on error */
+DLDEF void   dl_optim_step(dl_optim *o);             /* one update of every parameter with a gradient */
+DLDEF void   dl_optim_zero_grad(dl_optim *o);
+DLDEF void   dl_optim_set_lr(dl_optim *o, float lr); /* every group, scaled by its ratio to the base lr */
+DLDEF float  dl_optim_get_lr(const dl_optim *o);
+DLDEF int    dl_optim_num_params(const dl_optim *o);
+DLDEF dl_tensor *dl_optim_param(const dl_optim *o, int i);
+
+// >>api-regularize
+DLDEF float dl_clip_grad_norm(dl_tensor *const *params, int n, float max_norm); /* torch: scale by max_norm/(norm+1e-6) if < 1; returns norm */
+DLDEF void  dl_clip_grad_value(dl_tensor *const *params, int n, float clip);
+DLDEF dl_tensor *dl_l1_penalty(dl_ctx *ctx, dl_tensor *const *params, int n);   /* sum |w|   */
+DLDEF dl_tensor *dl_l2_penalty(dl_ctx *ctx, dl_tensor *const *params, int n);   /* sum w^2 / 2 */
+DLDEF void  dl_max_norm(dl_tensor *w, float max_norm); /* each row w[i,:] rescaled to norm <= max_norm (torch.renorm dim 0) */
+typedef struct dl_ema { dl_tensor **params, **shadow; int n; float decay; } dl_ema;   /* Polyak/EMA weights */
+DLDEF void  dl_ema_init(dl_ctx *ctx, dl_ema *e, dl_tensor *const *params, int n, float decay);
+DLDEF void  dl_ema_update(dl_ema *e);                /* shadow = decay*shadow + (1-decay)*param */
+DLDEF void  dl_ema_swap(dl_ema *e);                  /* exchange params and shadow (evaluate with EMA, swap back) */
+typedef struct dl_early_stop { dl_tensor **params, **best; int n, patience, bad_epochs, mode_max; float best_metric; int best_epoch, epoch; } dl_early_stop;
+DLDEF void  dl_early_stop_init(dl_ctx *ctx, dl_early_stop *es, dl_tensor *const *params, int n, int patience, int mode_max);
+DLDEF int   dl_early_stop_update(dl_early_stop *es, float metric); /* 1: stop now. Keeps a copy of the best params */
+DLDEF void  dl_early_stop_restore(dl_early_stop *es);
+
+// >>api-schedule   lr as a pure function of the epoch (torch.optim.lr_scheduler)
+typedef enum dl_sched_kind { DL_SCHED_STEP = 1, DL_SCHED_MULTISTEP, DL_SCHED_EXPONENTIAL, DL_SCHED_COSINE, DL_SCHED_WARMUP } dl_sched_kind;
+typedef struct dl_sched_desc {
+    dl_sched_kind kind;
+    float base_lr;
+    int   step_size;        /* step                                                      */
+    float gamma;            /* step, multistep: 0.1; exponential: required               */
+    const int *milestones; int n_milestones; /* multistep                                */
+    int   t_max; float eta_min; /* cosine (CosineAnnealingLR)                            */
+    int   warmup_epochs; float start_factor; /* warm-up (LinearLR): start_factor 1/3, total_iters warmup_epochs (default 5) */
+} dl_sched_desc;
+DLDEF float dl_sched_lr(const dl_sched_desc *s, int epoch);
+typedef struct dl_plateau { float lr, factor, threshold, min_lr, best; int patience, cooldown, bad, cool, mode_max, started; } dl_plateau;
+DLDEF void  dl_plateau_init(dl_plateau *p, float lr, float factor, int patience, int mode_max); /* torch defaults: factor 0.1, patience 10, threshold 1e-4 rel */
+DLDEF float dl_plateau_step(dl_plateau *p, float metric); /* returns the lr to use next */
+
+// >>api-data
+DLDEF void  dl_shuffle(dl_ctx *ctx, int32_t *perm, int64_t n);           /* perm = a random permutation of 0..n-1 */
+DLDEF dl_tensor *dl_batch_rows(dl_ctx *ctx, const float *data, int64_t row_len, const int32_t *rows, int64_t n, dl_shape s); /* copy rows[] of data into a new [n,...] tensor */
+DLDEF dl_tensor *dl_batch_labels(dl_ctx *ctx, const int32_t *labels, const int32_t *rows, int64_t n); /* DL_I32 [n] */
+typedef struct dl_idx { int ndim; int64_t shape[4]; int64_t count; unsigned char *u8; } dl_idx; /* an IDX file (ubyte data) */
+#ifndef DL_NO_STDIO
+/* Reads an IDX file (MNIST/Fashion-MNIST format, uncompressed, or gzip: see README) into
+   the arena: returns DL_STATUS_OK and fills *out. Errors: DL_STATUS_IO, DL_STATUS_FORMAT.  */
+DLDEF dl_status dl_idx_load(dl_ctx *ctx, const char *path, dl_idx *out);
+#endif
+
+// >>api-metrics
+DLDEF float dl_accuracy(const dl_tensor *logits, const dl_tensor *labels);  /* argmax over axis 1 vs DL_I32 labels */
+DLDEF void  dl_confusion_matrix(const int32_t *pred, const int32_t *truth, int64_t n, int k, int64_t *cm); /* cm[truth*k + pred] += 1 */
+typedef struct dl_prf { float precision, recall, f1; } dl_prf;
+DLDEF dl_prf dl_prf_macro(const int64_t *cm, int k);
+DLDEF dl_prf dl_prf_micro(const int64_t *cm, int k);
+
+// >>api-io   weights file, little-endian: "DLW1" u32 version=1, u32 count, then per tensor:
+//  u32 name_len, name bytes, u32 ndim, ndim x i64 shape, u32 dtype (0 f32), numel x f32;
+//  then u32 CRC-32 (IEEE) of every byte before it.
+DLDEF size_t    dl_save_size(dl_tensor *const *ts, const char *const *names, int n);
+DLDEF dl_status dl_save_mem(dl_tensor *const *ts, const char *const *names, int n, void *buf, size_t cap);
+DLDEF dl_status dl_load_mem(dl_ctx *ctx, dl_tensor *const *ts, const char *const *names, int n, const void *buf, size_t size);
+#ifndef DL_NO_STDIO
+DLDEF dl_status dl_save(dl_ctx *ctx, dl_tensor *const *ts, const char *const *names, int n, const char *path);
+DLDEF dl_status dl_load(dl_ctx *ctx, dl_tensor *const *ts, const char *const *names, int n, const char *path);
+#endif
+
 #ifdef __cplusplus
 }
 #endif
@@ -372,7 +516,9 @@ extern "C" {
     X(clamp, 21)     X(relu, 22)      X(sigmoid, 23)    X(tanh, 24)      X(softplus, 25)  \
     X(log_sigmoid, 26) X(matmul, 27)  X(sum, 28)        X(mean, 29)      X(max, 30)       \
     X(var, 31)       X(logsumexp, 32) X(softmax, 33)    X(log_softmax, 34) X(view, 35)    \
-    X(concat, 36)    X(index_select, 37) X(gather, 38)
+    X(concat, 36)    X(index_select, 37) X(gather, 38)  X(leaky_relu, 39) X(elu, 40)      \
+    X(selu, 41)      X(gelu, 42)      X(gelu_tanh, 43)  X(silu, 44)      X(hard_tanh, 45) \
+    X(softsign, 46)  X(prelu, 47)
 
 enum dl__op {
     DL__OP_NONE = 0,
@@ -521,6 +667,8 @@ DL__API const char *dl_status_name(dl_status s) {
     case DL_STATUS_INDEX: return "DL_STATUS_INDEX";
     case DL_STATUS_INVALID: return "DL_STATUS_INVALID";
     case DL_STATUS_UNSUPPORTED: return "DL_STATUS_UNSUPPORTED";
+    case DL_STATUS_IO: return "DL_STATUS_IO";
+    case DL_STATUS_FORMAT: return "DL_STATUS_FORMAT";
     }
     return "DL_STATUS_?";
 }
@@ -2031,26 +2179,6 @@ DL__API dl_tensor *dl_one_hot(dl_ctx *ctx, dl_tensor *idx, int num_classes) {
     return dl__done(ctx, y);
 }
 
-/* >>backward-table  generated from DL_OPS: dl__bwd_<op> for every op */
-static const dl__bwd_fn dl__bwd_table[DL__OP_COUNT] = {
-    0,
-#define DL__X(name, num) dl__bwd_##name,
-    DL_OPS(DL__X)
-#undef DL__X
-};
-/* the table is positional: this fails to compile if an op's number is not its position */
-enum { DL__POS_NONE = 0,
-#define DL__X(name, num) DL__POS_##name,
-    DL_OPS(DL__X)
-#undef DL__X
-    DL__POS_COUNT };
-#define DL__X(name, num) typedef char dl__op_number_check_##name[(DL__POS_##name == (num)) ? 1 : -1];
-DL_OPS(DL__X)
-#undef DL__X
-static void dl__bwd_dispatch(dl_ctx *ctx, dl__node *nd) {
-    if (nd->op <= 0 || nd->op >= DL__OP_COUNT) { dl__fail1(ctx, DL_STATUS_UNSUPPORTED, "no backward for op %d", DL__A(&nd->op)); return; }
-    dl__bwd_table[nd->op](ctx, nd);
-}
 
 /* ======================================================================================
    >>gradcheck  central differences in double around a float32 graph
@@ -2138,6 +2266,1097 @@ DL__API dl_status dl_gradcheck(dl_ctx *ctx, dl_graph_fn fn, void *user, dl_tenso
         dl__vfmt(&b, "dl_gradcheck: %I elements pass; max abs err %g, max rel err %g", a);
     }
     return DL_STATUS_OK;
+}
+
+
+/* ======================================================================================
+   >>ops-activations  (CATALOGUE §3.3-3.18) forward and derivative side by side, as torch
+   ====================================================================================== */
+#define DL__SELU_SCALE 1.0507009873554804934f
+#define DL__SELU_ALPHA 1.6732632423543772848f
+#define DL__SQRT_2_OVER_PI 0.7978845608028654f
+static float dl__gelu_tanh_d(float x) {
+    float x2 = x * x, t = tanhf(DL__SQRT_2_OVER_PI * (x + 0.044715f * x2 * x));
+    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * DL__SQRT_2_OVER_PI * (1.0f + 3.0f * 0.044715f * x2);
+}
+/*                name         forward y = ...                                          dx += ...                        */
+DL__UNARY_KERNELS(leaky_relu,  x > 0.0f ? x : p0 * x,                                   x > 0.0f ? g : g * p0)
+DL__UNARY_KERNELS(elu,         x > 0.0f ? x : p0 * expm1f(x),                           x > 0.0f ? g : g * p0 * expf(x))
+DL__UNARY_KERNELS(selu,        DL__SELU_SCALE * (x > 0.0f ? x : DL__SELU_ALPHA * expm1f(x)), x > 0.0f ? g * DL__SELU_SCALE : g * DL__SELU_SCALE * DL__SELU_ALPHA * expf(x))
+DL__UNARY_KERNELS(gelu,        0.5f * x * (1.0f + erff(x * 0.70710678118654752f)),     g * (0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.3989422804014327f * expf(-0.5f * x * x)))
+DL__UNARY_KERNELS(gelu_tanh,   0.5f * x * (1.0f + tanhf(DL__SQRT_2_OVER_PI * (x + 0.044715f * x * x * x))), g * dl__gelu_tanh_d(x))
+DL__UNARY_KERNELS(silu,        x * dl__sigmoidf(x),                                     g * dl__sigmoidf(x) * (1.0f + x * (1.0f - dl__sigmoidf(x))))
+DL__UNARY_KERNELS(hard_tanh,   x < p0 ? p0 : (x > p1 ? p1 : x),                         (x > p0 && x < p1) ? g : 0.0f)
+DL__UNARY_KERNELS(softsign,    x / (1.0f + fabsf(x)),                                   g / ((1.0f + fabsf(x)) * (1.0f + fabsf(x))))
+
+DL__API dl_tensor *dl_leaky_relu(dl_ctx *ctx, dl_tensor *x, float slope) { DL__ENTER(ctx, "dl_leaky_relu"); return dl__unary(ctx, DL__OP_leaky_relu, x, slope, 0.0f, dl__fwd_leaky_relu); }
+DL__API dl_tensor *dl_elu(dl_ctx *ctx, dl_tensor *x, float alpha) { DL__ENTER(ctx, "dl_elu"); return dl__unary(ctx, DL__OP_elu, x, alpha, 0.0f, dl__fwd_elu); }
+DL__API dl_tensor *dl_selu(dl_ctx *ctx, dl_tensor *x)      { DL__ENTER(ctx, "dl_selu"); return dl__unary(ctx, DL__OP_selu, x, 0.0f, 0.0f, dl__fwd_selu); }
+DL__API dl_tensor *dl_gelu(dl_ctx *ctx, dl_tensor *x)      { DL__ENTER(ctx, "dl_gelu"); return dl__unary(ctx, DL__OP_gelu, x, 0.0f, 0.0f, dl__fwd_gelu); }
+DL__API dl_tensor *dl_gelu_tanh(dl_ctx *ctx, dl_tensor *x) { DL__ENTER(ctx, "dl_gelu_tanh"); return dl__unary(ctx, DL__OP_gelu_tanh, x, 0.0f, 0.0f, dl__fwd_gelu_tanh); }
+DL__API dl_tensor *dl_silu(dl_ctx *ctx, dl_tensor *x)      { DL__ENTER(ctx, "dl_silu"); return dl__unary(ctx, DL__OP_silu, x, 0.0f, 0.0f, dl__fwd_silu); }
+DL__API dl_tensor *dl_hard_tanh(dl_ctx *ctx, dl_tensor *x, float lo, float hi) {
+    DL__ENTER(ctx, "dl_hard_tanh");
+    if (!(lo <= hi)) { double l = (double)lo, h = (double)hi; if (!ctx->status) dl__fail2(ctx, DL_STATUS_INVALID, "lo %g > hi %g", DL__A(&l), DL__A(&h)); return &ctx->poison; }
+    return dl__unary(ctx, DL__OP_hard_tanh, x, lo, hi, dl__fwd_hard_tanh);
+}
+DL__API dl_tensor *dl_softsign(dl_ctx *ctx, dl_tensor *x)  { DL__ENTER(ctx, "dl_softsign"); return dl__unary(ctx, DL__OP_softsign, x, 0.0f, 0.0f, dl__fwd_softsign); }
+
+/* >>op-prelu  y = x > 0 ? x : a[c] x, c the channel (axis 1; one shared a when a is [1]).
+   dx = x > 0 ? g : a[c] g;  da[c] += sum over its elements of (x > 0 ? 0 : x g)          */
+static int64_t dl__prelu_inner(const dl_tensor *x) { int d; int64_t n = 1; for (d = 2; d < x->ndim; d++) n *= x->shape[d]; return n; }
+static void dl__bwd_prelu(dl_ctx *ctx, dl__node *nd) {
+    dl_tensor *x = nd->in[0], *a = nd->in[1], *y = nd->out; float *gx = dl__ingrad(ctx, nd, 0), *ga = dl__ingrad(ctx, nd, 1);
+    int64_t i, C = a->numel, inner = dl__prelu_inner(x);
+    if (ctx->measure) return;
+    for (i = 0; i < x->numel; i++) {
+        int64_t c = C == 1 ? 0 : (i / inner) % C; float v = x->data[i], g = y->grad[i];
+        if (gx) gx[i] += v > 0.0f ? g : a->data[c] * g;
+        if (ga && !(v > 0.0f)) ga[c] += v * g;
+    }
+}
+DL__API dl_tensor *dl_prelu(dl_ctx *ctx, dl_tensor *x, dl_tensor *a) {
+    dl_tensor *y, *in[2]; int64_t i, C, inner;
+    DL__ENTER(ctx, "dl_prelu");
+    if (!dl__arg(ctx, x, 1, DL_F32) || !dl__arg(ctx, a, 2, DL_F32)) return &ctx->poison;
+    C = a->numel;
+    if (a->ndim != 1 || (C != 1 && (x->ndim < 2 || x->shape[1] != C)))
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "weight%T must be [1] or [C] with C = x.shape[1], x%T", DL__A(a), DL__A(x));
+    in[0] = dl__contig(ctx, x); in[1] = dl__contig(ctx, a);
+    y = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    inner = dl__prelu_inner(x);
+    if (!ctx->measure)
+        for (i = 0; i < x->numel; i++) {
+            float v = in[0]->data[i]; int64_t c = C == 1 ? 0 : (i / inner) % C;
+            y->data[i] = v > 0.0f ? v : in[1]->data[c] * v;
+        }
+    dl__record(ctx, DL__OP_prelu, y, in, 2);
+    return dl__done(ctx, y);
+}
+/* maxout: [N, C*k] -> [N, C], the max of each k consecutive units (gradient: first max) */
+DL__API dl_tensor *dl_maxout(dl_ctx *ctx, dl_tensor *x, int k) {
+    dl_shape s; int d;
+    DL__ENTER(ctx, "dl_maxout");
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if (k <= 0 || x->ndim < 1 || x->ndim >= DL_MAX_DIMS || x->shape[x->ndim - 1] % k)
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "last dim of %T is not a multiple of k = %d", DL__A(x), DL__A(&k));
+    s.ndim = x->ndim + 1;
+    for (d = 0; d < x->ndim - 1; d++) s.d[d] = x->shape[d];
+    s.d[x->ndim - 1] = x->shape[x->ndim - 1] / k; s.d[x->ndim] = k;
+    return dl_max(ctx, dl_reshape(ctx, x, s), -1, 0);
+}
+/* dropout (inverted): train: y = x * m / (1 - p), m ~ Bernoulli(1 - p) from the ctx RNG; eval: y = x */
+DL__API dl_tensor *dl_dropout(dl_ctx *ctx, dl_tensor *x, float p, int train) {
+    dl_tensor *m; int64_t i; float keep = 1.0f - p;
+    DL__ENTER(ctx, "dl_dropout");
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if (!(p >= 0.0f && p <= 1.0f)) { double dp = (double)p; return dl__fail1(ctx, DL_STATUS_INVALID, "p = %g must be in [0, 1]", DL__A(&dp)); }
+    if (!train || p == 0.0f) return x;
+    m = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    for (i = 0; i < m->numel; i++) {      /* draws happen in measure mode too: same RNG stream */
+        float u = dl_rand_uniform(ctx);
+        if (m->data) m->data[i] = (p < 1.0f && u < keep) ? 1.0f / keep : 0.0f;
+    }
+    { dl_tensor *y = dl_mul(ctx, x, m); ctx->op = "dl_dropout"; return y; }
+}
+
+/* ======================================================================================
+   >>layers
+   ====================================================================================== */
+DL__API void dl_linear_init(dl_ctx *ctx, dl_linear *l, int64_t in, int64_t out, int bias) {
+    float bound;
+    if (!ctx || !l) return;
+    memset(l, 0, sizeof *l);
+    l->in = in; l->out = out;
+    ctx->op = "dl_linear_init";
+    if (in <= 0 || out <= 0) { dl__fail2(ctx, DL_STATUS_SHAPE, "in %I and out %I must be positive", DL__A(&in), DL__A(&out)); l->weight = &ctx->poison; return; }
+    bound = 1.0f / sqrtf((float)in);        /* kaiming_uniform(a = sqrt 5) == U(+-1/sqrt(in)) */
+    l->weight = dl_uniform(ctx, dl_shape2(out, in), -bound, bound);
+    dl_requires_grad(ctx, l->weight, 1);
+    if (bias) { l->bias = dl_uniform(ctx, dl_shape1(out), -bound, bound); dl_requires_grad(ctx, l->bias, 1); }
+}
+DL__API dl_tensor *dl_linear_forward(dl_ctx *ctx, const dl_linear *l, dl_tensor *x) {
+    dl_tensor *y; dl_shape s;
+    DL__ENTER(ctx, "dl_linear_forward");
+    if (!l) return dl__fail0(ctx, DL_STATUS_INVALID, "layer is NULL");
+    if (!dl__arg(ctx, x, 1, DL_F32) || !dl__arg(ctx, l->weight, 2, DL_F32)) return &ctx->poison;
+    if (x->ndim < 1 || x->shape[x->ndim - 1] != l->weight->shape[1])
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "input%T does not end in the layer's in features, weight%T", DL__A(x), DL__A(l->weight));
+    s = dl_shape_of(x);
+    if (x->ndim != 2) x = dl_reshape(ctx, x, dl_shape2(-1, l->weight->shape[1]));
+    y = dl_matmul_ex(ctx, x, l->weight, DL_TRANS_B);
+    if (l->bias) y = dl_add(ctx, y, l->bias);
+    if (s.ndim != 2) { s.d[s.ndim - 1] = l->weight->shape[0]; y = dl_reshape(ctx, y, s); }
+    ctx->op = "dl_linear_forward";
+    return y;
+}
+
+/* ======================================================================================
+   >>losses  composed of tested ops, so their backward comes from autodiff
+   ====================================================================================== */
+static dl_tensor *dl__reduce_loss(dl_ctx *ctx, dl_tensor *l, dl_reduction r) {
+    if (r == DL_REDUCE_SUM) return dl_sum_all(ctx, l);
+    if (r == DL_REDUCE_NONE) return l;
+    return dl_mean_all(ctx, l);
+}
+static int dl__loss_args(dl_ctx *ctx, dl_tensor *p, dl_tensor *t, dl_reduction r) {
+    if (!dl__arg(ctx, p, 1, DL_F32) || !dl__arg(ctx, t, 2, DL_F32)) return 0;
+    if ((unsigned)r > 2u) { int ri = (int)r; dl__fail1(ctx, DL_STATUS_INVALID, "unknown reduction %d", DL__A(&ri)); return 0; }
+    if (!dl_same_shape(p, t)) { dl__fail2(ctx, DL_STATUS_SHAPE, "input%T and target%T differ", DL__A(p), DL__A(t)); return 0; }
+    return 1;
+}
+DL__API dl_tensor *dl_mse_loss(dl_ctx *ctx, dl_tensor *pred, dl_tensor *target, dl_reduction r) {
+    DL__ENTER(ctx, "dl_mse_loss");
+    if (!dl__loss_args(ctx, pred, target, r)) return &ctx->poison;
+    return dl__reduce_loss(ctx, dl_square(ctx, dl_sub(ctx, pred, target)), r);
+}
+DL__API dl_tensor *dl_l1_loss(dl_ctx *ctx, dl_tensor *pred, dl_tensor *target, dl_reduction r) {
+    DL__ENTER(ctx, "dl_l1_loss");
+    if (!dl__loss_args(ctx, pred, target, r)) return &ctx->poison;
+    return dl__reduce_loss(ctx, dl_abs(ctx, dl_sub(ctx, pred, target)), r);
+}
+/* a float 0/1 mask of a tensor's values (no gradient): f(v) != 0 */
+static dl_tensor *dl__mask(dl_ctx *ctx, const dl_tensor *x, int (*f)(float v, float c), float c) {
+    dl_tensor *m = dl__new(ctx, dl_shape_of(x), DL_F32, 1); int64_t i;
+    if (!ctx->status && m->data) for (i = 0; i < x->numel; i++) m->data[i] = f(dl_get(x, i), c) ? 1.0f : 0.0f;
+    return m;
+}
+static int dl__le_abs(float v, float c) { return fabsf(v) <= c; }
+DL__API dl_tensor *dl_huber_loss(dl_ctx *ctx, dl_tensor *pred, dl_tensor *target, float delta, dl_reduction r) {
+    dl_tensor *d, *ad, *quad, *lin;
+    DL__ENTER(ctx, "dl_huber_loss");
+    if (!dl__loss_args(ctx, pred, target, r)) return &ctx->poison;
+    if (!(delta > 0.0f)) { double dd = (double)delta; return dl__fail1(ctx, DL_STATUS_INVALID, "delta %g must be positive", DL__A(&dd)); }
+    d = dl_sub(ctx, pred, target);
+    ad = dl_abs(ctx, d);
+    quad = dl_mul_scalar(ctx, dl_square(ctx, d), 0.5f);
+    lin = dl_mul_scalar(ctx, dl_add_scalar(ctx, ad, -0.5f * delta), delta);
+    return dl__reduce_loss(ctx, dl_where(ctx, dl__mask(ctx, d, dl__le_abs, delta), quad, lin), r);
+}
+DL__API dl_tensor *dl_bce_with_logits(dl_ctx *ctx, dl_tensor *logits, dl_tensor *target, dl_reduction r) {
+    DL__ENTER(ctx, "dl_bce_with_logits");
+    if (!dl__loss_args(ctx, logits, target, r)) return &ctx->poison;
+    return dl__reduce_loss(ctx, dl_sub(ctx, dl_softplus(ctx, logits), dl_mul(ctx, target, logits)), r);
+}
+/* an index tensor seen with another shape (same element count, contiguous copy if needed) */
+static dl_tensor *dl__index_as(dl_ctx *ctx, dl_tensor *idx, dl_shape s) {
+    dl_tensor *v; int d;
+    idx = dl__contig_index(ctx, idx);
+    v = dl__new(ctx, s, DL_I32, 0);
+    if (ctx->status) return &ctx->poison;
+    if (v->numel != idx->numel) return dl__fail2(ctx, DL_STATUS_SHAPE, "index%T cannot be seen as %T", DL__A(idx), DL__A(v));
+    for (d = 0; d < s.ndim; d++) (void)d;
+    v->idata = idx->idata;
+    return v;
+}
+DL__API dl_tensor *dl_nll_loss(dl_ctx *ctx, dl_tensor *logp, dl_tensor *target, dl_reduction r) {
+    dl_tensor *l;
+    DL__ENTER(ctx, "dl_nll_loss");
+    if (!dl__arg(ctx, logp, 1, DL_F32) || !dl__arg(ctx, target, 2, DL_I32)) return &ctx->poison;
+    if (logp->ndim != 2 || target->ndim != 1 || target->shape[0] != logp->shape[0])
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "expects input [N,C] and target [N], got %T and %T", DL__A(logp), DL__A(target));
+    l = dl_neg(ctx, dl_reshape(ctx, dl_gather(ctx, logp, 1, dl__index_as(ctx, target, dl_shape2(target->shape[0], 1))), dl_shape1(target->shape[0])));
+    ctx->op = "dl_nll_loss";
+    return dl__reduce_loss(ctx, l, r);
+}
+DL__API dl_tensor *dl_cross_entropy(dl_ctx *ctx, dl_tensor *logits, dl_tensor *target, const dl_ce_desc *desc) {
+    dl_ce_desc d; dl_tensor *logp, *l; int64_t N, C; int one_d;
+    DL__ENTER(ctx, "dl_cross_entropy");
+    if (desc) d = *desc; else memset(&d, 0, sizeof d);
+    if (!dl__arg(ctx, logits, 1, DL_F32) || !dl__arg(ctx, target, 2, target ? target->dtype : DL_F32)) return &ctx->poison;
+    if ((unsigned)d.reduction > 2u || !(d.label_smoothing >= 0.0f && d.label_smoothing <= 1.0f))
+        return dl__fail0(ctx, DL_STATUS_INVALID, "bad reduction or label_smoothing outside [0, 1]");
+    one_d = logits->ndim == 1;
+    if (logits->ndim != 1 && logits->ndim != 2) return dl__fail1(ctx, DL_STATUS_SHAPE, "logits%T must be [N,C] or [C]", DL__A(logits));
+    if (one_d) logits = dl_reshape(ctx, logits, dl_shape2(1, logits->shape[0]));
+    N = logits->shape[0]; C = logits->shape[1];
+    logp = dl_log_softmax(ctx, logits, 1);
+    ctx->op = "dl_cross_entropy";
+    if (target->dtype == DL_I32) {
+        if (target->numel != N || target->ndim > 1)
+            return dl__fail2(ctx, DL_STATUS_SHAPE, "class-index target%T does not match logits%T", DL__A(target), DL__A(logits));
+        l = dl_neg(ctx, dl_reshape(ctx, dl_gather(ctx, logp, 1, dl__index_as(ctx, target, dl_shape2(N, 1))), dl_shape1(N)));
+        if (d.label_smoothing > 0.0f) {
+            dl_tensor *smooth = dl_mul_scalar(ctx, dl_sum(ctx, logp, 1, 0), -1.0f / (float)C);
+            l = dl_add(ctx, dl_mul_scalar(ctx, l, 1.0f - d.label_smoothing), dl_mul_scalar(ctx, smooth, d.label_smoothing));
+        }
+    } else {
+        dl_tensor *t = target;
+        if (one_d && t->ndim == 1) t = dl_reshape(ctx, t, dl_shape2(1, t->shape[0]));
+        if (t->ndim != 2 || t->shape[0] != N || t->shape[1] != C)
+            return dl__fail2(ctx, DL_STATUS_SHAPE, "probability target%T does not match logits%T", DL__A(target), DL__A(logits));
+        if (d.label_smoothing > 0.0f) t = dl_add_scalar(ctx, dl_mul_scalar(ctx, t, 1.0f - d.label_smoothing), d.label_smoothing / (float)C);
+        l = dl_neg(ctx, dl_sum(ctx, dl_mul(ctx, t, logp), 1, 0));
+    }
+    if (one_d && d.reduction == DL_REDUCE_NONE) l = dl_reshape(ctx, l, dl_shape_n(0, NULL));
+    ctx->op = "dl_cross_entropy";
+    return dl__reduce_loss(ctx, l, d.reduction);
+}
+DL__API dl_tensor *dl_hinge_loss(dl_ctx *ctx, dl_tensor *score, dl_tensor *target, dl_reduction r) {
+    DL__ENTER(ctx, "dl_hinge_loss");
+    if (!dl__loss_args(ctx, score, target, r)) return &ctx->poison;
+    return dl__reduce_loss(ctx, dl_relu(ctx, dl_add_scalar(ctx, dl_neg(ctx, dl_mul(ctx, target, score)), 1.0f)), r);
+}
+DL__API dl_tensor *dl_multi_margin_loss(dl_ctx *ctx, dl_tensor *score, dl_tensor *target, float margin, dl_reduction r) {
+    dl_tensor *sy, *m, *l; int64_t N, C;
+    DL__ENTER(ctx, "dl_multi_margin_loss");
+    if (!dl__arg(ctx, score, 1, DL_F32) || !dl__arg(ctx, target, 2, DL_I32)) return &ctx->poison;
+    if (score->ndim != 2 || target->numel != score->shape[0] || target->ndim != 1)
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "expects score [N,C] and target [N], got %T and %T", DL__A(score), DL__A(target));
+    N = score->shape[0]; C = score->shape[1];
+    sy = dl_gather(ctx, score, 1, dl__index_as(ctx, target, dl_shape2(N, 1)));        /* [N,1] */
+    m = dl_relu(ctx, dl_add_scalar(ctx, dl_sub(ctx, score, sy), margin));           /* [N,C] */
+    /* the i == y term is max(0, margin) with zero gradient: subtract it */
+    l = dl_mul_scalar(ctx, dl_add_scalar(ctx, dl_sum(ctx, m, 1, 0), -(margin > 0.0f ? margin : 0.0f)), 1.0f / (float)C);
+    ctx->op = "dl_multi_margin_loss";
+    return dl__reduce_loss(ctx, l, r);
+}
+DL__API dl_tensor *dl_kl_div(dl_ctx *ctx, dl_tensor *logq, dl_tensor *p, dl_reduction r) {
+    dl_tensor *safe, *l;
+    DL__ENTER(ctx, "dl_kl_div");
+    if (!dl__loss_args(ctx, logq, p, r)) return &ctx->poison;
+    /* p log p with 0 log 0 = 0: log of where(p != 0, p, 1) */
+    safe = dl_where(ctx, p, p, dl_ones(ctx, dl_shape_n(0, NULL)));
+    l = dl_mul(ctx, p, dl_sub(ctx, dl_log(ctx, safe), logq));
+    ctx->op = "dl_kl_div";
+    if (r == DL_REDUCE_MEAN) return dl_mul_scalar(ctx, dl_sum_all(ctx, l), 1.0f / (float)(logq->ndim ? logq->shape[0] : 1));
+    return dl__reduce_loss(ctx, l, r);
+}
+DL__API dl_tensor *dl_gaussian_nll_loss(dl_ctx *ctx, dl_tensor *mu, dl_tensor *target, dl_tensor *var, dl_reduction r) {
+    dl_tensor *v, *l;
+    DL__ENTER(ctx, "dl_gaussian_nll_loss");
+    if (!dl__loss_args(ctx, mu, target, r) || !dl__arg(ctx, var, 3, DL_F32)) return &ctx->poison;
+    if (!dl_same_shape(mu, var)) return dl__fail2(ctx, DL_STATUS_SHAPE, "var%T must match input%T", DL__A(var), DL__A(mu));
+    /* torch clamps var to >= 1e-6 without touching its gradient: a straight-through clamp */
+    v = dl_add(ctx, var, dl_detach(ctx, dl_sub(ctx, dl_clamp(ctx, var, 1e-6f, 3.0e38f), var)));
+    l = dl_mul_scalar(ctx, dl_add(ctx, dl_log(ctx, v), dl_div(ctx, dl_square(ctx, dl_sub(ctx, mu, target)), v)), 0.5f);
+    ctx->op = "dl_gaussian_nll_loss";
+    return dl__reduce_loss(ctx, l, r);
+}
+
+/* ======================================================================================
+   >>init  torch.nn.init formulas
+   ====================================================================================== */
+DL__API float dl_calculate_gain(dl_nonlin nl, float param) {
+    switch (nl) {
+    case DL_NL_RELU: return sqrtf(2.0f);
+    case DL_NL_LEAKY_RELU: return sqrtf(2.0f / (1.0f + param * param));
+    case DL_NL_TANH: return 5.0f / 3.0f;
+    case DL_NL_SELU: return 0.75f;
+    case DL_NL_LINEAR: case DL_NL_SIGMOID: default: return 1.0f;
+    }
+}
+static int dl__fans(dl_ctx *ctx, const dl_tensor *t, float *fan_in, float *fan_out) {
+    int64_t rf = 1; int d;
+    if (!dl__arg(ctx, t, 1, DL_F32)) return 0;
+    if (t->ndim < 2) { dl__fail1(ctx, DL_STATUS_SHAPE, "fan in/out need at least 2 dims, got %T", DL__A(t)); return 0; }
+    for (d = 2; d < t->ndim; d++) rf *= t->shape[d];
+    *fan_in = (float)(t->shape[1] * rf); *fan_out = (float)(t->shape[0] * rf);
+    return 1;
+}
+static void dl__fill_uniform(dl_ctx *ctx, dl_tensor *t, float a, float b) {
+    int64_t i; for (i = 0; i < t->numel; i++) { float u = dl_rand_uniform(ctx); dl_set(t, i, a + (b - a) * u); }
+}
+static void dl__fill_normal(dl_ctx *ctx, dl_tensor *t, float mean, float std) {
+    int64_t i; for (i = 0; i < t->numel; i++) { float z = dl_rand_normal(ctx); dl_set(t, i, mean + std * z); }
+}
+DL__API void dl_init_uniform(dl_ctx *ctx, dl_tensor *t, float a, float b) {
+    if (!ctx) return;
+    ctx->op = "dl_init_uniform"; if (dl__arg(ctx, t, 1, DL_F32)) dl__fill_uniform(ctx, t, a, b);
+}
+DL__API void dl_init_normal(dl_ctx *ctx, dl_tensor *t, float mean, float std) {
+    if (!ctx) return;
+    ctx->op = "dl_init_normal"; if (dl__arg(ctx, t, 1, DL_F32)) dl__fill_normal(ctx, t, mean, std);
+}
+DL__API void dl_init_constant(dl_tensor *t, float v) { dl_fill(t, v); }
+DL__API void dl_init_xavier_uniform(dl_ctx *ctx, dl_tensor *t, float gain) {
+    float fi, fo, a;
+    if (!ctx) return;
+    ctx->op = "dl_init_xavier_uniform";
+    if (!dl__fans(ctx, t, &fi, &fo)) return;
+    a = (gain == 0.0f ? 1.0f : gain) * sqrtf(6.0f / (fi + fo));
+    dl__fill_uniform(ctx, t, -a, a);
+}
+DL__API void dl_init_xavier_normal(dl_ctx *ctx, dl_tensor *t, float gain) {
+    float fi, fo;
+    if (!ctx) return;
+    ctx->op = "dl_init_xavier_normal";
+    if (!dl__fans(ctx, t, &fi, &fo)) return;
+    dl__fill_normal(ctx, t, 0.0f, (gain == 0.0f ? 1.0f : gain) * sqrtf(2.0f / (fi + fo)));
+}
+static float dl__kaiming_std(dl_ctx *ctx, dl_tensor *t, float a, int fan_out, dl_nonlin nl, int *ok) {
+    float fi, fo;
+    *ok = dl__fans(ctx, t, &fi, &fo);
+    return *ok ? dl_calculate_gain(nl, a) / sqrtf(fan_out ? fo : fi) : 0.0f;
+}
+DL__API void dl_init_kaiming_uniform(dl_ctx *ctx, dl_tensor *t, float a, int fan_out, dl_nonlin nl) {
+    int ok; float std;
+    if (!ctx) return;
+    ctx->op = "dl_init_kaiming_uniform";
+    std = dl__kaiming_std(ctx, t, a, fan_out, nl, &ok);
+    if (ok) dl__fill_uniform(ctx, t, -sqrtf(3.0f) * std, sqrtf(3.0f) * std);
+}
+DL__API void dl_init_kaiming_normal(dl_ctx *ctx, dl_tensor *t, float a, int fan_out, dl_nonlin nl) {
+    int ok; float std;
+    if (!ctx) return;
+    ctx->op = "dl_init_kaiming_normal";
+    std = dl__kaiming_std(ctx, t, a, fan_out, nl, &ok);
+    if (ok) dl__fill_normal(ctx, t, 0.0f, std);
+}
+DL__API void dl_init_lecun_uniform(dl_ctx *ctx, dl_tensor *t) {
+    float fi, fo, a;
+    if (!ctx) return;
+    ctx->op = "dl_init_lecun_uniform";
+    if (!dl__fans(ctx, t, &fi, &fo)) return;
+    a = sqrtf(3.0f / fi); dl__fill_uniform(ctx, t, -a, a);
+}
+DL__API void dl_init_lecun_normal(dl_ctx *ctx, dl_tensor *t) {
+    float fi, fo;
+    if (!ctx) return;
+    ctx->op = "dl_init_lecun_normal";
+    if (!dl__fans(ctx, t, &fi, &fo)) return;
+    dl__fill_normal(ctx, t, 0.0f, 1.0f / sqrtf(fi));
+}
+/* orthogonal: Q of the QR of a normal [rows, cols] matrix (transposed when rows < cols),
+   by modified Gram-Schmidt in double, which gives the positive-diagonal-R Q that torch's
+   sign fix produces. Scratch comes from the arena and is returned at once. */
+DL__API void dl_init_orthogonal(dl_ctx *ctx, dl_tensor *t, float gain) {
+    int64_t rows, cols, m, n, i, j, k; double *a; int ok, tr; dl_mark mk;
+    if (!ctx) return;
+    ctx->op = "dl_init_orthogonal";
+    if (!dl__arg(ctx, t, 1, DL_F32)) return;
+    if (t->ndim < 2) { dl__fail1(ctx, DL_STATUS_SHAPE, "needs at least 2 dims, got %T", DL__A(t)); return; }
+    rows = t->shape[0]; cols = rows ? t->numel / rows : 0;
+    tr = rows < cols; m = tr ? cols : rows; n = tr ? rows : cols;    /* a is [m, n], m >= n */
+    mk = dl_ctx_mark(ctx);
+    a = (double *)dl__alloc(ctx, sizeof(double) * (size_t)(m * n + 1), 0, &ok);
+    if (!ok) return;
+    for (i = 0; i < rows; i++) for (j = 0; j < cols; j++) {
+        double z = (double)dl_rand_normal(ctx);
+        if (a) { if (tr) a[j * n + i] = z; else a[i * n + j] = z; }
+    }
+    if (a) {
+        for (j = 0; j < n; j++) {                 /* columns of a, orthonormalized in place */
+            double nrm = 0.0;
+            for (k = 0; k < j; k++) {
+                double dot = 0.0;
+                for (i = 0; i < m; i++) dot += a[i * n + k] * a[i * n + j];
+                for (i = 0; i < m; i++) a[i * n + j] -= dot * a[i * n + k];
+            }
+            for (i = 0; i < m; i++) nrm += a[i * n + j] * a[i * n + j];
+            nrm = sqrt(nrm);
+            for (i = 0; i < m; i++) a[i * n + j] = nrm > 0.0 ? a[i * n + j] / nrm : 0.0;
+        }
+        for (i = 0; i < rows; i++) for (j = 0; j < cols; j++)
+            dl_set(t, i * cols + j, (float)((gain == 0.0f ? 1.0 : (double)gain) * (tr ? a[j * n + i] : a[i * n + j])));
+    }
+    dl_ctx_rewind(ctx, mk);
+}
+
+/* ======================================================================================
+   >>optim  torch.optim's update rules (1.13, single-tensor form). State lives in the arena.
+   ====================================================================================== */
+enum { DL__MAX_GROUPS = 16 };
+typedef struct dl__group { float lr, weight_decay; } dl__group;
+struct dl_optim {
+    dl_ctx *ctx;
+    dl_optim_desc d;
+    int n, cap, ngroups;
+    dl_tensor **p;
+    float **s1, **s2, **s3;     /* per-param state: momentum/exp_avg/sum; square_avg/exp_avg_sq; max/grad_avg */
+    int64_t *step;
+    int *group;
+    dl__group groups[DL__MAX_GROUPS];
+};
+DL__API dl_optim *dl_optim_new(dl_ctx *ctx, const dl_optim_desc *desc, int max_params) {
+    dl_optim *o; int ok;
+    if (!ctx) return NULL;
+    ctx->op = "dl_optim_new";
+    if (ctx->status) return NULL;
+    if (!desc || desc->kind < DL_SGD || desc->kind > DL_ADAMW || max_params <= 0) {
+        dl__fail1(ctx, DL_STATUS_INVALID, "needs a desc with a known kind and max_params > 0 (got %d)", DL__A(&max_params));
+        return NULL;
+    }
+    o = (dl_optim *)dl__alloc(ctx, sizeof(dl_optim), 1, &ok);
+    if (!ok) return NULL;
+    memset(o, 0, sizeof *o);
+    o->ctx = ctx; o->d = *desc; o->cap = max_params;
+    if (o->d.lr == 0.0f) o->d.lr = (o->d.kind == DL_ADAM || o->d.kind == DL_ADAMW) ? 1e-3f : 1e-2f;
+    if (o->d.kind == DL_ADAMW && o->d.weight_decay == 0.0f) o->d.weight_decay = 1e-2f;
+    if (o->d.no_weight_decay) o->d.weight_decay = 0.0f;
+    if (o->d.alpha == 0.0f) o->d.alpha = 0.99f;
+    if (o->d.eps == 0.0f) o->d.eps = o->d.kind == DL_ADAGRAD ? 1e-10f : 1e-8f;
+    if (o->d.beta1 == 0.0f) o->d.beta1 = 0.9f;
+    if (o->d.beta2 == 0.0f) o->d.beta2 = 0.999f;
+    if (o->d.nesterov && (o->d.momentum <= 0.0f || o->d.dampening != 0.0f)) {
+        dl__fail0(ctx, DL_STATUS_INVALID, "nesterov needs momentum > 0 and dampening 0"); return NULL;
+    }
+    o->p = (dl_tensor **)dl__alloc(ctx, sizeof(dl_tensor *) * (size_t)max_params, 1, &ok);
+    if (ok) o->s1 = (float **)dl__alloc(ctx, sizeof(float *) * (size_t)max_params, 1, &ok);
+    if (ok) o->s2 = (float **)dl__alloc(ctx, sizeof(float *) * (size_t)max_params, 1, &ok);
+    if (ok) o->s3 = (float **)dl__alloc(ctx, sizeof(float *) * (size_t)max_params, 1, &ok);
+    if (ok) o->step = (int64_t *)dl__alloc(ctx, sizeof(int64_t) * (size_t)max_params, 1, &ok);
+    if (ok) o->group = (int *)dl__alloc(ctx, sizeof(int) * (size_t)max_params, 1, &ok);
+    return ok ? o : NULL;
+}
+static float *dl__state(dl_ctx *ctx, int64_t n, float init) {
+    int ok; int64_t i; float *s = (float *)dl__alloc(ctx, sizeof(float) * (size_t)n, 0, &ok);
+    if (s) for (i = 0; i < n; i++) s[i] = init;
+    return s;
+}
+DL__API int dl_optim_add(dl_optim *o, dl_tensor *const *params, int n, const dl_group_desc *g) {
+    dl_ctx *ctx; int i, gi;
+    if (!o) return -1;
+    ctx = o->ctx; ctx->op = "dl_optim_add";
+    if (ctx->status) return -1;
+    if (!params || n < 0 || o->n + n > o->cap || o->ngroups >= DL__MAX_GROUPS) {
+        int left = o->cap - o->n;
+        dl__fail2(ctx, DL_STATUS_INVALID, "%d params do not fit (%d places left, or 16 groups used)", DL__A(&n), DL__A(&left));
+        return -1;
+    }
+    gi = o->ngroups++;
+    o->groups[gi].lr = (g && (g->set & DL_GROUP_LR)) ? g->lr : o->d.lr;
+    o->groups[gi].weight_decay = (g && (g->set & DL_GROUP_WEIGHT_DECAY)) ? g->weight_decay : o->d.weight_decay;
+    for (i = 0; i < n; i++) {
+        dl_tensor *p = params[i]; int k = o->n; int64_t ne;
+        if (!dl__arg(ctx, p, i + 1, DL_F32)) return -1;
+        if (!p->requires_grad || !dl_is_contiguous(p)) { dl__fail1(ctx, DL_STATUS_INVALID, "param %d needs requires_grad and contiguous storage", DL__A(&i)); return -1; }
+        ne = p->numel;
+        o->p[k] = p; o->group[k] = gi; o->step[k] = 0;
+        o->s1[k] = dl__state(ctx, ne, o->d.kind == DL_ADAGRAD ? o->d.initial_accumulator_value : 0.0f);
+        o->s2[k] = (o->d.kind == DL_SGD || o->d.kind == DL_ADAGRAD) ? NULL : dl__state(ctx, ne, 0.0f);
+        {   int rms = o->d.kind == DL_RMSPROP, adam = o->d.kind == DL_ADAM || o->d.kind == DL_ADAMW;
+            int64_t n3 = rms ? ne * ((o->d.centered != 0) + (o->d.momentum > 0.0f)) : (adam && o->d.amsgrad ? ne : 0);
+            o->s3[k] = n3 ? dl__state(ctx, n3, 0.0f) : NULL; }
+        if (ctx->status) return -1;
+        o->n++;
+    }
+    return gi;
+}
+/* rmsprop keeps momentum in s3 and grad_avg (centered) in its own second half */
+static void dl__optim_update(dl_optim *o, int k) {
+    const dl_optim_desc *d = &o->d; dl_tensor *pt = o->p[k]; float *p = pt->data; const float *gr = pt->grad;
+    float *s1 = o->s1[k], *s2 = o->s2[k], *s3 = o->s3[k];
+    float lr = o->groups[o->group[k]].lr, wd = o->groups[o->group[k]].weight_decay;
+    int64_t i, n = pt->numel, t = ++o->step[k];
+    switch (d->kind) {
+    case DL_SGD:
+        for (i = 0; i < n; i++) {
+            float g = gr[i] + wd * p[i];
+            if (d->momentum != 0.0f) {
+                s1[i] = t == 1 ? g : d->momentum * s1[i] + (1.0f - d->dampening) * g;
+                g = d->nesterov ? g + d->momentum * s1[i] : s1[i];
+            }
+            p[i] -= lr * g;
+        }
+        break;
+    case DL_ADAGRAD: {
+        float clr = (float)((double)lr / (1.0 + (double)(t - 1) * (double)d->lr_decay));
+        for (i = 0; i < n; i++) {
+            float g = gr[i] + wd * p[i];
+            s1[i] += g * g;
+            p[i] -= clr * (g / (sqrtf(s1[i]) + d->eps));
+        }
+        break; }
+    case DL_RMSPROP: {
+        float *gavg = d->centered ? s3 + (d->momentum > 0.0f ? n : 0) : NULL, *buf = d->momentum > 0.0f ? s3 : NULL;
+        for (i = 0; i < n; i++) {
+            float g = gr[i] + wd * p[i], avg;
+            s2[i] = d->alpha * s2[i] + (1.0f - d->alpha) * g * g;
+            if (gavg) { gavg[i] = d->alpha * gavg[i] + (1.0f - d->alpha) * g; avg = sqrtf(s2[i] - gavg[i] * gavg[i]) + d->eps; }
+            else avg = sqrtf(s2[i]) + d->eps;
+            if (buf) { buf[i] = d->momentum * buf[i] + g / avg; p[i] -= lr * buf[i]; }
+            else p[i] -= lr * (g / avg);
+        }
+        break; }
+    case DL_ADAM: case DL_ADAMW: {
+        double bc1 = 1.0 - pow((double)d->beta1, (double)t), bc2 = 1.0 - pow((double)d->beta2, (double)t);
+        float step_size = (float)((double)lr / bc1), bc2s = (float)sqrt(bc2);
+        for (i = 0; i < n; i++) {
+            float g = gr[i], denom;
+            if (d->kind == DL_ADAMW) p[i] *= 1.0f - lr * wd; else g += wd * p[i];
+            s1[i] = s1[i] * d->beta1 + (1.0f - d->beta1) * g;
+            s2[i] = s2[i] * d->beta2 + (1.0f - d->beta2) * g * g;
+            if (s3) { if (s2[i] > s3[i]) s3[i] = s2[i]; denom = sqrtf(s3[i]) / bc2s + d->eps; }
+            else denom = sqrtf(s2[i]) / bc2s + d->eps;
+            p[i] -= step_size * (s1[i] / denom);
+        }
+        break; }
+    default: break;
+    }
+}
+DL__API void dl_optim_step(dl_optim *o) {
+    int k;
+    if (!o || o->ctx->status || o->ctx->measure) return;
+    for (k = 0; k < o->n; k++) if (o->p[k]->grad) dl__optim_update(o, k);
+}
+DL__API void dl_optim_zero_grad(dl_optim *o) { int k; if (o) for (k = 0; k < o->n; k++) dl_zero_grad(o->p[k]); }
+DL__API void dl_optim_set_lr(dl_optim *o, float lr) {
+    int g;
+    if (!o) return;
+    for (g = 0; g < o->ngroups; g++) o->groups[g].lr = o->d.lr != 0.0f ? o->groups[g].lr * (lr / o->d.lr) : lr;
+    o->d.lr = lr;
+}
+DL__API float dl_optim_get_lr(const dl_optim *o) { return o ? o->d.lr : 0.0f; }
+DL__API int dl_optim_num_params(const dl_optim *o) { return o ? o->n : 0; }
+DL__API dl_tensor *dl_optim_param(const dl_optim *o, int i) { return (o && i >= 0 && i < o->n) ? o->p[i] : NULL; }
+
+/* ======================================================================================
+   >>regularize  clipping, penalties, max-norm, EMA weights, early stopping
+   ====================================================================================== */
+DL__API float dl_clip_grad_norm(dl_tensor *const *params, int n, float max_norm) {
+    double s = 0.0; int k; int64_t i; float total, coef;
+    for (k = 0; k < n; k++) if (params[k] && params[k]->grad) for (i = 0; i < params[k]->numel; i++) s += (double)params[k]->grad[i] * (double)params[k]->grad[i];
+    total = (float)sqrt(s);
+    coef = max_norm / (total + 1e-6f);
+    if (coef < 1.0f)
+        for (k = 0; k < n; k++) if (params[k] && params[k]->grad) for (i = 0; i < params[k]->numel; i++) params[k]->grad[i] *= coef;
+    return total;
+}
+DL__API void dl_clip_grad_value(dl_tensor *const *params, int n, float clip) {
+    int k; int64_t i;
+    for (k = 0; k < n; k++) if (params[k] && params[k]->grad)
+        for (i = 0; i < params[k]->numel; i++) {
+            float *g = &params[k]->grad[i];
+            if (*g > clip) *g = clip; else if (*g < -clip) *g = -clip;
+        }
+}
+static dl_tensor *dl__penalty(dl_ctx *ctx, dl_tensor *const *params, int n, int l1) {
+    dl_tensor *s = NULL; int k;
+    if (!params || n <= 0) return dl__fail0(ctx, DL_STATUS_INVALID, "no params");
+    for (k = 0; k < n; k++) {
+        dl_tensor *t = dl_sum_all(ctx, l1 ? dl_abs(ctx, params[k]) : dl_square(ctx, params[k]));
+        s = s ? dl_add(ctx, s, t) : t;
+    }
+    return l1 ? s : dl_mul_scalar(ctx, s, 0.5f);
+}
+DL__API dl_tensor *dl_l1_penalty(dl_ctx *ctx, dl_tensor *const *params, int n) { DL__ENTER(ctx, "dl_l1_penalty"); return dl__penalty(ctx, params, n, 1); }
+DL__API dl_tensor *dl_l2_penalty(dl_ctx *ctx, dl_tensor *const *params, int n) { DL__ENTER(ctx, "dl_l2_penalty"); return dl__penalty(ctx, params, n, 0); }
+DL__API void dl_max_norm(dl_tensor *w, float max_norm) {
+    int64_t r, rows, cols, j;
+    if (dl_is_poison(w) || !w->data || w->ndim < 1 || !dl_is_contiguous(w)) return;
+    rows = w->shape[0]; cols = rows ? w->numel / rows : 0;
+    for (r = 0; r < rows; r++) {
+        float *row = w->data + r * cols; double s = 0.0; float nrm;
+        for (j = 0; j < cols; j++) s += (double)row[j] * (double)row[j];
+        nrm = (float)sqrt(s);
+        if (nrm > max_norm) { float c = max_norm / (nrm + 1e-7f); for (j = 0; j < cols; j++) row[j] *= c; }
+    }
+}
+static dl_tensor **dl__copies(dl_ctx *ctx, dl_tensor *const *params, int n) {
+    int ok, k; dl_tensor **c = (dl_tensor **)dl__alloc(ctx, sizeof(dl_tensor *) * (size_t)(n > 0 ? n : 1), 1, &ok);
+    if (!ok) return NULL;
+    for (k = 0; k < n; k++) {
+        c[k] = dl__new(ctx, dl_shape_of(params[k]), DL_F32, 1);
+        if (ctx->status) return NULL;
+        if (c[k]->data) dl_copy_to(params[k], c[k]->data);
+    }
+    return c;
+}
+DL__API void dl_ema_init(dl_ctx *ctx, dl_ema *e, dl_tensor *const *params, int n, float decay) {
+    int ok;
+    if (!ctx || !e) return;
+    memset(e, 0, sizeof *e); ctx->op = "dl_ema_init";
+    e->params = (dl_tensor **)dl__alloc(ctx, sizeof(dl_tensor *) * (size_t)(n > 0 ? n : 1), 1, &ok);
+    if (!ok) return;
+    memcpy(e->params, params, sizeof(dl_tensor *) * (size_t)n);
+    e->shadow = dl__copies(ctx, params, n);
+    if (e->shadow) { e->n = n; e->decay = decay; }
+}
+DL__API void dl_ema_update(dl_ema *e) {
+    int k; int64_t i;
+    for (k = 0; e && k < e->n; k++) {
+        float *s = e->shadow[k]->data; const dl_tensor *p = e->params[k];
+        if (s && p->data) for (i = 0; i < p->numel; i++) s[i] = e->decay * s[i] + (1.0f - e->decay) * dl_get(p, i);
+    }
+}
+DL__API void dl_ema_swap(dl_ema *e) {
+    int k; int64_t i;
+    for (k = 0; e && k < e->n; k++) {
+        float *s = e->shadow[k]->data; dl_tensor *p = e->params[k];
+        if (s && p->data) for (i = 0; i < p->numel; i++) { float v = dl_get(p, i); dl_set(p, i, s[i]); s[i] = v; }
+    }
+}
+DL__API void dl_early_stop_init(dl_ctx *ctx, dl_early_stop *es, dl_tensor *const *params, int n, int patience, int mode_max) {
+    int ok;
+    if (!ctx || !es) return;
+    memset(es, 0, sizeof *es); ctx->op = "dl_early_stop_init";
+    es->params = (dl_tensor **)dl__alloc(ctx, sizeof(dl_tensor *) * (size_t)(n > 0 ? n : 1), 1, &ok);
+    if (!ok) return;
+    memcpy(es->params, params, sizeof(dl_tensor *) * (size_t)n);
+    es->best = dl__copies(ctx, params, n);
+    if (!es->best) return;
+    es->n = n; es->patience = patience; es->mode_max = mode_max; es->best_epoch = -1;
+    es->best_metric = mode_max ? -INFINITY : INFINITY;
+}
+DL__API int dl_early_stop_update(dl_early_stop *es, float metric) {
+    int better, k;
+    if (!es || !es->best) return 0;
+    better = es->mode_max ? metric > es->best_metric : metric < es->best_metric;
+    if (better) {
+        es->best_metric = metric; es->best_epoch = es->epoch; es->bad_epochs = 0;
+        for (k = 0; k < es->n; k++) if (es->best[k]->data) dl_copy_to(es->params[k], es->best[k]->data);
+    } else es->bad_epochs++;
+    es->epoch++;
+    return es->bad_epochs >= es->patience;
+}
+DL__API void dl_early_stop_restore(dl_early_stop *es) {
+    int k;
+    if (!es || !es->best) return;
+    for (k = 0; k < es->n; k++) if (es->best[k]->data) dl_copy_from(es->params[k], es->best[k]->data);
+}
+
+/* ======================================================================================
+   >>schedule  torch.optim.lr_scheduler in closed form; ReduceLROnPlateau as a state machine
+   ====================================================================================== */
+DL__API float dl_sched_lr(const dl_sched_desc *s, int epoch) {
+    double base, g;
+    if (!s || epoch < 0) return 0.0f;
+    base = (double)s->base_lr;
+    g = s->gamma != 0.0f ? (double)s->gamma : 0.1;
+    switch (s->kind) {
+    case DL_SCHED_STEP: return (float)(base * pow(g, (double)(s->step_size > 0 ? epoch / s->step_size : 0)));
+    case DL_SCHED_MULTISTEP: { int i, k = 0; for (i = 0; i < s->n_milestones; i++) if (s->milestones && epoch >= s->milestones[i]) k++;
+                               return (float)(base * pow(g, (double)k)); }
+    case DL_SCHED_EXPONENTIAL: return (float)(base * pow((double)s->gamma, (double)epoch));
+    case DL_SCHED_COSINE: { double tm = s->t_max > 0 ? (double)s->t_max : 1.0;
+                            return (float)((double)s->eta_min + (base - (double)s->eta_min) * (1.0 + cos(3.14159265358979323846 * (double)epoch / tm)) / 2.0); }
+    case DL_SCHED_WARMUP: { int tot = s->warmup_epochs > 0 ? s->warmup_epochs : 5;
+                            double sf = s->start_factor != 0.0f ? (double)s->start_factor : 1.0 / 3.0;
+                            int e = epoch < tot ? epoch : tot;
+                            return (float)(base * (sf + (1.0 - sf) * (double)e / (double)tot)); }
+    default: return s->base_lr;
+    }
+}
+DL__API void dl_plateau_init(dl_plateau *p, float lr, float factor, int patience, int mode_max) {
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->lr = lr; p->factor = factor != 0.0f ? factor : 0.1f; p->patience = patience; p->mode_max = mode_max;
+    p->threshold = 1e-4f; p->best = mode_max ? -INFINITY : INFINITY;
+}
+DL__API float dl_plateau_step(dl_plateau *p, float metric) {
+    int better;
+    if (!p) return 0.0f;
+    better = p->mode_max ? (double)metric > (double)p->best * (1.0 + (double)p->threshold)
+                         : (double)metric < (double)p->best * (1.0 - (double)p->threshold);
+    if (better) { p->best = metric; p->bad = 0; } else p->bad++;
+    if (p->cool > 0) { p->cool--; p->bad = 0; }
+    if (p->bad > p->patience) {
+        float nl = p->lr * p->factor; if (nl < p->min_lr) nl = p->min_lr;
+        if (p->lr - nl > 1e-8f) p->lr = nl;
+        p->cool = p->cooldown; p->bad = 0;
+    }
+    return p->lr;
+}
+
+/* ======================================================================================
+   >>data  shuffles and minibatches from the context's RNG
+   ====================================================================================== */
+DL__API void dl_shuffle(dl_ctx *ctx, int32_t *perm, int64_t n) {
+    int64_t i;
+    if (!ctx || !perm) return;
+    for (i = 0; i < n; i++) perm[i] = (int32_t)i;
+    for (i = n - 1; i > 0; i--) {            /* Fisher-Yates */
+        int64_t j = (int64_t)(dl_rand_u64(ctx) % (uint64_t)(i + 1)); int32_t t = perm[i];
+        perm[i] = perm[j]; perm[j] = t;
+    }
+}
+DL__API dl_tensor *dl_batch_rows(dl_ctx *ctx, const float *data, int64_t row_len, const int32_t *rows, int64_t n, dl_shape s) {
+    dl_tensor *t; int64_t i;
+    DL__ENTER(ctx, "dl_batch_rows");
+    t = dl__new(ctx, s, DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    if (!data || !rows || t->numel != n * row_len)
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "shape %T does not hold %I rows (or data/rows NULL)", DL__A(t), DL__A(&n));
+    if (t->data) for (i = 0; i < n; i++) memcpy(t->data + i * row_len, data + (int64_t)rows[i] * row_len, (size_t)row_len * sizeof(float));
+    return t;
+}
+DL__API dl_tensor *dl_batch_labels(dl_ctx *ctx, const int32_t *labels, const int32_t *rows, int64_t n) {
+    dl_tensor *t; int64_t i;
+    DL__ENTER(ctx, "dl_batch_labels");
+    t = dl__new(ctx, dl_shape1(n), DL_I32, 1);
+    if (ctx->status) return &ctx->poison;
+    if (!labels || !rows) return dl__fail0(ctx, DL_STATUS_INVALID, "labels/rows NULL");
+    if (t->idata) for (i = 0; i < n; i++) t->idata[i] = labels[rows[i]];
+    return t;
+}
+
+/* ======================================================================================
+   >>metrics
+   ====================================================================================== */
+DL__API float dl_accuracy(const dl_tensor *logits, const dl_tensor *labels) {
+    int64_t n, c, i, j, hit = 0;
+    if (dl_is_poison(logits) || dl_is_poison(labels) || logits->ndim != 2 || labels->dtype != DL_I32 || labels->numel != logits->shape[0]) return 0.0f;
+    n = logits->shape[0]; c = logits->shape[1];
+    if (n == 0 || c == 0) return 0.0f;
+    for (i = 0; i < n; i++) {
+        int64_t best = 0; float bv = dl_get(logits, i * c);
+        for (j = 1; j < c; j++) { float v = dl_get(logits, i * c + j); if (v > bv) { bv = v; best = j; } }
+        hit += best == dl_get_index(labels, i);
+    }
+    return (float)((double)hit / (double)n);
+}
+DL__API void dl_confusion_matrix(const int32_t *pred, const int32_t *truth, int64_t n, int k, int64_t *cm) {
+    int64_t i;
+    if (!pred || !truth || !cm || k <= 0) return;
+    for (i = 0; i < (int64_t)k * k; i++) cm[i] = 0;
+    for (i = 0; i < n; i++) if (pred[i] >= 0 && pred[i] < k && truth[i] >= 0 && truth[i] < k) cm[(int64_t)truth[i] * k + pred[i]]++;
+}
+static double dl__ratio(double a, double b) { return b > 0.0 ? a / b : 0.0; }
+DL__API dl_prf dl_prf_macro(const int64_t *cm, int k) {
+    dl_prf r; double sp = 0, sr = 0, sf = 0; int c, j;
+    r.precision = r.recall = r.f1 = 0.0f;
+    if (!cm || k <= 0) return r;
+    for (c = 0; c < k; c++) {
+        double tp = (double)cm[c * k + c], col = 0, row = 0, p, rc;
+        for (j = 0; j < k; j++) { col += (double)cm[j * k + c]; row += (double)cm[c * k + j]; }
+        p = dl__ratio(tp, col); rc = dl__ratio(tp, row);
+        sp += p; sr += rc; sf += dl__ratio(2.0 * p * rc, p + rc);
+    }
+    r.precision = (float)(sp / k); r.recall = (float)(sr / k); r.f1 = (float)(sf / k);
+    return r;
+}
+DL__API dl_prf dl_prf_micro(const int64_t *cm, int k) {
+    dl_prf r; double tp = 0, all = 0; int i;
+    r.precision = r.recall = r.f1 = 0.0f;
+    if (!cm || k <= 0) return r;
+    for (i = 0; i < k * k; i++) { all += (double)cm[i]; if (i / k == i % k) tp += (double)cm[i]; }
+    /* single-label multiclass: every false positive is some class's false negative */
+    r.precision = r.recall = r.f1 = (float)dl__ratio(tp, all);
+    return r;
+}
+
+/* ======================================================================================
+   >>io  CRC-32, a small inflate (RFC 1951) for gzip'd IDX files, and the weights format
+   ====================================================================================== */
+static uint32_t dl__crc32(uint32_t crc, const unsigned char *p, size_t n) {
+    static uint32_t table[256]; static int ready;   /* written once, same values every time */
+    size_t i;
+    if (!ready) {
+        uint32_t c, k, b;
+        for (k = 0; k < 256; k++) { c = k; for (b = 0; b < 8; b++) c = (c & 1u) ? 0xedb88320u ^ (c >> 1) : c >> 1; table[k] = c; }
+        ready = 1;
+    }
+    crc = ~crc;
+    for (i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xffu] ^ (crc >> 8);
+    return ~crc;
+}
+/* inflate: canonical Huffman codes decoded by counting codes per length */
+typedef struct dl__inf {
+    const unsigned char *in; size_t inlen, pos; uint32_t bitbuf; int bitcnt;
+    unsigned char *out; size_t outlen, outpos; int err;
+} dl__inf;
+typedef struct dl__huff { short count[16]; short symbol[320]; } dl__huff;
+static int dl__bits(dl__inf *s, int need) {
+    uint32_t v = s->bitbuf;
+    while (s->bitcnt < need) {
+        if (s->pos >= s->inlen) { s->err = 1; return 0; }
+        v |= (uint32_t)s->in[s->pos++] << s->bitcnt; s->bitcnt += 8;
+    }
+    s->bitbuf = v >> need; s->bitcnt -= need;
+    return (int)(v & ((1u << need) - 1u));
+}
+static int dl__decode(dl__inf *s, const dl__huff *h) {
+    int len, code = 0, first = 0, index = 0;
+    for (len = 1; len < 16; len++) {
+        int count;
+        code |= dl__bits(s, 1);
+        if (s->err) return -1;
+        count = h->count[len];
+        if (code - count < first) return h->symbol[index + (code - first)];
+        index += count; first += count; first <<= 1; code <<= 1;
+    }
+    s->err = 1; return -1;
+}
+static int dl__build(dl__huff *h, const short *lengths, int n) {
+    short offs[16]; int sym, len, left = 1;
+    for (len = 0; len < 16; len++) h->count[len] = 0;
+    for (sym = 0; sym < n; sym++) h->count[lengths[sym]]++;
+    if (h->count[0] == n) return 0;
+    for (len = 1; len < 16; len++) { left <<= 1; left -= h->count[len]; if (left < 0) return -1; }
+    offs[1] = 0;
+    for (len = 1; len < 15; len++) offs[len + 1] = (short)(offs[len] + h->count[len]);
+    for (sym = 0; sym < n; sym++) if (lengths[sym]) h->symbol[offs[lengths[sym]]++] = (short)sym;
+    return left;
+}
+static int dl__codes(dl__inf *s, const dl__huff *lc, const dl__huff *dc) {
+    static const short lbase[29] = {3,4,5,6,7,8,9,10,11,13,15,17,19,23,27,31,35,43,51,59,67,83,99,115,131,163,195,227,258};
+    static const short lext[29] = {0,0,0,0,0,0,0,0,1,1,1,1,2,2,2,2,3,3,3,3,4,4,4,4,5,5,5,5,0};
+    static const short dbase[30] = {1,2,3,4,5,7,9,13,17,25,33,49,65,97,129,193,257,385,513,769,1025,1537,2049,3073,4097,6145,8193,12289,16385,24577};
+    static const short dext[30] = {0,0,0,0,1,1,2,2,3,3,4,4,5,5,6,6,7,7,8,8,9,9,10,10,11,11,12,12,13,13};
+    for (;;) {
+        int sym = dl__decode(s, lc);
+        if (s->err || sym < 0) return -1;
+        if (sym < 256) { if (s->outpos >= s->outlen) return -1; s->out[s->outpos++] = (unsigned char)sym; }
+        else if (sym == 256) return 0;
+        else {
+            size_t len, dist; int ds;
+            sym -= 257; if (sym >= 29) return -1;
+            len = (size_t)lbase[sym] + (size_t)dl__bits(s, lext[sym]);
+            ds = dl__decode(s, dc); if (s->err || ds < 0 || ds >= 30) return -1;
+            dist = (size_t)dbase[ds] + (size_t)dl__bits(s, dext[ds]);
+            if (s->err || dist > s->outpos || len > s->outlen - s->outpos) return -1;
+            while (len--) { s->out[s->outpos] = s->out[s->outpos - dist]; s->outpos++; }
+        }
+    }
+}
+static int dl__inflate(dl__inf *s) {
+    static const short order[19] = {16,17,18,0,8,7,9,6,10,5,11,4,12,3,13,2,14,1,15};
+    int last;
+    do {
+        int type;
+        last = dl__bits(s, 1); type = dl__bits(s, 2);
+        if (s->err) return -1;
+        if (type == 0) {                                    /* stored */
+            unsigned len, nlen;
+            s->bitbuf = 0; s->bitcnt = 0;
+            if (s->pos + 4 > s->inlen) return -1;
+            len = s->in[s->pos] | (unsigned)s->in[s->pos + 1] << 8; nlen = s->in[s->pos + 2] | (unsigned)s->in[s->pos + 3] << 8;
+            s->pos += 4;
+            if (len != (~nlen & 0xffffu) || s->pos + len > s->inlen || len > s->outlen - s->outpos) return -1;
+            memcpy(s->out + s->outpos, s->in + s->pos, len); s->pos += len; s->outpos += len;
+        } else if (type == 1 || type == 2) {
+            dl__huff lc, dc; short lengths[320]; int i;
+            if (type == 1) {                                /* fixed codes */
+                for (i = 0; i < 144; i++) lengths[i] = 8;
+                for (; i < 256; i++) lengths[i] = 9;
+                for (; i < 280; i++) lengths[i] = 7;
+                for (; i < 288; i++) lengths[i] = 8;
+                dl__build(&lc, lengths, 288);
+                for (i = 0; i < 30; i++) lengths[i] = 5;
+                dl__build(&dc, lengths, 30);
+            } else {                                        /* dynamic codes */
+                int nlen = dl__bits(s, 5) + 257, ndist = dl__bits(s, 5) + 1, ncode = dl__bits(s, 4) + 4, idx;
+                if (s->err || nlen > 286 || ndist > 30) return -1;
+                for (i = 0; i < 19; i++) lengths[order[i]] = (short)(i < ncode ? dl__bits(s, 3) : 0);
+                if (s->err || dl__build(&lc, lengths, 19) != 0) return -1;
+                for (idx = 0; idx < nlen + ndist;) {
+                    int sym = dl__decode(s, &lc), len = 0, rep;
+                    if (s->err || sym < 0) return -1;
+                    if (sym < 16) { lengths[idx++] = (short)sym; continue; }
+                    if (sym == 16) { if (idx == 0) return -1; len = lengths[idx - 1]; rep = 3 + dl__bits(s, 2); }
+                    else if (sym == 17) rep = 3 + dl__bits(s, 3);
+                    else rep = 11 + dl__bits(s, 7);
+                    if (s->err || idx + rep > nlen + ndist) return -1;
+                    while (rep--) lengths[idx++] = (short)len;
+                }
+                if (lengths[256] == 0) return -1;
+                { int e = dl__build(&lc, lengths, nlen); if (e < 0 || (e > 0 && nlen - lc.count[0] != 1)) return -1; }
+                { int e = dl__build(&dc, lengths + nlen, ndist); if (e < 0 || (e > 0 && ndist - dc.count[0] != 1)) return -1; }
+            }
+            if (dl__codes(s, &lc, &dc)) return -1;
+        } else return -1;
+    } while (!last);
+    return 0;
+}
+
+#ifndef DL_NO_STDIO
+static dl_status dl__io_fail(dl_ctx *ctx, dl_status st, const char *what, const char *path) {
+    dl__fail2(ctx, st, "%s: %s", DL__A(path), DL__A(what));
+    return ctx->status;
+}
+/* a whole file into the arena at its current top */
+static unsigned char *dl__read_file(dl_ctx *ctx, const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb"); long sz; int ok; unsigned char *buf;
+    if (!f) { dl__io_fail(ctx, DL_STATUS_IO, "cannot open", path); return NULL; }
+    if (fseek(f, 0, SEEK_END) || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) { fclose(f); dl__io_fail(ctx, DL_STATUS_IO, "cannot size", path); return NULL; }
+    buf = (unsigned char *)dl__alloc(ctx, (size_t)sz, 0, &ok);
+    if (!ok || !buf) { fclose(f); return NULL; }
+    if (sz && fread(buf, 1, (size_t)sz, f) != (size_t)sz) { fclose(f); dl__io_fail(ctx, DL_STATUS_IO, "read error", path); return NULL; }
+    fclose(f);
+    *len = (size_t)sz;
+    return buf;
+}
+static uint32_t dl__be32(const unsigned char *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static uint32_t dl__le32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+DL__API dl_status dl_idx_load(dl_ctx *ctx, const char *path, dl_idx *out) {
+    size_t len = 0, hdr; unsigned char *raw, *data; dl_mark mk; int d, nd; int64_t count = 1;
+    if (!ctx) return DL_STATUS_INVALID;
+    ctx->op = "dl_idx_load";
+    if (out) memset(out, 0, sizeof *out);
+    if (ctx->status) return ctx->status;
+    if (!path || !out) { dl__fail0(ctx, DL_STATUS_INVALID, "path/out NULL"); return ctx->status; }
+    if (ctx->measure) { dl__fail0(ctx, DL_STATUS_UNSUPPORTED, "not available in measure mode"); return ctx->status; }
+    mk = dl_ctx_mark(ctx);
+    raw = dl__read_file(ctx, path, &len);
+    if (!raw) return ctx->status;
+    data = raw;
+    if (len >= 18 && raw[0] == 0x1f && raw[1] == 0x8b) {       /* gzip: RFC 1952 */
+        size_t p = 10, isize = dl__le32(raw + len - 4); int flg = raw[3], ok; unsigned char *dst; dl__inf s;
+        if (raw[2] != 8) return dl__io_fail(ctx, DL_STATUS_FORMAT, "gzip method is not deflate", path);
+        if (flg & 4) { if (p + 2 > len) return dl__io_fail(ctx, DL_STATUS_FORMAT, "truncated gzip header", path); p += 2 + (size_t)(raw[p] | raw[p + 1] << 8); }
+        if (flg & 8) { while (p < len && raw[p]) p++; p++; }
+        if (flg & 16) { while (p < len && raw[p]) p++; p++; }
+        if (flg & 2) p += 2;
+        if (p + 8 > len) return dl__io_fail(ctx, DL_STATUS_FORMAT, "truncated gzip file", path);
+        /* the output goes above the compressed input; the input is then moved out of the way */
+        dst = (unsigned char *)dl__alloc(ctx, isize ? isize : 1, 0, &ok);
+        if (!ok) return ctx->status;
+        memset(&s, 0, sizeof s);
+        s.in = raw + p; s.inlen = len - 8 - p; s.out = dst; s.outlen = isize;
+        if (dl__inflate(&s) || s.outpos != isize) return dl__io_fail(ctx, DL_STATUS_FORMAT, "corrupt or truncated gzip data", path);
+        if (dl__crc32(0, dst, isize) != dl__le32(raw + len - 8)) return dl__io_fail(ctx, DL_STATUS_FORMAT, "gzip CRC mismatch", path);
+        memmove(raw, dst, isize);                     /* keep only the inflated bytes */
+        dl_ctx_rewind(ctx, mk);
+        data = (unsigned char *)dl__alloc(ctx, isize ? isize : 1, 0, &ok);
+        len = isize;
+    }
+    if (len < 4 || data[0] != 0 || data[1] != 0 || data[2] != 0x08 || data[3] < 1 || data[3] > 4)
+        return dl__io_fail(ctx, DL_STATUS_FORMAT, "not an IDX file of unsigned bytes (bad magic)", path);
+    nd = data[3]; hdr = 4 + 4 * (size_t)nd;
+    if (len < hdr) return dl__io_fail(ctx, DL_STATUS_FORMAT, "truncated IDX header", path);
+    for (d = 0; d < nd; d++) { out->shape[d] = dl__be32(data + 4 + 4 * d); count *= out->shape[d]; }
+    if ((size_t)count != len - hdr) return dl__io_fail(ctx, DL_STATUS_FORMAT, "IDX size does not match its header", path);
+    out->ndim = nd; out->count = count; out->u8 = data + hdr;
+    return DL_STATUS_OK;
+}
+#endif
+
+/* weights: see the format at >>api-io */
+static void dl__put32(unsigned char *p, uint32_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24); }
+static size_t dl__name_len(const char *s) { return s ? strlen(s) : 0; }
+DL__API size_t dl_save_size(dl_tensor *const *ts, const char *const *names, int n) {
+    size_t sz = 12 + 4; int k;
+    for (k = 0; k < n; k++) sz += 4 + dl__name_len(names ? names[k] : NULL) + 4 + 8 * (size_t)(ts[k] ? ts[k]->ndim : 0) + 4 + 4 * (size_t)(ts[k] ? ts[k]->numel : 0);
+    return sz;
+}
+DL__API dl_status dl_save_mem(dl_tensor *const *ts, const char *const *names, int n, void *buf, size_t cap) {
+    unsigned char *p = (unsigned char *)buf, *q; int k, d; int64_t i;
+    if (!ts || !names || !buf || n < 0) return DL_STATUS_INVALID;
+    if (cap < dl_save_size(ts, names, n)) return DL_STATUS_OOM;
+    for (k = 0; k < n; k++) if (dl_is_poison(ts[k]) || ts[k]->dtype != DL_F32 || !names[k]) return DL_STATUS_INVALID;
+    q = p;
+    memcpy(q, "DLW1", 4); dl__put32(q + 4, 1); dl__put32(q + 8, (uint32_t)n); q += 12;
+    for (k = 0; k < n; k++) {
+        size_t nl = strlen(names[k]);
+        dl__put32(q, (uint32_t)nl); memcpy(q + 4, names[k], nl); q += 4 + nl;
+        dl__put32(q, (uint32_t)ts[k]->ndim); q += 4;
+        for (d = 0; d < ts[k]->ndim; d++) { uint64_t v = (uint64_t)ts[k]->shape[d]; dl__put32(q, (uint32_t)v); dl__put32(q + 4, (uint32_t)(v >> 32)); q += 8; }
+        dl__put32(q, 0); q += 4;
+        for (i = 0; i < ts[k]->numel; i++) { float f = dl_get(ts[k], i); uint32_t u; memcpy(&u, &f, 4); dl__put32(q, u); q += 4; }
+    }
+    dl__put32(q, dl__crc32(0, p, (size_t)(q - p)));
+    return DL_STATUS_OK;
+}
+DL__API dl_status dl_load_mem(dl_ctx *ctx, dl_tensor *const *ts, const char *const *names, int n, const void *buf, size_t size) {
+    const unsigned char *p = (const unsigned char *)buf, *q, *end; uint32_t cnt, k; int j, found;
+    if (!ctx) return DL_STATUS_INVALID;
+    ctx->op = "dl_load";
+    if (ctx->status) return ctx->status;
+    if (!ts || !names || !buf || n < 0) { dl__fail0(ctx, DL_STATUS_INVALID, "ts/names/buf NULL"); return ctx->status; }
+    if (size < 16 || memcmp(p, "DLW1", 4) != 0) { dl__fail0(ctx, DL_STATUS_FORMAT, "not a dl.h weights file (bad magic or too short)"); return ctx->status; }
+    if (dl__le32(p + 4) != 1) { dl__fail0(ctx, DL_STATUS_FORMAT, "unknown weights format version"); return ctx->status; }
+    if (dl__crc32(0, p, size - 4) != dl__le32(p + size - 4)) { dl__fail0(ctx, DL_STATUS_FORMAT, "checksum mismatch: the file is corrupt or truncated"); return ctx->status; }
+    cnt = dl__le32(p + 8); end = p + size - 4;
+    for (j = 0; j < n; j++) {      /* first validate every name and shape, then copy */
+        if (dl_is_poison(ts[j]) || !names[j]) { dl__fail1(ctx, DL_STATUS_INVALID, "tensor %d is NULL or unnamed", DL__A(&j)); return ctx->status; }
+        found = 0;
+        {
+            q = p + 12;
+            for (k = 0; k < cnt; k++) {
+                uint32_t nl, nd, dd; int64_t numel = 1; int match;
+                if ((size_t)(end - q) < 4) goto trunc;
+                nl = dl__le32(q); q += 4;
+                if ((size_t)(end - q) < (size_t)nl + 4) goto trunc;
+                match = nl == strlen(names[j]) && memcmp(q, names[j], nl) == 0; q += nl;
+                nd = dl__le32(q); q += 4;
+                if (nd > DL_MAX_DIMS || (size_t)(end - q) < 8 * (size_t)nd + 4) goto trunc;
+                for (dd = 0; dd < nd; dd++) {
+                    uint64_t v = dl__le32(q) | (uint64_t)dl__le32(q + 4) << 32; q += 8;
+                    if (v > (uint64_t)1 << 40) goto trunc;
+                    numel *= (int64_t)v;
+                    if (match && (nd != (uint32_t)ts[j]->ndim || (int64_t)v != ts[j]->shape[dd])) {
+                        dl__fail2(ctx, DL_STATUS_SHAPE, "tensor '%s' has another shape in the file than %T", DL__A(names[j]), DL__A(ts[j]));
+                        return ctx->status;
+                    }
+                }
+                if (dl__le32(q) != 0) { dl__fail0(ctx, DL_STATUS_FORMAT, "unknown dtype in file"); return ctx->status; }
+                q += 4;
+                if (numel < 0 || (uint64_t)(end - q) < 4 * (uint64_t)numel) goto trunc;
+                if (match) { found = 1; break; }
+                q += 4 * numel;
+            }
+        }
+        if (!found) { dl__fail1(ctx, DL_STATUS_FORMAT, "no tensor named '%s' in the file", DL__A(names[j])); return ctx->status; }
+    }
+    for (j = 0; j < n; j++) {      /* every name found with its shape: copy */
+        q = p + 12;
+        for (k = 0; k < cnt; k++) {
+            uint32_t nl = dl__le32(q), nd; int64_t numel = 1, i; int match;
+            q += 4; match = nl == strlen(names[j]) && memcmp(q, names[j], nl) == 0; q += nl;
+            nd = dl__le32(q); q += 4;
+            for (i = 0; i < (int64_t)nd; i++) { numel *= (int64_t)(dl__le32(q) | (uint64_t)dl__le32(q + 4) << 32); q += 8; }
+            q += 4;
+            if (match) {
+                for (i = 0; i < numel; i++) { uint32_t u = dl__le32(q + 4 * i); float f; memcpy(&f, &u, 4); dl_set(ts[j], i, f); }
+                break;
+            }
+            q += 4 * numel;
+        }
+    }
+    return DL_STATUS_OK;
+trunc:
+    dl__fail0(ctx, DL_STATUS_FORMAT, "truncated or malformed weights data");
+    return ctx->status;
+}
+#ifndef DL_NO_STDIO
+DL__API dl_status dl_save(dl_ctx *ctx, dl_tensor *const *ts, const char *const *names, int n, const char *path) {
+    size_t sz; unsigned char *buf; int ok; dl_mark mk; FILE *f; dl_status st;
+    if (!ctx) return DL_STATUS_INVALID;
+    ctx->op = "dl_save";
+    if (ctx->status) return ctx->status;
+    if (!ts || !names || !path || n < 0) { dl__fail0(ctx, DL_STATUS_INVALID, "ts/names/path NULL"); return ctx->status; }
+    sz = dl_save_size(ts, names, n);
+    mk = dl_ctx_mark(ctx);
+    buf = (unsigned char *)dl__alloc(ctx, sz, 0, &ok);
+    if (!ok || !buf) return ctx->status ? ctx->status : DL_STATUS_UNSUPPORTED;
+    st = dl_save_mem(ts, names, n, buf, sz);
+    if (st) { dl_ctx_rewind(ctx, mk); dl__fail0(ctx, st, "a tensor is NULL, poison, unnamed or not float32"); return ctx->status; }
+    f = fopen(path, "wb");
+    if (!f) { dl_ctx_rewind(ctx, mk); return dl__io_fail(ctx, DL_STATUS_IO, "cannot open for writing", path); }
+    ok = fwrite(buf, 1, sz, f) == sz;
+    ok = (fclose(f) == 0) && ok;
+    dl_ctx_rewind(ctx, mk);
+    if (!ok) return dl__io_fail(ctx, DL_STATUS_IO, "write error", path);
+    return DL_STATUS_OK;
+}
+DL__API dl_status dl_load(dl_ctx *ctx, dl_tensor *const *ts, const char *const *names, int n, const char *path) {
+    size_t len = 0; unsigned char *buf; dl_mark mk; dl_status st;
+    if (!ctx) return DL_STATUS_INVALID;
+    ctx->op = "dl_load";
+    if (ctx->status) return ctx->status;
+    if (!path) { dl__fail0(ctx, DL_STATUS_INVALID, "path NULL"); return ctx->status; }
+    mk = dl_ctx_mark(ctx);
+    buf = dl__read_file(ctx, path, &len);
+    if (!buf) { if (!ctx->status) dl__fail0(ctx, DL_STATUS_UNSUPPORTED, "not available in measure mode"); return ctx->status; }
+    st = dl_load_mem(ctx, ts, names, n, buf, len);
+    dl_ctx_rewind(ctx, mk);
+    return st;
+}
+#endif
+
+
+/* >>backward-table  generated from DL_OPS: dl__bwd_<op> for every op */
+static const dl__bwd_fn dl__bwd_table[DL__OP_COUNT] = {
+    0,
+#define DL__X(name, num) dl__bwd_##name,
+    DL_OPS(DL__X)
+#undef DL__X
+};
+/* the table is positional: this fails to compile if an op's number is not its position */
+enum { DL__POS_NONE = 0,
+#define DL__X(name, num) DL__POS_##name,
+    DL_OPS(DL__X)
+#undef DL__X
+    DL__POS_COUNT };
+#define DL__X(name, num) typedef char dl__op_number_check_##name[(DL__POS_##name == (num)) ? 1 : -1];
+DL_OPS(DL__X)
+#undef DL__X
+static void dl__bwd_dispatch(dl_ctx *ctx, dl__node *nd) {
+    if (nd->op <= 0 || nd->op >= DL__OP_COUNT) { dl__fail1(ctx, DL_STATUS_UNSUPPORTED, "no backward for op %d", DL__A(&nd->op)); return; }
+    dl__bwd_table[nd->op](ctx, nd);
 }
 
 #ifdef __cplusplus
