@@ -30,7 +30,7 @@ static int t_allclose(const float *a, const float *b, long n, double atol, doubl
                       const char *what) {
     long i;
     for (i = 0; i < n; i++) {
-        double x = a[i], y = b[i];
+        double x = (double)a[i], y = (double)b[i];
         int ok = (x == y) || (isnan(x) && isnan(y)) ||
                  (fabs(x - y) <= atol + rtol * fabs(y));
         if (!ok) {

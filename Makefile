@@ -1,0 +1,44 @@
+# dl.h - build and test. Everything built goes in build/.
+#   make test       every leg: main suite, compile tests, ASan+UBSan, valgrind (what CI runs)
+#   make check      just the main suite (fast)
+#   make asan       the main suite under -fsanitize=address,undefined (gcc)
+#   make valgrind   the main suite under valgrind memcheck
+#   make examples   build examples/*.c into build/
+#   make demo       build and run examples/02_digits.c (an MLP on the 8x8 digits, ~1 s)
+#   make bench      benchmarks (none yet)
+#   make clean      remove build/
+CC ?= cc
+CFLAGS ?= -O2
+WARN = -std=c99 -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes -Wdouble-promotion
+
+EXAMPLES := $(patsubst examples/%.c,build/%,$(wildcard examples/*.c))
+
+.PHONY: test check asan valgrind examples demo bench clean
+
+test:
+	@CC="$(CC)" bash tests/run_all.sh
+
+check:
+	@CC="$(CC)" bash tests/run_all.sh main
+
+asan:
+	@CC="$(CC)" bash tests/run_all.sh asan
+
+valgrind:
+	@CC="$(CC)" bash tests/run_all.sh valgrind
+
+examples: $(EXAMPLES)
+	@if [ -z "$(EXAMPLES)" ]; then echo "no examples yet (examples/*.c)"; fi
+
+demo: build/02_digits
+	./build/02_digits examples/data/digits.txt
+
+$(EXAMPLES): build/%: examples/%.c dl.h
+	@mkdir -p build
+	$(CC) $(CFLAGS) $(WARN) -I. $< -o $@ -lm
+
+bench:
+	@echo "no benchmarks yet (bench/ will hold the WORKLOADS.md runs)"
+
+clean:
+	rm -rf build
