@@ -112,7 +112,11 @@
 
 #ifndef DLDEF
 #ifdef DL_STATIC
+#if defined(__GNUC__) || defined(__clang__)
+#define DLDEF static __attribute__((unused)) /* a private copy may leave functions unused */
+#else
 #define DLDEF static
+#endif
 #else
 #define DLDEF extern
 #endif
@@ -275,7 +279,7 @@ DLDEF dl_tensor *dl_log_sigmoid(dl_ctx *ctx, dl_tensor *x);  /* -softplus(-x)   
 DLDEF dl_tensor *dl_matmul(dl_ctx *ctx, dl_tensor *a, dl_tensor *b); /* [M,K]@[K,N]->[M,N]; [B,M,K]@[B,K,N]->[B,M,N] */
 DLDEF dl_tensor *dl_matmul_ex(dl_ctx *ctx, dl_tensor *a, dl_tensor *b, int trans); /* DL_TRANS_A: a is [K,M]; DL_TRANS_B: b is [N,K] */
 
-// >>api-reduce   axis < 0 counts from the end; `axes` is a bit mask (bit i = axis i)
+// >>api-reduce   `axes` is a bit mask (bit i = axis i). Everywhere, an axis < 0 counts from the end
 DLDEF dl_tensor *dl_sum(dl_ctx *ctx, dl_tensor *x, int axis, int keepdim);
 DLDEF dl_tensor *dl_sum_axes(dl_ctx *ctx, dl_tensor *x, unsigned axes, int keepdim);
 DLDEF dl_tensor *dl_sum_all(dl_ctx *ctx, dl_tensor *x);                 /* shape []       */
@@ -320,7 +324,8 @@ typedef struct dl_gradcheck_desc {    /* zero means default                     
 } dl_gradcheck_desc;
 typedef struct dl_gradcheck_result {
     int64_t checked, failed;
-    double max_abs_err, max_rel_err;  /* over all checked elements                        */
+    double max_abs_err;               /* over all checked elements                        */
+    double max_rel_err;               /* over elements whose abs error exceeds atol       */
     int worst_input; int64_t worst_index;
     double worst_analytic, worst_numeric;
 } dl_gradcheck_result;
@@ -448,7 +453,7 @@ DLDEF float dl_plateau_step(dl_plateau *p, float metric); /* returns the lr to u
 DLDEF void  dl_shuffle(dl_ctx *ctx, int32_t *perm, int64_t n);           /* perm = a random permutation of 0..n-1 */
 DLDEF dl_tensor *dl_batch_rows(dl_ctx *ctx, const float *data, int64_t row_len, const int32_t *rows, int64_t n, dl_shape s); /* copy rows[] of data into a new [n,...] tensor */
 DLDEF dl_tensor *dl_batch_labels(dl_ctx *ctx, const int32_t *labels, const int32_t *rows, int64_t n); /* DL_I32 [n] */
-typedef struct dl_idx { int ndim; int64_t shape[4]; int64_t count; unsigned char *u8; } dl_idx; /* an IDX file (ubyte data) */
+typedef struct dl_idx { int ndim; int64_t shape[4]; int64_t count; unsigned char *u8; } dl_idx; /* an IDX file of unsigned bytes: count = product of shape; u8 in the arena */
 #ifndef DL_NO_STDIO
 /* Reads an IDX file (MNIST/Fashion-MNIST format, uncompressed, or gzip: see README) into
    the arena: returns DL_STATUS_OK and fills *out. Errors: DL_STATUS_IO, DL_STATUS_FORMAT.  */
@@ -503,7 +508,7 @@ DLDEF dl_status dl_load(dl_ctx *ctx, dl_tensor *const *ts, const char *const *na
 #endif
 
 #ifdef DL_STATIC
-#define DL__API static
+#define DL__API DLDEF
 #else
 #define DL__API
 #endif
@@ -3099,6 +3104,7 @@ static uint32_t dl__crc32(uint32_t crc, const unsigned char *p, size_t n) {
     for (i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xffu] ^ (crc >> 8);
     return ~crc;
 }
+#ifndef DL_NO_STDIO
 /* inflate: canonical Huffman codes decoded by counting codes per length */
 typedef struct dl__inf {
     const unsigned char *in; size_t inlen, pos; uint32_t bitbuf; int bitcnt;
@@ -3208,7 +3214,8 @@ static int dl__inflate(dl__inf *s) {
     return 0;
 }
 
-#ifndef DL_NO_STDIO
+static uint32_t dl__be32(const unsigned char *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static uint32_t dl__gz_le32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 static dl_status dl__io_fail(dl_ctx *ctx, dl_status st, const char *what, const char *path) {
     dl__fail2(ctx, st, "%s: %s", DL__A(path), DL__A(what));
     return ctx->status;
@@ -3225,9 +3232,7 @@ static unsigned char *dl__read_file(dl_ctx *ctx, const char *path, size_t *len) 
     *len = (size_t)sz;
     return buf;
 }
-static uint32_t dl__be32(const unsigned char *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
-static uint32_t dl__le32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
-DL__API dl_status dl_idx_load(dl_ctx *ctx, const char *path, dl_idx *out) {
+static dl_status dl__idx_load(dl_ctx *ctx, const char *path, dl_idx *out) {
     size_t len = 0, hdr; unsigned char *raw, *data; dl_mark mk; int d, nd; int64_t count = 1;
     if (!ctx) return DL_STATUS_INVALID;
     ctx->op = "dl_idx_load";
@@ -3240,20 +3245,22 @@ DL__API dl_status dl_idx_load(dl_ctx *ctx, const char *path, dl_idx *out) {
     if (!raw) return ctx->status;
     data = raw;
     if (len >= 18 && raw[0] == 0x1f && raw[1] == 0x8b) {       /* gzip: RFC 1952 */
-        size_t p = 10, isize = dl__le32(raw + len - 4); int flg = raw[3], ok; unsigned char *dst; dl__inf s;
+        size_t p = 10, isize = dl__gz_le32(raw + len - 4); int flg = raw[3], ok; unsigned char *dst; dl__inf s;
         if (raw[2] != 8) return dl__io_fail(ctx, DL_STATUS_FORMAT, "gzip method is not deflate", path);
         if (flg & 4) { if (p + 2 > len) return dl__io_fail(ctx, DL_STATUS_FORMAT, "truncated gzip header", path); p += 2 + (size_t)(raw[p] | raw[p + 1] << 8); }
         if (flg & 8) { while (p < len && raw[p]) p++; p++; }
         if (flg & 16) { while (p < len && raw[p]) p++; p++; }
         if (flg & 2) p += 2;
         if (p + 8 > len) return dl__io_fail(ctx, DL_STATUS_FORMAT, "truncated gzip file", path);
+        if (isize / 1032u > len) /* deflate expands at most 1032:1: a cut file shows a wrong size */
+            return dl__io_fail(ctx, DL_STATUS_FORMAT, "truncated or corrupt gzip file (implausible size)", path);
         /* the output goes above the compressed input; the input is then moved out of the way */
         dst = (unsigned char *)dl__alloc(ctx, isize ? isize : 1, 0, &ok);
         if (!ok) return ctx->status;
         memset(&s, 0, sizeof s);
         s.in = raw + p; s.inlen = len - 8 - p; s.out = dst; s.outlen = isize;
         if (dl__inflate(&s) || s.outpos != isize) return dl__io_fail(ctx, DL_STATUS_FORMAT, "corrupt or truncated gzip data", path);
-        if (dl__crc32(0, dst, isize) != dl__le32(raw + len - 8)) return dl__io_fail(ctx, DL_STATUS_FORMAT, "gzip CRC mismatch", path);
+        if (dl__crc32(0, dst, isize) != dl__gz_le32(raw + len - 8)) return dl__io_fail(ctx, DL_STATUS_FORMAT, "gzip CRC mismatch", path);
         memmove(raw, dst, isize);                     /* keep only the inflated bytes */
         dl_ctx_rewind(ctx, mk);
         data = (unsigned char *)dl__alloc(ctx, isize ? isize : 1, 0, &ok);
@@ -3268,9 +3275,18 @@ DL__API dl_status dl_idx_load(dl_ctx *ctx, const char *path, dl_idx *out) {
     out->ndim = nd; out->count = count; out->u8 = data + hdr;
     return DL_STATUS_OK;
 }
+DL__API dl_status dl_idx_load(dl_ctx *ctx, const char *path, dl_idx *out) {
+    dl_mark mk; dl_status st;
+    if (!ctx) return DL_STATUS_INVALID;
+    mk = dl_ctx_mark(ctx);
+    st = dl__idx_load(ctx, path, out);
+    if (st) { dl_ctx_rewind(ctx, mk); if (out) memset(out, 0, sizeof *out); }  /* a failed load keeps no memory */
+    return st;
+}
 #endif
 
 /* weights: see the format at >>api-io */
+static uint32_t dl__le32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 static void dl__put32(unsigned char *p, uint32_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24); }
 static size_t dl__name_len(const char *s) { return s ? strlen(s) : 0; }
 DL__API size_t dl_save_size(dl_tensor *const *ts, const char *const *names, int n) {

@@ -7,12 +7,16 @@
 #include "test_core.c"
 #include "test_ref.c"
 #include "test_gradcheck.c"
+#include "test_train.c"
+#include "test_io.c"
 
 int main(int argc, char **argv) {
     if (argc > 1) t_filter = argv[1];
     suite_core();
     suite_ref();
     suite_gradcheck();
+    suite_train();
+    suite_io();
     printf("%d passed, %d failed\n", t_passed, t_failed);
     return t_failed ? 1 : 0;
 }
