@@ -5,7 +5,9 @@ cross-entropy (mean), SGD lr 0.05 momentum 0.9, batch 128 (the last batch of 96 
 reshuffled every epoch, pixels scaled to [0,1] and nothing else. The data is read from
 Debian's dataset-fashion-mnist .gz files with gzip + numpy (no torchvision).
 
-Usage: /usr/bin/python3 bench/torch_fashion_mlp.py [epochs] [threads]
+Usage: /usr/bin/python3 bench/torch_fashion_mlp.py [epochs] [threads] [--constant-lr]
+    By default the lr follows CosineAnnealingLR(T_max=epochs, eta_min=0), stepped once
+    per epoch, as examples/03_fashion_mlp.c does; --constant-lr keeps lr 0.05 (W1).
     epochs   default 10
     threads  torch.set_num_threads (default: torch's own choice)
 Prints per-epoch train loss, test accuracy and seconds (training only, like the C
@@ -53,9 +55,11 @@ def blas_in_use():
 
 
 def main():
-    epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    if len(sys.argv) > 2:
-        torch.set_num_threads(int(sys.argv[2]))
+    cosine = "--constant-lr" not in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--constant-lr"]
+    epochs = int(args[0]) if len(args) > 0 else 10
+    if len(args) > 1:
+        torch.set_num_threads(int(args[1]))
     torch.manual_seed(SEED)
     xtr = torch.from_numpy(load_idx("train-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float32) / 255.0)
     ytr = torch.from_numpy(load_idx("train-labels-idx1-ubyte.gz").astype(np.int64))
@@ -66,10 +70,12 @@ def main():
         torch.nn.Linear(512, 256), torch.nn.ReLU(),
         torch.nn.Linear(256, 10))
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs) if cosine else None
     lossf = torch.nn.CrossEntropyLoss()
     n = xtr.shape[0]
     print("Fashion-MNIST: %d train, %d test; MLP 784-512-256-10, SGD lr %g momentum %g, "
-          "batch %d; torch %s, %d threads" % (n, xte.shape[0], LR, MOMENTUM, BATCH,
+          "batch %d%s; torch %s, %d threads" % (n, xte.shape[0], LR, MOMENTUM, BATCH,
+                                              ", cosine schedule" if cosine else "",
                                               torch.__version__, torch.get_num_threads()))
     print("BLAS: %s" % blas_in_use())
     train_s, acc = 0.0, 0.0
@@ -92,6 +98,8 @@ def main():
             right = sum(int((model(xte[i:i + 1000]).argmax(1) == yte[i:i + 1000]).sum())
                         for i in range(0, xte.shape[0], 1000))
         acc = right / xte.shape[0]
+        if sched is not None:
+            sched.step()
         print("epoch %2d  train loss %.4f  test accuracy %.2f%%  %.2f s (eval %.2f s)"
               % (epoch, loss_sum / n, 100 * acc, t1 - t0, time.perf_counter() - t1), flush=True)
     print("test accuracy %.2f%% (%d epochs, %.2f s/epoch)" % (100 * acc, epochs, train_s / epochs))

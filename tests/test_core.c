@@ -390,7 +390,27 @@ static void test_isa_paths(void) {
     T_END();
 }
 
+/* tied weights: one W used as encoder (x W^T) and decoder (h W); its gradient is the sum */
+static dl_tensor *tied_autoencoder(dl_ctx *ctx, dl_tensor *const *in, int n, void *user) {
+    dl_tensor *h = dl_tanh(ctx, dl_matmul_ex(ctx, in[0], in[1], DL_TRANS_B));   /* [4,3] */
+    (void)n; (void)user;
+    return dl_mse_loss(ctx, dl_matmul(ctx, h, in[1]), in[0], DL_REDUCE_MEAN);      /* [4,5] */
+}
+static void test_sharing(void) {
+    dl_ctx *ctx = core_ctx(1 << 20);
+    dl_tensor *in[2]; dl_gradcheck_result r; dl_status st;
+    T_BEGIN("autodiff: parameter sharing (tied autoencoder weight) passes gradcheck");
+    in[0] = dl_uniform(ctx, dl_shape2(4, 5), -1.0f, 1.0f);
+    in[1] = dl_uniform(ctx, dl_shape2(3, 5), -1.0f, 1.0f);
+    dl_requires_grad(ctx, in[1], 1);
+    st = dl_gradcheck(ctx, tied_autoencoder, NULL, in, 2, NULL, &r);
+    T_EXPECT(st == DL_STATUS_OK && r.checked == 15, "%s (%s)", dl_gradcheck_message(ctx), dl_ctx_message(ctx));
+    T_END();
+    dl_ctx_free(ctx);
+}
+
 static void suite_core(void) {
+    test_sharing();
     test_isa_paths();
     test_arena();
     test_measure();
