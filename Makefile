@@ -6,6 +6,7 @@
 #   make examples   build examples/*.c into build/
 #   make demo       build and run examples/02_digits.c (an MLP on the 8x8 digits, ~1 s)
 #   make bench      benchmarks (none yet)
+#   make fuzz       libFuzzer on the weights and IDX/gzip parsers (FUZZ_SECONDS, default 60)
 #   make clean      remove build/
 CC ?= cc
 CFLAGS ?= -O2
@@ -13,7 +14,7 @@ WARN = -std=c99 -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes -W
 
 EXAMPLES := $(patsubst examples/%.c,build/%,$(wildcard examples/*.c))
 
-.PHONY: test check asan valgrind examples demo bench clean
+.PHONY: test check asan valgrind examples demo bench clean fuzz
 
 test:
 	@CC="$(CC)" bash tests/run_all.sh
@@ -39,6 +40,13 @@ $(EXAMPLES): build/%: examples/%.c dl.h
 
 bench:
 	@echo "no benchmarks yet (bench/ will hold the WORKLOADS.md runs)"
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@mkdir -p build/fuzz_corpus
+	@cp tests/data/*.gz tests/data/tiny-idx3-ubyte build/fuzz_corpus/
+	clang-14 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all tests/fuzz/fuzz_load.c -o build/fuzz_load -lm
+	./build/fuzz_load -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz_corpus
 
 clean:
 	rm -rf build

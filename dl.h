@@ -3270,7 +3270,11 @@ static dl_status dl__idx_load(dl_ctx *ctx, const char *path, dl_idx *out) {
         return dl__io_fail(ctx, DL_STATUS_FORMAT, "not an IDX file of unsigned bytes (bad magic)", path);
     nd = data[3]; hdr = 4 + 4 * (size_t)nd;
     if (len < hdr) return dl__io_fail(ctx, DL_STATUS_FORMAT, "truncated IDX header", path);
-    for (d = 0; d < nd; d++) { out->shape[d] = dl__be32(data + 4 + 4 * d); count *= out->shape[d]; }
+    for (d = 0; d < nd; d++) {
+        out->shape[d] = dl__be32(data + 4 + 4 * d);
+        count *= out->shape[d];                   /* each dim < 2^32, so check before overflow */
+        if ((uint64_t)count > (uint64_t)len) return dl__io_fail(ctx, DL_STATUS_FORMAT, "IDX size does not match its header", path);
+    }
     if ((size_t)count != len - hdr) return dl__io_fail(ctx, DL_STATUS_FORMAT, "IDX size does not match its header", path);
     out->ndim = nd; out->count = count; out->u8 = data + hdr;
     return DL_STATUS_OK;
