@@ -478,6 +478,78 @@ DLDEF dl_status dl_save(dl_ctx *ctx, dl_tensor *const *ts, const char *const *na
 DLDEF dl_status dl_load(dl_ctx *ctx, dl_tensor *const *ts, const char *const *names, int n, const char *path);
 #endif
 
+// >>api-conv   PyTorch layouts: x [N,C,H,W], weight [O, C/groups, kh, kw], bias [O]
+enum { DL_PAD_EXPLICIT = 0, DL_PAD_VALID = 1, DL_PAD_SAME = 2, DL_PAD_FULL = 3 };
+typedef struct dl_conv_desc {   /* zero means default                                       */
+    int stride[2];              /* (h, w); 1                                                 */
+    int dilation[2];            /* (h, w); 1                                                 */
+    int padding_mode;           /* DL_PAD_EXPLICIT (pad[] below), VALID (0), SAME (output
+                                   size = input size, stride 1 only; an odd total puts the
+                                   extra row/column at the bottom/right, as torch),
+                                   FULL (dilation*(k-1) on every side)                       */
+    int pad[4];                 /* explicit: top, bottom, left, right; 0                     */
+    int groups;                 /* 1; groups == C == O/m is depthwise                        */
+    int output_padding[2];      /* conv_transpose2d only: extra rows/cols at the bottom/right */
+} dl_conv_desc;
+/* conv2d: cross-correlation as torch.nn.functional.conv2d. bias may be NULL.
+   out = floor((H + top + bottom - dilation*(kh-1) - 1) / stride) + 1 (same for W).      */
+DLDEF dl_tensor *dl_conv2d(dl_ctx *ctx, dl_tensor *x, dl_tensor *w, dl_tensor *b, const dl_conv_desc *d);
+/* conv1d: x [N,C,L], w [O, C/groups, k]; desc index 0 is the one spatial dim:
+   stride[0], dilation[0], pad[0] (left), pad[1] (right); padding modes as conv2d.       */
+DLDEF dl_tensor *dl_conv1d(dl_ctx *ctx, dl_tensor *x, dl_tensor *w, dl_tensor *b, const dl_conv_desc *d);
+/* conv_transpose2d as torch: x [N,Cin,H,W], w [Cin, Cout/groups, kh, kw], bias [Cout].
+   Symmetric padding as torch: pad[0] for H, pad[2] for W (pad[1], pad[3] ignored).
+   out = (H-1)*stride - 2*pad + dilation*(kh-1) + output_padding + 1.                     */
+DLDEF dl_tensor *dl_conv_transpose2d(dl_ctx *ctx, dl_tensor *x, dl_tensor *w, dl_tensor *b, const dl_conv_desc *d);
+typedef struct dl_conv2d_layer { dl_tensor *weight, *bias; dl_conv_desc desc; } dl_conv2d_layer;
+/* torch's default init: weight and bias U(+-1/sqrt(fan_in)), fan_in = (in/groups)*kh*kw */
+DLDEF void dl_conv2d_init(dl_ctx *ctx, dl_conv2d_layer *l, int64_t in, int64_t out, int kh, int kw, int bias, const dl_conv_desc *d);
+DLDEF dl_tensor *dl_conv2d_forward(dl_ctx *ctx, const dl_conv2d_layer *l, dl_tensor *x);
+
+// >>api-pool   x [N,C,H,W]
+typedef struct dl_pool_desc {   /* zero means default                                       */
+    int kernel[2];              /* required                                                  */
+    int stride[2];              /* default: kernel                                           */
+    int pad[2];                 /* (h, w) on both sides; 0; max pads with -inf               */
+    int exclude_pad;            /* avg: 0 counts padding in the divisor (torch's default
+                                   count_include_pad=True); 1 excludes it                   */
+} dl_pool_desc;
+/* max: gradient goes to the argmax; ties: the first maximal element in row-major window
+   order (torch's CPU kernel also keeps the first). indices may be NULL; else it receives
+   a DL_I32 tensor of the same shape as the output: the flat index h*W + w of each max in
+   its input plane, as torch's return_indices.                                            */
+DLDEF dl_tensor *dl_max_pool2d(dl_ctx *ctx, dl_tensor *x, const dl_pool_desc *d, dl_tensor **indices);
+DLDEF dl_tensor *dl_avg_pool2d(dl_ctx *ctx, dl_tensor *x, const dl_pool_desc *d);
+DLDEF dl_tensor *dl_global_avg_pool2d(dl_ctx *ctx, dl_tensor *x);        /* -> [N,C,1,1]     */
+DLDEF dl_tensor *dl_adaptive_avg_pool2d(dl_ctx *ctx, dl_tensor *x, int oh, int ow); /* torch's bins: start floor(i*H/oh), end ceil((i+1)*H/oh) */
+/* max_unpool2d: y[n,c] of size oh x ow, zero but y.flat[indices] = x; grad gathers back  */
+DLDEF dl_tensor *dl_max_unpool2d(dl_ctx *ctx, dl_tensor *x, dl_tensor *indices, int oh, int ow);
+
+// >>api-norm   channels are axis 1: x [N,C], [N,C,L] or [N,C,H,W]; gamma/beta may be NULL
+/* batch norm. train: normalize with the batch mean and biased variance over all axes but
+   1, and (if running_mean/var are given, not in measure mode) update them:
+   rm = (1-momentum) rm + momentum mean; rv = (1-momentum) rv + momentum var_unbiased.
+   eval: normalize with running_mean/var. momentum default (0) means 0.1, eps 0 means 1e-5. */
+DLDEF dl_tensor *dl_batch_norm(dl_ctx *ctx, dl_tensor *x, dl_tensor *gamma, dl_tensor *beta,
+                               dl_tensor *running_mean, dl_tensor *running_var, int train, float momentum, float eps);
+/* layer norm over the last `ndims` dims; gamma/beta have those dims' shape. eps 0: 1e-5 */
+DLDEF dl_tensor *dl_layer_norm(dl_ctx *ctx, dl_tensor *x, int ndims, dl_tensor *gamma, dl_tensor *beta, float eps);
+/* group norm: C split in `groups`, each normalized over (C/groups, spatial); gamma/beta [C] */
+DLDEF dl_tensor *dl_group_norm(dl_ctx *ctx, dl_tensor *x, int groups, dl_tensor *gamma, dl_tensor *beta, float eps);
+DLDEF dl_tensor *dl_instance_norm(dl_ctx *ctx, dl_tensor *x, dl_tensor *gamma, dl_tensor *beta, float eps); /* groups = C */
+typedef struct dl_batchnorm { dl_tensor *weight, *bias, *running_mean, *running_var; float momentum, eps; } dl_batchnorm;
+DLDEF void dl_batchnorm_init(dl_ctx *ctx, dl_batchnorm *bn, int64_t channels); /* gamma 1, beta 0, rm 0, rv 1 */
+DLDEF dl_tensor *dl_batchnorm_forward(dl_ctx *ctx, dl_batchnorm *bn, dl_tensor *x, int train);
+/* inference: fold bn into the conv before it: w' = w*g/sqrt(rv+eps), b' = (b-rm)*g/sqrt(rv+eps) + beta.
+   Creates the conv's bias when it has none (from the arena: call before dl_ctx_mark).     */
+DLDEF dl_status dl_fold_batch_norm(dl_ctx *ctx, dl_conv2d_layer *conv, const dl_batchnorm *bn);
+
+// >>api-image   augmentation (no gradient; randomness from the ctx RNG), x [N,C,H,W]
+DLDEF dl_tensor *dl_random_crop(dl_ctx *ctx, dl_tensor *x, int pad);      /* zero-pad by pad, crop HxW at a random offset, per image */
+DLDEF dl_tensor *dl_random_hflip(dl_ctx *ctx, dl_tensor *x, float p);     /* flip each image left-right with probability p */
+DLDEF dl_tensor *dl_random_translate(dl_ctx *ctx, dl_tensor *x, int max_shift); /* shift by -max..max pixels in h and w, zero fill */
+DLDEF dl_tensor *dl_normalize_channels(dl_ctx *ctx, dl_tensor *x, const float *mean, const float *std); /* (x - mean[c]) / std[c], differentiable */
+
 #ifdef __cplusplus
 }
 #endif
@@ -529,7 +601,10 @@ extern "C" {
     X(var, 31)       X(logsumexp, 32) X(softmax, 33)    X(log_softmax, 34) X(view, 35)    \
     X(concat, 36)    X(index_select, 37) X(gather, 38)  X(leaky_relu, 39) X(elu, 40)      \
     X(selu, 41)      X(gelu, 42)      X(gelu_tanh, 43)  X(silu, 44)      X(hard_tanh, 45) \
-    X(softsign, 46)  X(prelu, 47)
+    X(softsign, 46)  X(prelu, 47) \
+    X(conv2d, 48) X(conv_transpose2d, 49) \
+    X(max_pool2d, 50) X(avg_pool2d, 51) X(adaptive_avg_pool2d, 52) X(max_unpool2d, 53) \
+    X(batch_norm, 54) X(layer_norm, 55) X(group_norm, 56)
 
 enum dl__op {
     DL__OP_NONE = 0,
@@ -3413,6 +3488,1072 @@ DL__API dl_status dl_load(dl_ctx *ctx, dl_tensor *const *ts, const char *const *
 }
 #endif
 
+
+/* ======================================================================================
+   >>ops-conv  conv2d, conv1d (a conv2d on [N,C,1,L]) and conv_transpose2d, all on im2col
+   and the GEMM. One geometry serves both ops: the IMAGE side [N,C,H,W] (conv2d's input,
+   conv_transpose2d's output) and the COLUMN side [N,O,OH,OW] (conv2d's output,
+   conv_transpose2d's input), weight [O, C/g, kh, kw] in both (torch's layouts), and
+       cols[(c*kh + i)*kw + j][oh*OW + ow] = img[c][oh*sh - pt + i*dh][ow*sw - pl + j*dw]
+   (0 outside the image). Per image n and group g, with Kc = (C/g)*kh*kw, P = OH*OW:
+       colside_g [O/g, P]   = W_g [O/g, Kc] @ im2col(img_g)            (conv2d forward)
+       img_g               += col2im(W_g^T @ colside_g)                 (its adjoint)
+       dW_g [O/g, Kc]      += colside_g @ im2col(img_g)^T               (weight gradient)
+   conv2d: forward = the first, dX = the second (of dY), dW = the third (x, dY).
+   conv_transpose2d: forward = the second (of x), dX = the first (of dY), dW = the third
+   (dY as the image, x as the column side). The cols matrix is arena scratch taken and
+   returned inside each call, in measure mode too, so measured peaks stay exact. A 1x1
+   kernel with stride 1 and no padding needs none: the image plane IS the cols matrix.
+   ====================================================================================== */
+typedef struct dl__cgeo {
+    int64_t N, C, H, W;              /* image side                                        */
+    int64_t O, OH, OW;               /* column side                                       */
+    int64_t kh, kw, sh, sw, dh, dw;  /* kernel, stride, dilation                          */
+    int64_t pt, pl, g;               /* top and left padding (bottom/right are implied by
+                                        the sizes), groups                                */
+} dl__cgeo;
+static int64_t dl__cg_kc(const dl__cgeo *q) { return (q->C / q->g) * q->kh * q->kw; }
+static int dl__cg_fast(const dl__cgeo *q) {
+    return q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->pt == 0 && q->pl == 0 &&
+           q->OH == q->H && q->OW == q->W;
+}
+/* outputs o in [lo, hi) are the ones with 0 <= o*s + off < n_in */
+static void dl__cg_range(int64_t off, int64_t s, int64_t n_in, int64_t n_out, int64_t *lo, int64_t *hi) {
+    int64_t a = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t b = n_in - 1 - off < 0 ? 0 : (n_in - 1 - off) / s + 1;
+    if (b > n_out) b = n_out;
+    if (a > b) a = b;
+    *lo = a; *hi = b;
+}
+/* cols [Kc, P] = im2col(img [C/g, H, W]) */
+static void dl__im2col(const dl__cgeo *q, const float *img, float *cols) {
+    int64_t Cg = q->C / q->g, P = q->OH * q->OW, c, i, j, oh, ow, lo, hi;
+    for (c = 0; c < Cg; c++) for (i = 0; i < q->kh; i++) for (j = 0; j < q->kw; j++) {
+        float *row = cols + ((c * q->kh + i) * q->kw + j) * P;
+        int64_t offw = j * q->dw - q->pl;
+        dl__cg_range(offw, q->sw, q->W, q->OW, &lo, &hi);
+        for (oh = 0; oh < q->OH; oh++) {
+            int64_t ih = oh * q->sh - q->pt + i * q->dh; float *dst = row + oh * q->OW; const float *src;
+            if (ih < 0 || ih >= q->H) { for (ow = 0; ow < q->OW; ow++) dst[ow] = 0.0f; continue; }
+            src = img + (c * q->H + ih) * q->W + offw;
+            for (ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
+            if (q->sw == 1) for (; ow < hi; ow++) dst[ow] = src[ow];
+            else for (; ow < hi; ow++) dst[ow] = src[ow * q->sw];
+            for (; ow < q->OW; ow++) dst[ow] = 0.0f;
+        }
+    }
+}
+/* img [C/g, H, W] += col2im(cols [Kc, P]): the adjoint of dl__im2col (a scatter-add) */
+static void dl__col2im(const dl__cgeo *q, const float *cols, float *img) {
+    int64_t Cg = q->C / q->g, P = q->OH * q->OW, c, i, j, oh, ow, lo, hi;
+    for (c = 0; c < Cg; c++) for (i = 0; i < q->kh; i++) for (j = 0; j < q->kw; j++) {
+        const float *row = cols + ((c * q->kh + i) * q->kw + j) * P;
+        int64_t offw = j * q->dw - q->pl;
+        dl__cg_range(offw, q->sw, q->W, q->OW, &lo, &hi);
+        for (oh = 0; oh < q->OH; oh++) {
+            int64_t ih = oh * q->sh - q->pt + i * q->dh; const float *src = row + oh * q->OW; float *dst;
+            if (ih < 0 || ih >= q->H) continue;
+            dst = img + (c * q->H + ih) * q->W + offw;
+            if (q->sw == 1) for (ow = lo; ow < hi; ow++) dst[ow] += src[ow];
+            else for (ow = lo; ow < hi; ow++) dst[ow * q->sw] += src[ow];
+        }
+    }
+}
+/* scratch for one cols matrix, from the arena, in both modes alike (none on the fast path) */
+static float *dl__cg_scratch(dl_ctx *ctx, const dl__cgeo *q, int *ok) {
+    int64_t kc = dl__cg_kc(q), p = q->OH * q->OW;
+    *ok = 1;
+    if (dl__cg_fast(q)) return NULL;
+    if (kc > 0 && (p > (INT64_MAX / 8) / kc || (uint64_t)(kc * p) > (uint64_t)(SIZE_MAX / sizeof(float)))) {
+        dl__fail0(ctx, DL_STATUS_OOM, "the im2col buffer would exceed the address space");
+        *ok = 0; return NULL;
+    }
+    return (float *)dl__alloc(ctx, (size_t)(kc * p) * sizeof(float), 0, ok);
+}
+static dl__mat dl__cg_mat(const float *p, int64_t rs) { dl__mat m; m.p = (float *)(uintptr_t)p; m.rs = rs; m.cs = 1; return m; }
+/* per image and group: colout_g (+)= W_g @ im2col(img_g) when colout; dw_g += colin_g @
+   im2col(img_g)^T when dw. One im2col serves both. acc: colout accumulates. */
+static void dl__cg_cols_pass(dl_ctx *ctx, const dl__cgeo *q, const float *img, const float *w, float *cols,
+                             float *colout, int acc, const float *colin, float *dw) {
+    int64_t Cg = q->C / q->g, Og = q->O / q->g, kc = dl__cg_kc(q), P = q->OH * q->OW, HW = q->H * q->W, n, g;
+    int fast = dl__cg_fast(q);
+    for (n = 0; n < q->N; n++) for (g = 0; g < q->g; g++) {
+        const float *ig = img + (n * q->C + g * Cg) * HW; const float *cm;
+        if (fast) cm = ig; else { dl__im2col(q, ig, cols); cm = cols; }
+        if (colout)
+            dl__gemm_isa(ctx, Og, P, kc, dl__cg_mat(w + g * Og * kc, kc), dl__cg_mat(cm, P),
+                         dl__cg_mat(colout + (n * q->O + g * Og) * P, P), acc);
+        if (dw)
+            dl__gemm_isa(ctx, Og, kc, P, dl__cg_mat(colin + (n * q->O + g * Og) * P, P),
+                         dl__mat_t(dl__cg_mat(cm, P)), dl__cg_mat(dw + g * Og * kc, kc), 1);
+    }
+}
+/* per image and group: img_g += col2im(W_g^T @ colin_g) */
+static void dl__cg_col2im_pass(dl_ctx *ctx, const dl__cgeo *q, const float *colin, const float *w, float *cols, float *img) {
+    int64_t Cg = q->C / q->g, Og = q->O / q->g, kc = dl__cg_kc(q), P = q->OH * q->OW, HW = q->H * q->W, n, g;
+    int fast = dl__cg_fast(q);
+    for (n = 0; n < q->N; n++) for (g = 0; g < q->g; g++) {
+        float *ig = img + (n * q->C + g * Cg) * HW;
+        dl__mat A = dl__mat_t(dl__cg_mat(w + g * Og * kc, kc)), B = dl__cg_mat(colin + (n * q->O + g * Og) * P, P);
+        if (fast) dl__gemm_isa(ctx, kc, P, Og, A, B, dl__cg_mat(ig, P), 1);
+        else { dl__gemm_isa(ctx, kc, P, Og, A, B, dl__cg_mat(cols, P), 0); dl__col2im(q, cols, ig); }
+    }
+}
+/* y[n, c, :] = b[c] (or 0), y viewed as [N, Ch, S] */
+static void dl__cg_fill_bias(float *y, const float *b, int64_t N, int64_t Ch, int64_t S) {
+    int64_t n, c, s;
+    for (n = 0; n < N; n++) for (c = 0; c < Ch; c++) {
+        float v = b ? b[c] : 0.0f; float *p = y + (n * Ch + c) * S;
+        for (s = 0; s < S; s++) p[s] = v;
+    }
+}
+/* db[c] += sum over n, s of g[n, c, s] (in double, as the reductions) */
+static void dl__cg_bias_grad(float *db, const float *g, int64_t N, int64_t Ch, int64_t S) {
+    int64_t n, c, s;
+    for (c = 0; c < Ch; c++) {
+        double acc = 0.0;
+        for (n = 0; n < N; n++) { const float *p = g + (n * Ch + c) * S; for (s = 0; s < S; s++) acc += (double)p[s]; }
+        db[c] += (float)acc;
+    }
+}
+static void dl__cg_from_node(const dl__node *nd, int transposed, dl__cgeo *q) {
+    const dl_tensor *img = transposed ? nd->out : nd->in[0], *col = transposed ? nd->in[0] : nd->out, *w = nd->in[1];
+    q->N = img->shape[0]; q->C = img->shape[1]; q->H = img->shape[2]; q->W = img->shape[3];
+    q->O = col->shape[1]; q->OH = col->shape[2]; q->OW = col->shape[3];
+    q->kh = w->shape[2]; q->kw = w->shape[3];
+    q->sh = nd->larg[0]; q->sw = nd->larg[1]; q->dh = nd->larg[2]; q->dw = nd->larg[3];
+    q->pt = nd->larg[4]; q->pl = nd->larg[5]; q->g = nd->iarg[0];
+}
+static void dl__cg_to_node(dl__node *nd, const dl__cgeo *q) {
+    nd->larg[0] = q->sh; nd->larg[1] = q->sw; nd->larg[2] = q->dh; nd->larg[3] = q->dw;
+    nd->larg[4] = q->pt; nd->larg[5] = q->pl; nd->iarg[0] = (int)q->g;
+}
+static int64_t dl__floordiv(int64_t a, int64_t b) { int64_t r = a / b; return (a % b != 0 && (a < 0) != (b < 0)) ? r - 1 : r; }
+
+/* validates a conv2d (spatial 2) or conv1d (spatial 1) call and fills the geometry; conv1d
+   is the conv2d with H = kh = 1 and desc index 0 on the W axis */
+static int dl__conv_check(dl_ctx *ctx, dl_tensor *x, dl_tensor *w, dl_tensor *b, const dl_conv_desc *dp, int spatial, dl__cgeo *q) {
+    dl_conv_desc d; int64_t pb, pr, eh, ew, Cg; int nd = spatial + 2, i;
+    const char *layout = spatial == 2 ? "[N,C,H,W]" : "[N,C,L]";
+    if (!dl__arg(ctx, x, 1, DL_F32) || !dl__arg(ctx, w, 2, DL_F32) || (b && !dl__arg(ctx, b, 3, DL_F32))) return 0;
+    if (dp) d = *dp; else memset(&d, 0, sizeof d);
+    if (x->ndim != nd) { dl__fail2(ctx, DL_STATUS_SHAPE, "x%T must be %s", DL__A(x), DL__A(layout)); return 0; }
+    if (w->ndim != nd) {
+        dl__fail2(ctx, DL_STATUS_SHAPE, "weight%T must be %s", DL__A(w), DL__A(spatial == 2 ? "[O, C/groups, kh, kw]" : "[O, C/groups, k]"));
+        return 0;
+    }
+    for (i = 0; i < spatial; i++)
+        if (d.stride[i] < 0 || d.dilation[i] < 0) {
+            dl__fail2(ctx, DL_STATUS_INVALID, "stride %d and dilation %d must be positive (0 means 1)", DL__A(&d.stride[i]), DL__A(&d.dilation[i]));
+            return 0;
+        }
+    if (d.groups < 0) { dl__fail1(ctx, DL_STATUS_INVALID, "groups %d must be positive (0 means 1)", DL__A(&d.groups)); return 0; }
+    q->g = d.groups ? d.groups : 1;
+    q->N = x->shape[0]; q->C = x->shape[1]; q->O = w->shape[0];
+    if (spatial == 2) {
+        q->H = x->shape[2]; q->W = x->shape[3]; q->kh = w->shape[2]; q->kw = w->shape[3];
+        q->sh = d.stride[0] ? d.stride[0] : 1; q->sw = d.stride[1] ? d.stride[1] : 1;
+        q->dh = d.dilation[0] ? d.dilation[0] : 1; q->dw = d.dilation[1] ? d.dilation[1] : 1;
+    } else {
+        q->H = 1; q->W = x->shape[2]; q->kh = 1; q->kw = w->shape[2];
+        q->sh = 1; q->sw = d.stride[0] ? d.stride[0] : 1;
+        q->dh = 1; q->dw = d.dilation[0] ? d.dilation[0] : 1;
+    }
+    if (q->C < 1 || q->H < 1 || q->W < 1) { dl__fail1(ctx, DL_STATUS_SHAPE, "x%T must have channels and a non-empty image", DL__A(x)); return 0; }
+    if (q->kh < 1 || q->kw < 1) { dl__fail1(ctx, DL_STATUS_SHAPE, "weight%T has an empty kernel", DL__A(w)); return 0; }
+    if (q->C % q->g || q->O % q->g) {
+        int gi = (int)q->g;
+        dl__fail3(ctx, DL_STATUS_SHAPE, "groups %d must divide the channels of x%T and the output channels of weight%T",
+                  DL__A(&gi), DL__A(x), DL__A(w));
+        return 0;
+    }
+    Cg = q->C / q->g;
+    if (w->shape[1] != Cg) {
+        int gi = (int)q->g;
+        dl__fail4(ctx, DL_STATUS_SHAPE, "weight%T must have C/groups = %I input channels for x%T, groups %d",
+                  DL__A(w), DL__A(&Cg), DL__A(x), DL__A(&gi));
+        return 0;
+    }
+    if (b && (b->ndim != 1 || b->shape[0] != q->O)) {
+        dl__fail2(ctx, DL_STATUS_SHAPE, "bias%T must be [O] for weight%T", DL__A(b), DL__A(w));
+        return 0;
+    }
+    switch (d.padding_mode) {
+    case DL_PAD_EXPLICIT:
+        if (spatial == 2) {
+            for (i = 0; i < 4; i++) if (d.pad[i] < 0) { dl__fail1(ctx, DL_STATUS_INVALID, "padding %d must not be negative", DL__A(&d.pad[i])); return 0; }
+            q->pt = d.pad[0]; pb = d.pad[1]; q->pl = d.pad[2]; pr = d.pad[3];
+        } else {
+            for (i = 0; i < 2; i++) if (d.pad[i] < 0) { dl__fail1(ctx, DL_STATUS_INVALID, "padding %d must not be negative", DL__A(&d.pad[i])); return 0; }
+            q->pt = 0; pb = 0; q->pl = d.pad[0]; pr = d.pad[1];
+        }
+        break;
+    case DL_PAD_VALID: q->pt = pb = q->pl = pr = 0; break;
+    case DL_PAD_SAME:
+        if (q->sh != 1 || q->sw != 1) {
+            int a = (int)q->sh, c = (int)q->sw;
+            if (spatial == 2) dl__fail2(ctx, DL_STATUS_INVALID, "padding_mode DL_PAD_SAME needs stride 1, got stride (%d, %d)", DL__A(&a), DL__A(&c));
+            else dl__fail1(ctx, DL_STATUS_INVALID, "padding_mode DL_PAD_SAME needs stride 1, got stride %d", DL__A(&c));
+            return 0;
+        }
+        eh = q->dh * (q->kh - 1); ew = q->dw * (q->kw - 1);        /* as torch: extra one at the end */
+        q->pt = eh / 2; pb = eh - q->pt; q->pl = ew / 2; pr = ew - q->pl;
+        break;
+    case DL_PAD_FULL:
+        q->pt = pb = q->dh * (q->kh - 1); q->pl = pr = q->dw * (q->kw - 1);
+        break;
+    default:
+        dl__fail1(ctx, DL_STATUS_INVALID, "unknown padding_mode %d", DL__A(&d.padding_mode));
+        return 0;
+    }
+    eh = q->H + q->pt + pb - q->dh * (q->kh - 1);       /* the padded extent the kernel can slide over, + 1 */
+    ew = q->W + q->pl + pr - q->dw * (q->kw - 1);
+    q->OH = dl__floordiv(eh - 1, q->sh) + 1; q->OW = dl__floordiv(ew - 1, q->sw) + 1;
+    if (q->OH <= 0 || q->OW <= 0) {
+        const void *a[6]; int64_t ph = q->pt + pb, pw = q->pl + pr;
+        if (spatial == 2) {
+            a[0] = &q->OH; a[1] = &q->OW; a[2] = x; a[3] = &ph; a[4] = &pw; a[5] = w;
+            dl__fail_v(ctx, DL_STATUS_SHAPE, "output size %I x %I <= 0: x%T padded by %I rows and %I columns is smaller than the dilated kernel of weight%T", a);
+        } else {
+            a[0] = &q->OW; a[1] = x; a[2] = &pw; a[3] = w;
+            dl__fail_v(ctx, DL_STATUS_SHAPE, "output length %I <= 0: x%T padded by %I is shorter than the dilated kernel of weight%T", a);
+        }
+        return 0;
+    }
+    return 1;
+}
+
+/* runs a validated conv2d (transposed 0) or conv_transpose2d (1) and records it */
+static dl_tensor *dl__conv_run(dl_ctx *ctx, int transposed, dl_tensor *x, dl_tensor *w, dl_tensor *b, const dl__cgeo *q) {
+    dl_tensor *y, *in[3]; dl_mark mk; float *cols; int ok; dl__node *nd;
+    in[0] = dl__contig(ctx, x); in[1] = dl__contig(ctx, w); in[2] = b ? dl__contig(ctx, b) : NULL;
+    y = transposed ? dl__new(ctx, dl_shape4(q->N, q->C, q->H, q->W), DL_F32, 1)
+                   : dl__new(ctx, dl_shape4(q->N, q->O, q->OH, q->OW), DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    mk = dl_ctx_mark(ctx);
+    cols = dl__cg_scratch(ctx, q, &ok);
+    if (ok && !ctx->measure) {
+        const float *bias = in[2] ? in[2]->data : NULL;
+        if (!transposed) {
+            if (bias) dl__cg_fill_bias(y->data, bias, q->N, q->O, q->OH * q->OW);
+            dl__cg_cols_pass(ctx, q, in[0]->data, in[1]->data, cols, y->data, bias != NULL, NULL, NULL);
+        } else {
+            dl__cg_fill_bias(y->data, bias, q->N, q->C, q->H * q->W);
+            dl__cg_col2im_pass(ctx, q, in[0]->data, in[1]->data, cols, y->data);
+        }
+    }
+    dl_ctx_rewind(ctx, mk);
+    if (ctx->status) return &ctx->poison;
+    nd = dl__record(ctx, transposed ? DL__OP_conv_transpose2d : DL__OP_conv2d, y, in, b ? 3 : 2);
+    if (nd) dl__cg_to_node(nd, q);
+    return dl__done(ctx, y);
+}
+
+/* conv2d: y[n,o] = b[o] + sum_{c,i,j} w[o,c,i,j] x[n, g(o)*C/g + c, oh*sh - pt + i*dh, ow*sw - pl + j*dw]
+   dx = col2im(W^T dy), dW += dy im2col(x)^T, db = sum_{n,h,w} dy                          */
+static void dl__bwd_conv2d(dl_ctx *ctx, dl__node *nd) {
+    dl__cgeo q; dl_mark mk; float *cols = NULL; int ok = 1;
+    float *gx = dl__ingrad(ctx, nd, 0), *gw = dl__ingrad(ctx, nd, 1), *gb = nd->nin > 2 ? dl__ingrad(ctx, nd, 2) : NULL;
+    if (ctx->status) return;
+    dl__cg_from_node(nd, 0, &q);
+    mk = dl_ctx_mark(ctx);
+    if (dl__needs(nd, 0) || dl__needs(nd, 1)) cols = dl__cg_scratch(ctx, &q, &ok);
+    if (ok && !ctx->measure) {
+        const float *gy = nd->out->grad;
+        if (gw) dl__cg_cols_pass(ctx, &q, nd->in[0]->data, NULL, cols, NULL, 0, gy, gw);
+        if (gx) dl__cg_col2im_pass(ctx, &q, gy, nd->in[1]->data, cols, gx);
+        if (gb) dl__cg_bias_grad(gb, gy, q.N, q.O, q.OH * q.OW);
+    }
+    dl_ctx_rewind(ctx, mk);
+}
+DL__API dl_tensor *dl_conv2d(dl_ctx *ctx, dl_tensor *x, dl_tensor *w, dl_tensor *b, const dl_conv_desc *d) {
+    dl__cgeo q;
+    DL__ENTER(ctx, "dl_conv2d");
+    if (!dl__conv_check(ctx, x, w, b, d, 2, &q)) return &ctx->poison;
+    return dl__conv_run(ctx, 0, x, w, b, &q);
+}
+/* conv1d: the conv2d of x [N,C,1,L] with w [O,C/g,1,k], reshaped back to [N,O,OL] */
+DL__API dl_tensor *dl_conv1d(dl_ctx *ctx, dl_tensor *x, dl_tensor *w, dl_tensor *b, const dl_conv_desc *d) {
+    dl__cgeo q; dl_tensor *y;
+    DL__ENTER(ctx, "dl_conv1d");
+    if (!dl__conv_check(ctx, x, w, b, d, 1, &q)) return &ctx->poison;
+    x = dl_reshape(ctx, x, dl_shape4(q.N, q.C, 1, q.W));
+    w = dl_reshape(ctx, w, dl_shape4(q.O, q.C / q.g, 1, q.kw));
+    ctx->op = "dl_conv1d";
+    y = dl__conv_run(ctx, 0, x, w, b, &q);
+    y = dl_reshape(ctx, y, dl_shape3(q.N, q.O, q.OW));
+    ctx->op = "dl_conv1d";
+    return y;
+}
+
+/* conv_transpose2d: the adjoint of conv2d in x: y = b + col2im(W^T x) (per group);
+   dx = W im2col(dy), dW += x im2col(dy)^T, db = sum_{n,h,w} dy                          */
+static void dl__bwd_conv_transpose2d(dl_ctx *ctx, dl__node *nd) {
+    dl__cgeo q; dl_mark mk; float *cols = NULL; int ok = 1;
+    float *gx = dl__ingrad(ctx, nd, 0), *gw = dl__ingrad(ctx, nd, 1), *gb = nd->nin > 2 ? dl__ingrad(ctx, nd, 2) : NULL;
+    if (ctx->status) return;
+    dl__cg_from_node(nd, 1, &q);
+    mk = dl_ctx_mark(ctx);
+    if (dl__needs(nd, 0) || dl__needs(nd, 1)) cols = dl__cg_scratch(ctx, &q, &ok);
+    if (ok && !ctx->measure) {
+        const float *gy = nd->out->grad;
+        if (gx || gw) dl__cg_cols_pass(ctx, &q, gy, nd->in[1]->data, cols, gx, 1, gw ? nd->in[0]->data : NULL, gw);
+        if (gb) dl__cg_bias_grad(gb, gy, q.N, q.C, q.H * q.W);
+    }
+    dl_ctx_rewind(ctx, mk);
+}
+DL__API dl_tensor *dl_conv_transpose2d(dl_ctx *ctx, dl_tensor *x, dl_tensor *w, dl_tensor *b, const dl_conv_desc *dp) {
+    dl__cgeo q; dl_conv_desc d; int i; int64_t op[2], ph, pw, eh, ew;
+    DL__ENTER(ctx, "dl_conv_transpose2d");
+    if (!dl__arg(ctx, x, 1, DL_F32) || !dl__arg(ctx, w, 2, DL_F32) || (b && !dl__arg(ctx, b, 3, DL_F32))) return &ctx->poison;
+    if (dp) d = *dp; else memset(&d, 0, sizeof d);
+    if (x->ndim != 4) return dl__fail1(ctx, DL_STATUS_SHAPE, "x%T must be [N,Cin,H,W]", DL__A(x));
+    if (w->ndim != 4) return dl__fail1(ctx, DL_STATUS_SHAPE, "weight%T must be [Cin, Cout/groups, kh, kw]", DL__A(w));
+    for (i = 0; i < 2; i++) {
+        if (d.stride[i] < 0 || d.dilation[i] < 0)
+            return dl__fail2(ctx, DL_STATUS_INVALID, "stride %d and dilation %d must be positive (0 means 1)", DL__A(&d.stride[i]), DL__A(&d.dilation[i]));
+        if (d.output_padding[i] < 0) return dl__fail1(ctx, DL_STATUS_INVALID, "output_padding %d must not be negative", DL__A(&d.output_padding[i]));
+    }
+    if (d.groups < 0) return dl__fail1(ctx, DL_STATUS_INVALID, "groups %d must be positive (0 means 1)", DL__A(&d.groups));
+    if (d.padding_mode == DL_PAD_EXPLICIT) {
+        if (d.pad[0] < 0 || d.pad[2] < 0) return dl__fail2(ctx, DL_STATUS_INVALID, "padding (%d, %d) must not be negative", DL__A(&d.pad[0]), DL__A(&d.pad[2]));
+        ph = d.pad[0]; pw = d.pad[2];
+    } else if (d.padding_mode == DL_PAD_VALID) ph = pw = 0;
+    else return dl__fail1(ctx, DL_STATUS_INVALID, "padding_mode %d: only DL_PAD_EXPLICIT (symmetric pad[0], pad[2]) and DL_PAD_VALID apply to a transposed convolution", DL__A(&d.padding_mode));
+    q.g = d.groups ? d.groups : 1;
+    q.N = x->shape[0]; q.O = x->shape[1]; q.OH = x->shape[2]; q.OW = x->shape[3];
+    q.kh = w->shape[2]; q.kw = w->shape[3];
+    q.sh = d.stride[0] ? d.stride[0] : 1; q.sw = d.stride[1] ? d.stride[1] : 1;
+    q.dh = d.dilation[0] ? d.dilation[0] : 1; q.dw = d.dilation[1] ? d.dilation[1] : 1;
+    q.pt = ph; q.pl = pw;
+    op[0] = d.output_padding[0]; op[1] = d.output_padding[1];
+    if ((op[0] >= q.sh && op[0] >= q.dh) || (op[1] >= q.sw && op[1] >= q.dw)) {
+        int a[2]; a[0] = (int)op[0]; a[1] = (int)op[1];
+        return dl__fail2(ctx, DL_STATUS_INVALID, "output_padding (%d, %d) must be smaller than the stride or the dilation in each dimension", DL__A(&a[0]), DL__A(&a[1]));
+    }
+    if (q.O < 1 || q.OH < 1 || q.OW < 1) return dl__fail1(ctx, DL_STATUS_SHAPE, "x%T must have channels and a non-empty image", DL__A(x));
+    if (q.kh < 1 || q.kw < 1) return dl__fail1(ctx, DL_STATUS_SHAPE, "weight%T has an empty kernel", DL__A(w));
+    if (q.O % q.g) { int gi = (int)q.g; return dl__fail2(ctx, DL_STATUS_SHAPE, "groups %d must divide the channels of x%T", DL__A(&gi), DL__A(x)); }
+    if (w->shape[0] != q.O) return dl__fail2(ctx, DL_STATUS_SHAPE, "weight%T must be [Cin, Cout/groups, kh, kw] with Cin = the channels of x%T", DL__A(w), DL__A(x));
+    q.C = w->shape[1] * q.g;
+    if (b && (b->ndim != 1 || b->shape[0] != q.C)) {
+        int gi = (int)q.g;
+        return dl__fail3(ctx, DL_STATUS_SHAPE, "bias%T must be [Cout] = [weight.shape[1] * groups] for weight%T, groups %d", DL__A(b), DL__A(w), DL__A(&gi));
+    }
+    if (q.OH - 1 > (INT64_MAX / 8) / q.sh || q.OW - 1 > (INT64_MAX / 8) / q.sw) return dl__fail1(ctx, DL_STATUS_SHAPE, "x%T: output too large", DL__A(x));
+    eh = (q.OH - 1) * q.sh - 2 * ph + q.dh * (q.kh - 1) + op[0] + 1;
+    ew = (q.OW - 1) * q.sw - 2 * pw + q.dw * (q.kw - 1) + op[1] + 1;
+    if (eh <= 0 || ew <= 0)
+        return dl__fail4(ctx, DL_STATUS_SHAPE, "output size %I x %I <= 0 for x%T and weight%T (padding too large)", DL__A(&eh), DL__A(&ew), DL__A(x), DL__A(w));
+    q.H = eh; q.W = ew;
+    return dl__conv_run(ctx, 1, x, w, b, &q);
+}
+
+/* a Conv2d layer: torch's default init, U(+-1/sqrt(fan_in)) for weight and bias */
+DL__API void dl_conv2d_init(dl_ctx *ctx, dl_conv2d_layer *l, int64_t in, int64_t out, int kh, int kw, int bias, const dl_conv_desc *d) {
+    int64_t g, fan_in; float bound;
+    if (!ctx || !l) return;
+    memset(l, 0, sizeof *l);
+    if (d) l->desc = *d;
+    ctx->op = "dl_conv2d_init";
+    l->weight = &ctx->poison;
+    if (ctx->status) return;
+    g = l->desc.groups > 0 ? l->desc.groups : 1;
+    if (in <= 0 || out <= 0 || kh <= 0 || kw <= 0) {
+        int64_t k2[2]; k2[0] = kh; k2[1] = kw;
+        dl__fail4(ctx, DL_STATUS_SHAPE, "in %I, out %I and kernel %I x %I must be positive", DL__A(&in), DL__A(&out), DL__A(&k2[0]), DL__A(&k2[1]));
+        return;
+    }
+    if (l->desc.groups < 0 || in % g || out % g) {
+        dl__fail3(ctx, DL_STATUS_SHAPE, "groups %d must divide in %I and out %I", DL__A(&l->desc.groups), DL__A(&in), DL__A(&out));
+        return;
+    }
+    fan_in = (in / g) * kh * kw;
+    bound = 1.0f / sqrtf((float)fan_in);       /* kaiming_uniform(a = sqrt 5) == U(+-1/sqrt(fan_in)) */
+    l->weight = dl_uniform(ctx, dl_shape4(out, in / g, kh, kw), -bound, bound);
+    dl_requires_grad(ctx, l->weight, 1);
+    if (bias) { l->bias = dl_uniform(ctx, dl_shape1(out), -bound, bound); dl_requires_grad(ctx, l->bias, 1); }
+}
+DL__API dl_tensor *dl_conv2d_forward(dl_ctx *ctx, const dl_conv2d_layer *l, dl_tensor *x) {
+    DL__ENTER(ctx, "dl_conv2d_forward");
+    if (!l) return dl__fail0(ctx, DL_STATUS_INVALID, "layer is NULL");
+    return dl_conv2d(ctx, x, l->weight, l->bias, &l->desc);
+}
+
+/* ======================================================================================
+   >>ops-pool  2-D pooling over x [N,C,H,W], one (n,c) plane at a time, as torch's CPU
+   kernels (1.13): floor mode, windows clipped to the input, max pads with -inf.
+   out = floor((H + 2 pad - k) / stride) + 1; pad <= k/2 (torch's rule), so no window
+   lies wholly in padding. Max keeps its argmax (flat h*W + w in the plane, DL_I32) in the
+   arena beside the output when a gradient or the indices are wanted; the backward routes
+   through it (the tensor handed back in *indices is that same one: leave it unchanged
+   until the backward has run).
+   ====================================================================================== */
+/* desc -> g[0..5] = kh, kw, sh, sw, ph, pw (stride 0 -> kernel); output size in oh, ow */
+static int dl__pool_geom(dl_ctx *ctx, const dl_tensor *x, const dl_pool_desc *d, int *g, int64_t *oh, int64_t *ow) {
+    int i;
+    if (!d) { dl__fail0(ctx, DL_STATUS_INVALID, "desc is NULL"); return 0; }
+    if (x->ndim != 4) { dl__fail1(ctx, DL_STATUS_SHAPE, "x%T must be 4-D [N,C,H,W]", DL__A(x)); return 0; }
+    g[0] = d->kernel[0]; g[1] = d->kernel[1];
+    g[2] = d->stride[0] ? d->stride[0] : g[0]; g[3] = d->stride[1] ? d->stride[1] : g[1];
+    g[4] = d->pad[0]; g[5] = d->pad[1];
+    if (g[0] <= 0 || g[1] <= 0) {
+        dl__fail3(ctx, DL_STATUS_INVALID, "kernel %dx%d must be positive, x%T", DL__A(&g[0]), DL__A(&g[1]), DL__A(x)); return 0; }
+    if (g[2] <= 0 || g[3] <= 0) {
+        dl__fail3(ctx, DL_STATUS_INVALID, "stride %dx%d must be positive (0: the kernel size), x%T", DL__A(&g[2]), DL__A(&g[3]), DL__A(x)); return 0; }
+    if (g[4] < 0 || g[5] < 0 || g[4] > g[0] / 2 || g[5] > g[1] / 2) {
+        dl__fail4(ctx, DL_STATUS_INVALID, "pad %dx%d must be >= 0 and at most half the kernel %dx%d", DL__A(&g[4]), DL__A(&g[5]), DL__A(&g[0]), DL__A(&g[1])); return 0; }
+    if (x->shape[2] <= 0 || x->shape[3] <= 0) { dl__fail1(ctx, DL_STATUS_SHAPE, "x%T has an empty H x W plane", DL__A(x)); return 0; }
+    for (i = 0; i < 2; i++) {
+        int64_t span = x->shape[2 + i] + 2 * (int64_t)g[4 + i];
+        if (span < g[i]) {
+            const void *a[5]; a[0] = &g[0]; a[1] = &g[1]; a[2] = x; a[3] = &g[4]; a[4] = &g[5];
+            dl__fail_v(ctx, DL_STATUS_SHAPE, "kernel %dx%d larger than the padded input x%T (pad %dx%d): empty output", a);
+            return 0;
+        }
+        if (i == 0) *oh = (span - g[0]) / g[2] + 1; else *ow = (span - g[1]) / g[3] + 1;
+    }
+    return 1;
+}
+
+/* >>op-max_pool2d  y[o] = max over the window (padding -inf), i[o] = its first argmax;
+   dx[i[o]] += g[o]                                                                     */
+static void dl__bwd_max_pool2d(dl_ctx *ctx, dl__node *nd) {
+    dl_tensor *x = nd->in[0], *y = nd->out; const int32_t *ix = nd->in[1]->idata;
+    float *gx = dl__ingrad(ctx, nd, 0); int64_t p, o, P, HW, OHW;
+    if (!gx || ctx->measure || !x->numel) return;
+    P = x->shape[0] * x->shape[1]; HW = x->shape[2] * x->shape[3]; OHW = y->shape[2] * y->shape[3];
+    for (p = 0; p < P; p++) {
+        float *gp = gx + p * HW; const float *g = y->grad + p * OHW; const int32_t *ip = ix + p * OHW;
+        for (o = 0; o < OHW; o++) gp[ip[o]] += g[o];
+    }
+}
+DL__API dl_tensor *dl_max_pool2d(dl_ctx *ctx, dl_tensor *x, const dl_pool_desc *d, dl_tensor **indices) {
+    dl_tensor *y, *ix = NULL, *in[2]; int g[6]; int64_t OH = 0, OW = 0, H, W, P, p, oh, ow; int keep;
+    if (indices) *indices = ctx ? &ctx->poison : NULL;
+    DL__ENTER(ctx, "dl_max_pool2d");
+    if (!dl__arg(ctx, x, 1, DL_F32) || !dl__pool_geom(ctx, x, d, g, &OH, &OW)) return &ctx->poison;
+    H = x->shape[2]; W = x->shape[3];
+    if (H > (int64_t)INT32_MAX / W)
+        return dl__fail1(ctx, DL_STATUS_UNSUPPORTED, "x%T: an H x W plane too large for int32 indices", DL__A(x));
+    x = dl__contig(ctx, x);
+    y = dl__new(ctx, dl_shape4(x->shape[0], x->shape[1], OH, OW), DL_F32, 1);
+    keep = indices || (ctx->grad_enabled && x->requires_grad);   /* same in both modes */
+    if (keep) ix = dl__new(ctx, dl_shape4(x->shape[0], x->shape[1], OH, OW), DL_I32, 1);
+    if (ctx->status) return &ctx->poison;
+    P = x->numel ? x->shape[0] * x->shape[1] : 0;
+    if (!ctx->measure)
+        for (p = 0; p < P; p++) {
+            const float *xp = x->data + p * H * W; float *yp = y->data + p * OH * OW;
+            int32_t *ip = ix ? ix->idata + p * OH * OW : NULL;
+            for (oh = 0; oh < OH; oh++) {
+                int64_t h0 = oh * g[2] - g[4], h1 = h0 + g[0] < H ? h0 + g[0] : H;
+                if (h0 < 0) h0 = 0;
+                for (ow = 0; ow < OW; ow++) {
+                    int64_t w0 = ow * g[3] - g[5], w1 = w0 + g[1] < W ? w0 + g[1] : W, h, w, bi;
+                    float best = -INFINITY;
+                    if (w0 < 0) w0 = 0;
+                    bi = h0 * W + w0;
+                    for (h = h0; h < h1; h++) for (w = w0; w < w1; w++) {
+                        float v = xp[h * W + w];
+                        if (v > best || v != v) { best = v; bi = h * W + w; }   /* torch: NaN wins */
+                    }
+                    yp[oh * OW + ow] = best;
+                    if (ip) ip[oh * OW + ow] = (int32_t)bi;
+                }
+            }
+        }
+    if (ix) { in[0] = x; in[1] = ix; dl__record(ctx, DL__OP_max_pool2d, y, in, 2); }
+    if (indices && !ctx->status) *indices = ix;
+    return dl__done(ctx, y);
+}
+
+/* >>op-avg_pool2d  y[o] = sum over the window / div, div = the window clipped to the
+   padded input (torch's count_include_pad) or to the input (exclude_pad); dx += g/div.
+   torch's rule, kept as written: hend = min(hstart + k, H + pad), div = (hend - hstart) x
+   (wend - wstart). In floor mode the last window ends at (OH-1) s - p + k <= H + p, so the
+   clip never bites and count_include_pad divides by kh*kw; it would under ceil mode.    */
+static int64_t dl__avg_win(int64_t o, int k, int s, int p, int64_t H, int64_t *a, int64_t *b) {
+    int64_t lo = o * s - p, hi = lo + k < H + p ? lo + k : H + p, full = hi - lo;
+    *a = lo < 0 ? 0 : lo; *b = hi < H ? hi : H;
+    return full;
+}
+static void dl__avg_pool_run(const dl_tensor *x, const int *g, int excl, int64_t OH, int64_t OW,
+                             const float *xd, float *yd, const float *gy, float *gx) {
+    int64_t H = x->shape[2], W = x->shape[3], P = x->numel ? x->shape[0] * x->shape[1] : 0, p, oh, ow, h, w;
+    for (p = 0; p < P; p++)
+        for (oh = 0; oh < OH; oh++) {
+            int64_t h0, h1, fh = dl__avg_win(oh, g[0], g[2], g[4], H, &h0, &h1);
+            for (ow = 0; ow < OW; ow++) {
+                int64_t w0, w1, fw = dl__avg_win(ow, g[1], g[3], g[5], W, &w0, &w1), div, o = (p * OH + oh) * OW + ow;
+                if (h0 >= h1 || w0 >= w1) { if (yd) yd[o] = 0.0f; continue; }
+                div = excl ? (h1 - h0) * (w1 - w0) : fh * fw;
+                if (yd) {
+                    double s = 0.0; const float *xp = xd + p * H * W;
+                    for (h = h0; h < h1; h++) for (w = w0; w < w1; w++) s += (double)xp[h * W + w];
+                    yd[o] = (float)(s / (double)div);
+                } else {
+                    float gd = gy[o] / (float)div; float *gp = gx + p * H * W;
+                    for (h = h0; h < h1; h++) for (w = w0; w < w1; w++) gp[h * W + w] += gd;
+                }
+            }
+        }
+}
+static void dl__bwd_avg_pool2d(dl_ctx *ctx, dl__node *nd) {
+    float *gx = dl__ingrad(ctx, nd, 0);
+    if (!gx || ctx->measure) return;
+    dl__avg_pool_run(nd->in[0], nd->iarg, nd->iarg[6], nd->out->shape[2], nd->out->shape[3], NULL, NULL, nd->out->grad, gx);
+}
+DL__API dl_tensor *dl_avg_pool2d(dl_ctx *ctx, dl_tensor *x, const dl_pool_desc *d) {
+    dl_tensor *y; int g[6], i; int64_t OH = 0, OW = 0; dl__node *nd;
+    DL__ENTER(ctx, "dl_avg_pool2d");
+    if (!dl__arg(ctx, x, 1, DL_F32) || !dl__pool_geom(ctx, x, d, g, &OH, &OW)) return &ctx->poison;
+    x = dl__contig(ctx, x);
+    y = dl__new(ctx, dl_shape4(x->shape[0], x->shape[1], OH, OW), DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    if (!ctx->measure) dl__avg_pool_run(x, g, d->exclude_pad != 0, OH, OW, x->data, y->data, NULL, NULL);
+    nd = dl__record(ctx, DL__OP_avg_pool2d, y, &x, 1);
+    if (nd) { for (i = 0; i < 6; i++) nd->iarg[i] = g[i]; nd->iarg[6] = d->exclude_pad != 0; }
+    return dl__done(ctx, y);
+}
+
+/* >>op-adaptive_avg_pool2d  bin i of n over H: [floor(i H / n), ceil((i+1) H / n));
+   y = mean of the bin; dx += g / bin size. Global average pooling is the 1x1 case.      */
+static void dl__adaptive_run(const dl_tensor *x, int64_t OH, int64_t OW, const float *xd, float *yd, const float *gy, float *gx) {
+    int64_t H = x->shape[2], W = x->shape[3], P = x->numel ? x->shape[0] * x->shape[1] : 0, p, oh, ow, h, w;
+    for (p = 0; p < P; p++)
+        for (oh = 0; oh < OH; oh++) {
+            int64_t h0 = oh * H / OH, h1 = ((oh + 1) * H + OH - 1) / OH;
+            for (ow = 0; ow < OW; ow++) {
+                int64_t w0 = ow * W / OW, w1 = ((ow + 1) * W + OW - 1) / OW, o = (p * OH + oh) * OW + ow;
+                int64_t div = (h1 - h0) * (w1 - w0);
+                if (yd) {
+                    double s = 0.0; const float *xp = xd + p * H * W;
+                    for (h = h0; h < h1; h++) for (w = w0; w < w1; w++) s += (double)xp[h * W + w];
+                    yd[o] = (float)(s / (double)div);
+                } else {
+                    float gd = gy[o] / (float)div; float *gp = gx + p * H * W;
+                    for (h = h0; h < h1; h++) for (w = w0; w < w1; w++) gp[h * W + w] += gd;
+                }
+            }
+        }
+}
+static void dl__bwd_adaptive_avg_pool2d(dl_ctx *ctx, dl__node *nd) {
+    float *gx = dl__ingrad(ctx, nd, 0);
+    if (!gx || ctx->measure) return;
+    dl__adaptive_run(nd->in[0], nd->out->shape[2], nd->out->shape[3], NULL, NULL, nd->out->grad, gx);
+}
+static dl_tensor *dl__adaptive_avg_pool2d(dl_ctx *ctx, dl_tensor *x, int oh, int ow) {
+    dl_tensor *y;
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if (x->ndim != 4) return dl__fail1(ctx, DL_STATUS_SHAPE, "x%T must be 4-D [N,C,H,W]", DL__A(x));
+    if (oh <= 0 || ow <= 0) return dl__fail3(ctx, DL_STATUS_INVALID, "output size %dx%d must be positive, x%T", DL__A(&oh), DL__A(&ow), DL__A(x));
+    if (x->shape[2] <= 0 || x->shape[3] <= 0) return dl__fail1(ctx, DL_STATUS_SHAPE, "x%T has an empty H x W plane", DL__A(x));
+    x = dl__contig(ctx, x);
+    y = dl__new(ctx, dl_shape4(x->shape[0], x->shape[1], oh, ow), DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    if (!ctx->measure) dl__adaptive_run(x, oh, ow, x->data, y->data, NULL, NULL);
+    dl__record(ctx, DL__OP_adaptive_avg_pool2d, y, &x, 1);
+    return dl__done(ctx, y);
+}
+DL__API dl_tensor *dl_adaptive_avg_pool2d(dl_ctx *ctx, dl_tensor *x, int oh, int ow) {
+    DL__ENTER(ctx, "dl_adaptive_avg_pool2d");
+    return dl__adaptive_avg_pool2d(ctx, x, oh, ow);
+}
+DL__API dl_tensor *dl_global_avg_pool2d(dl_ctx *ctx, dl_tensor *x) {
+    DL__ENTER(ctx, "dl_global_avg_pool2d");
+    return dl__adaptive_avg_pool2d(ctx, x, 1, 1);
+}
+
+/* >>op-max_unpool2d  y[n,c] (oh x ow) = 0 except y[n,c].flat[i] = x[n,c,i] (in order: a
+   repeated index keeps the last write, as torch's CPU kernel); dx[i] += g.flat[idx[i]]   */
+static void dl__bwd_max_unpool2d(dl_ctx *ctx, dl__node *nd) {
+    dl_tensor *x = nd->in[0], *y = nd->out; const int32_t *ix = nd->in[1]->idata;
+    float *gx = dl__ingrad(ctx, nd, 0); int64_t p, i, P, HW, OHW;
+    if (!gx || ctx->measure || !x->numel) return;
+    P = x->shape[0] * x->shape[1]; HW = x->shape[2] * x->shape[3]; OHW = y->shape[2] * y->shape[3];
+    for (p = 0; p < P; p++) {
+        const float *g = y->grad + p * OHW;
+        for (i = 0; i < HW; i++) gx[p * HW + i] += g[ix[p * HW + i]];
+    }
+}
+DL__API dl_tensor *dl_max_unpool2d(dl_ctx *ctx, dl_tensor *x, dl_tensor *indices, int oh, int ow) {
+    dl_tensor *y, *in[2]; int64_t P, HW, OHW, p, i;
+    DL__ENTER(ctx, "dl_max_unpool2d");
+    if (!dl__arg(ctx, x, 1, DL_F32) || !dl__arg(ctx, indices, 2, DL_I32)) return &ctx->poison;
+    if (x->ndim != 4) return dl__fail1(ctx, DL_STATUS_SHAPE, "x%T must be 4-D [N,C,H,W]", DL__A(x));
+    if (!dl_same_shape(x, indices)) return dl__fail2(ctx, DL_STATUS_SHAPE, "indices%T must have the shape of x%T", DL__A(indices), DL__A(x));
+    if (oh <= 0 || ow <= 0) return dl__fail3(ctx, DL_STATUS_INVALID, "output size %dx%d must be positive, x%T", DL__A(&oh), DL__A(&ow), DL__A(x));
+    x = dl__contig(ctx, x); indices = dl__contig_index(ctx, indices);
+    if (ctx->status) return &ctx->poison;
+    OHW = (int64_t)oh * ow;   /* products of dims only when x has elements: then they are bounded */
+    P = x->numel ? x->shape[0] * x->shape[1] : 0; HW = x->numel ? x->shape[2] * x->shape[3] : 0;
+    if (indices->idata)
+        for (i = 0; i < indices->numel; i++) {
+            int64_t v = indices->idata[i];
+            if (v < 0 || v >= OHW) {
+                const void *a[5]; a[0] = &v; a[1] = &i; a[2] = &oh; a[3] = &ow; a[4] = x;
+                return dl__fail_v(ctx, DL_STATUS_INDEX, "index %I at position %I out of range of the %dx%d output plane, x%T", a);
+            }
+        }
+    y = dl__new(ctx, dl_shape4(x->shape[0], x->shape[1], oh, ow), DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    if (!ctx->measure) {
+        if (y->numel) memset(y->data, 0, (size_t)y->numel * sizeof(float));
+        for (p = 0; p < P; p++) for (i = 0; i < HW; i++) y->data[p * OHW + indices->idata[p * HW + i]] = x->data[p * HW + i];
+    }
+    in[0] = x; in[1] = indices;
+    {   dl__node *nd = dl__record(ctx, DL__OP_max_unpool2d, y, in, 2);
+        if (nd) { nd->iarg[0] = oh; nd->iarg[1] = ow; } }
+    return dl__done(ctx, y);
+}
+
+/* ======================================================================================
+   >>ops-norm  batch / layer / group / instance norm, fused: own forward and backward.
+   Each normalizes groups of m elements: xhat = (x - mean) * invstd, invstd =
+   1/sqrt(var + eps), var biased, sums in double; y = gamma * xhat + beta. The forward
+   saves every group's mean and invstd in the arena (a [2, groups] tensor, the node's
+   input 3; made the same way in measure mode) and the backward reads them back:
+     dx = invstd * (gy - mean(gy) - xhat * mean(gy * xhat)),  gy = gamma * dy,
+     dgamma = sum(dy * xhat),  dbeta = sum(dy)   (each over its channel / element).
+   batch norm: a group is a channel (every axis but 1); eval normalizes with the running
+   statistics, and its backward is the affine one: dx = gamma * invstd * dy.
+   layer norm: a group is a row of the last ndims dims; group norm: C/groups channels
+   of one sample. Both run on dl__rownorm: rows of m contiguous elements.
+   ====================================================================================== */
+static int64_t dl__norm_inner(const dl_tensor *x) { int d; int64_t n = 1; for (d = 2; d < x->ndim; d++) n *= x->shape[d]; return n; }
+/* gamma / beta / running statistics: NULL (when allowed) or a float [C] */
+static int dl__norm_vec(dl_ctx *ctx, const dl_tensor *t, int argno, const char *what, int64_t C, const dl_tensor *x) {
+    if (!t) return 1;
+    if (!dl__arg(ctx, t, argno, DL_F32)) return 0;
+    if (t->ndim != 1 || t->shape[0] != C) {
+        dl__fail4(ctx, DL_STATUS_SHAPE, "%s%T must be [C] with C = x.shape[1] = %I, x%T", DL__A(what), DL__A(t), DL__A(&C), DL__A(x));
+        return 0;
+    }
+    return 1;
+}
+static float dl__norm_eps(float eps) { return eps == 0.0f ? 1e-5f : eps; }
+static int dl__norm_eps_ok(dl_ctx *ctx, float eps) {
+    if (eps >= 0.0f && eps < INFINITY) return 1;
+    { double e = (double)eps; dl__fail1(ctx, DL_STATUS_INVALID, "eps = %g must be >= 0 (0: 1e-5)", DL__A(&e)); }
+    return 0;
+}
+/* the [2, groups] mean/invstd tensor: kept when the op is recorded, else freed at the end */
+static int dl__norm_records(dl_ctx *ctx, dl_tensor *const *in) {
+    return ctx->grad_enabled && ((in[0] && in[0]->requires_grad) || (in[1] && in[1]->requires_grad) || (in[2] && in[2]->requires_grad));
+}
+
+/* >>op-batch_norm  x [N,C,*]; per channel c over the N*S elements (n, s):
+   train: y = gamma (x - mean_c) / sqrt(var_c + eps) + beta,  var biased; running stats
+          rm = (1-mom) rm + mom mean, rv = (1-mom) rv + mom var * m/(m-1)  (m = N*S)
+          dx = (gamma invstd / m) (m dy - sum(dy) - xhat sum(dy xhat))
+   eval:  mean, var = rm, rv;  dx = gamma invstd dy.    dgamma = sum(dy xhat), dbeta = sum(dy) */
+static void dl__bwd_batch_norm(dl_ctx *ctx, dl__node *nd) {
+    dl_tensor *x = nd->in[0], *ga = nd->in[1], *st = nd->in[3];
+    float *gx = dl__ingrad(ctx, nd, 0), *gg = dl__ingrad(ctx, nd, 1), *gb = dl__ingrad(ctx, nd, 2);
+    const float *g = nd->out->grad; int64_t N, C, S, c, n, s; int train = nd->iarg[0];
+    if (ctx->measure || ctx->status) return;
+    N = x->shape[0]; C = x->shape[1]; S = dl__norm_inner(x);
+    for (c = 0; c < C; c++) {
+        const float mean = st->data[c], inv = st->data[C + c], gam = ga ? ga->data[c] : 1.0f;
+        double s1 = 0.0, s2 = 0.0; float b, cc, a = gam * inv; int64_t m = N * S;
+        for (n = 0; n < N; n++) {
+            const float *xp = x->data + (n * C + c) * S, *gp = g + (n * C + c) * S;
+            for (s = 0; s < S; s++) { float xh = (xp[s] - mean) * inv; s1 += (double)gp[s]; s2 += (double)gp[s] * (double)xh; }
+        }
+        if (gg) gg[c] += (float)s2;
+        if (gb) gb[c] += (float)s1;
+        if (!gx || m == 0) continue;
+        b = train ? (float)(s1 / (double)m) : 0.0f; cc = train ? (float)(s2 / (double)m) : 0.0f;
+        for (n = 0; n < N; n++) {
+            const float *xp = x->data + (n * C + c) * S, *gp = g + (n * C + c) * S; float *dp = gx + (n * C + c) * S;
+            for (s = 0; s < S; s++) { float xh = (xp[s] - mean) * inv; dp[s] += a * (gp[s] - b - xh * cc); }
+        }
+    }
+}
+DL__API dl_tensor *dl_batch_norm(dl_ctx *ctx, dl_tensor *x, dl_tensor *gamma, dl_tensor *beta,
+                                 dl_tensor *running_mean, dl_tensor *running_var, int train, float momentum, float eps) {
+    dl_tensor *y, *st, *in[4]; int64_t N, C, S, m, c, n, s; dl_mark mk; int rec; dl__node *nd;
+    DL__ENTER(ctx, "dl_batch_norm");
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if (x->ndim < 2) return dl__fail1(ctx, DL_STATUS_SHAPE, "x%T must have a channel axis: [N,C], [N,C,L] or [N,C,H,W]", DL__A(x));
+    C = x->shape[1];
+    if (!dl__norm_vec(ctx, gamma, 2, "gamma", C, x) || !dl__norm_vec(ctx, beta, 3, "beta", C, x) ||
+        !dl__norm_vec(ctx, running_mean, 4, "running_mean", C, x) || !dl__norm_vec(ctx, running_var, 5, "running_var", C, x))
+        return &ctx->poison;
+    if ((running_mean == NULL) != (running_var == NULL))
+        return dl__fail0(ctx, DL_STATUS_INVALID, "give both running_mean and running_var, or neither");
+    if (!train && !running_mean)
+        return dl__fail0(ctx, DL_STATUS_INVALID, "eval mode (train = 0) needs running_mean and running_var");
+    if (!dl__norm_eps_ok(ctx, eps)) return &ctx->poison;
+    eps = dl__norm_eps(eps);
+    momentum = momentum == 0.0f ? 0.1f : momentum;
+    if (!(momentum > 0.0f && momentum <= 1.0f)) {
+        double mo = (double)momentum;
+        return dl__fail1(ctx, DL_STATUS_INVALID, "momentum = %g must be in (0, 1] (0: 0.1)", DL__A(&mo));
+    }
+    N = x->shape[0]; S = dl__norm_inner(x); m = N * S;
+    if (train && m == 1)
+        return dl__fail1(ctx, DL_STATUS_SHAPE, "expected more than 1 value per channel when training, got input%T", DL__A(x));
+    in[0] = dl__contig(ctx, x);
+    in[1] = gamma ? dl__contig(ctx, gamma) : NULL;
+    in[2] = beta ? dl__contig(ctx, beta) : NULL;
+    y = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    rec = dl__norm_records(ctx, in);
+    mk = dl_ctx_mark(ctx);
+    st = dl__new(ctx, dl_shape2(2, C), DL_F32, 1);   /* row 0: mean, row 1: invstd */
+    if (ctx->status) return &ctx->poison;
+    if (!ctx->measure) {
+        const float *xd = in[0]->data;
+        for (c = 0; c < C; c++) {
+            double mean, var;
+            if (train) {
+                double sum = 0.0, sq = 0.0;
+                for (n = 0; n < N; n++) { const float *xp = xd + (n * C + c) * S; for (s = 0; s < S; s++) sum += (double)xp[s]; }
+                mean = m ? sum / (double)m : 0.0;
+                for (n = 0; n < N; n++) { const float *xp = xd + (n * C + c) * S; for (s = 0; s < S; s++) { double dd = (double)xp[s] - mean; sq += dd * dd; } }
+                var = m ? sq / (double)m : 0.0;
+                if (running_mean && m > 0) {
+                    double mo = (double)momentum;
+                    dl_set(running_mean, c, (float)((1.0 - mo) * (double)dl_get(running_mean, c) + mo * mean));
+                    dl_set(running_var, c, (float)((1.0 - mo) * (double)dl_get(running_var, c) + mo * var * (double)m / (double)(m - 1)));
+                }
+            } else { mean = (double)dl_get(running_mean, c); var = (double)dl_get(running_var, c); }
+            st->data[c] = (float)mean;
+            st->data[C + c] = (float)(1.0 / sqrt(var + (double)eps));
+        }
+        for (c = 0; c < C; c++) {
+            const float mean = st->data[c], inv = st->data[C + c];
+            const float gam = in[1] ? in[1]->data[c] : 1.0f, bet = in[2] ? in[2]->data[c] : 0.0f;
+            for (n = 0; n < N; n++) {
+                const float *xp = xd + (n * C + c) * S; float *yp = y->data + (n * C + c) * S;
+                for (s = 0; s < S; s++) yp[s] = (xp[s] - mean) * inv * gam + bet;
+            }
+        }
+    }
+    if (!rec) { dl_ctx_rewind(ctx, mk); return dl__done(ctx, y); }
+    in[3] = st;
+    nd = dl__record(ctx, DL__OP_batch_norm, y, in, 4);
+    if (nd) nd->iarg[0] = train != 0;
+    return dl__done(ctx, y);
+}
+
+/* >>op-rownorm  layer and group norm: R rows of m = cg*S contiguous elements, G groups
+   per sample; element k of row r takes gamma/beta index (r % G)*cg + k/S.
+   layer norm: G = 1, cg = D (the normalized elements), S = 1; group norm: cg = C/G.
+   y = xhat gamma + beta;  dx = invstd (gy - mean_row(gy) - xhat mean_row(gy xhat)),
+   gy = gamma dy;  dgamma[p] += sum dy xhat, dbeta[p] += sum dy (over rows, in double)    */
+static void dl__rownorm_bwd(dl_ctx *ctx, dl__node *nd) {
+    dl_tensor *x = nd->in[0], *ga = nd->in[1], *st = nd->in[3];
+    float *gx = dl__ingrad(ctx, nd, 0), *gg = dl__ingrad(ctx, nd, 1), *gb = dl__ingrad(ctx, nd, 2);
+    int64_t G = nd->larg[0], cg = nd->larg[1], S = nd->larg[2], m = cg * S, R = st->shape[1], P = G * cg, r, j, s, p;
+    double *dg = NULL, *db = NULL; int ok = 1; dl_mark mk = dl_ctx_mark(ctx);
+    const float *g = nd->out->grad;
+    if (ctx->status) return;
+    if (dl__needs(nd, 1) || dl__needs(nd, 2)) {   /* the same scratch in measure mode (gg, gb NULL there) */
+        dg = (double *)dl__alloc(ctx, sizeof(double) * 2u * (size_t)(P ? P : 1), 0, &ok);
+        if (!ok) return;
+        db = dg ? dg + P : NULL;
+    }
+    if (ctx->measure) { dl_ctx_rewind(ctx, mk); return; }
+    if (dg) for (p = 0; p < 2 * P; p++) dg[p] = 0.0;
+    for (r = 0; r < R; r++) {
+        const float mean = st->data[r], inv = st->data[R + r];
+        const float *xr = x->data + r * m, *gr = g + r * m; int64_t p0 = (r % G) * cg;
+        double s1 = 0.0, s2 = 0.0; float b, c;
+        for (j = 0; j < cg; j++) {
+            const float gam = ga ? ga->data[p0 + j] : 1.0f; double sdg = 0.0, sdb = 0.0;
+            for (s = 0; s < S; s++) {
+                const int64_t k = j * S + s; const float xh = (xr[k] - mean) * inv, gy = gr[k] * gam;
+                s1 += (double)gy; s2 += (double)gy * (double)xh;
+                sdg += (double)gr[k] * (double)xh; sdb += (double)gr[k];
+            }
+            if (dg) { dg[p0 + j] += sdg; db[p0 + j] += sdb; }
+        }
+        if (!gx || m == 0) continue;
+        b = (float)(s1 / (double)m); c = (float)(s2 / (double)m);
+        for (j = 0; j < cg; j++) {
+            const float gam = ga ? ga->data[p0 + j] : 1.0f;
+            for (s = 0; s < S; s++) {
+                const int64_t k = j * S + s; const float xh = (xr[k] - mean) * inv;
+                gx[r * m + k] += inv * (gr[k] * gam - b - xh * c);
+            }
+        }
+    }
+    if (dg) for (p = 0; p < P; p++) { if (gg) gg[p] += (float)dg[p]; if (gb) gb[p] += (float)db[p]; }
+    dl_ctx_rewind(ctx, mk);
+}
+static dl_tensor *dl__rownorm(dl_ctx *ctx, int op, dl_tensor *x, dl_tensor *gamma, dl_tensor *beta,
+                              int64_t G, int64_t cg, int64_t S, float eps) {
+    dl_tensor *y, *st, *in[4]; int64_t m = cg * S, R, r, j, s; dl_mark mk; int rec; dl__node *nd;
+    R = m ? x->numel / m : 0;
+    in[0] = dl__contig(ctx, x);
+    in[1] = gamma ? dl__contig(ctx, gamma) : NULL;
+    in[2] = beta ? dl__contig(ctx, beta) : NULL;
+    y = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    rec = dl__norm_records(ctx, in);
+    mk = dl_ctx_mark(ctx);
+    st = dl__new(ctx, dl_shape2(2, R), DL_F32, 1);   /* row 0: mean, row 1: invstd */
+    if (ctx->status) return &ctx->poison;
+    if (!ctx->measure)
+        for (r = 0; r < R; r++) {
+            const float *xr = in[0]->data + r * m; float *yr = y->data + r * m; int64_t k, p0 = (r % G) * cg;
+            double sum = 0.0, sq = 0.0, mean; float meanf, inv;
+            for (k = 0; k < m; k++) sum += (double)xr[k];
+            mean = sum / (double)m;
+            for (k = 0; k < m; k++) { double dd = (double)xr[k] - mean; sq += dd * dd; }
+            meanf = (float)mean; inv = (float)(1.0 / sqrt(sq / (double)m + (double)eps));
+            st->data[r] = meanf; st->data[R + r] = inv;
+            for (j = 0; j < cg; j++) {
+                const float gam = in[1] ? in[1]->data[p0 + j] : 1.0f, bet = in[2] ? in[2]->data[p0 + j] : 0.0f;
+                for (s = 0; s < S; s++) { k = j * S + s; yr[k] = (xr[k] - meanf) * inv * gam + bet; }
+            }
+        }
+    if (!rec) { dl_ctx_rewind(ctx, mk); return dl__done(ctx, y); }
+    in[3] = st;
+    nd = dl__record(ctx, op, y, in, 4);
+    if (nd) { nd->larg[0] = G; nd->larg[1] = cg; nd->larg[2] = S; }
+    return dl__done(ctx, y);
+}
+
+/* >>op-layer_norm  over the last ndims dims (D elements per row); gamma/beta of their shape */
+static void dl__bwd_layer_norm(dl_ctx *ctx, dl__node *nd) { dl__rownorm_bwd(ctx, nd); }
+DL__API dl_tensor *dl_layer_norm(dl_ctx *ctx, dl_tensor *x, int ndims, dl_tensor *gamma, dl_tensor *beta, float eps) {
+    int64_t D = 1; int d, k;
+    DL__ENTER(ctx, "dl_layer_norm");
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if (ndims < 1 || ndims > x->ndim) return dl__fail2(ctx, DL_STATUS_AXIS, "ndims = %d must be in 1..rank of x%T", DL__A(&ndims), DL__A(x));
+    for (d = x->ndim - ndims; d < x->ndim; d++) D *= x->shape[d];
+    for (k = 0; k < 2; k++) {
+        dl_tensor *t = k ? beta : gamma; int ok;
+        if (!t) continue;
+        if (!dl__arg(ctx, t, 3 + k, DL_F32)) return &ctx->poison;   /* x 1, ndims 2, gamma 3, beta 4 */
+        ok = t->ndim == ndims;
+        for (d = 0; ok && d < ndims; d++) ok = t->shape[d] == x->shape[x->ndim - ndims + d];
+        if (!ok) return dl__fail4(ctx, DL_STATUS_SHAPE, "%s%T must have the shape of the last %d dims of x%T",
+                                  DL__A(k ? "beta" : "gamma"), DL__A(t), DL__A(&ndims), DL__A(x));
+    }
+    if (!dl__norm_eps_ok(ctx, eps)) return &ctx->poison;
+    return dl__rownorm(ctx, DL__OP_layer_norm, x, gamma, beta, 1, D, 1, dl__norm_eps(eps));
+}
+
+/* >>op-group_norm  x [N,C,*], C split in groups of C/groups channels; gamma/beta [C].
+   instance norm is group norm with groups = C (torch InstanceNorm without running stats) */
+static void dl__bwd_group_norm(dl_ctx *ctx, dl__node *nd) { dl__rownorm_bwd(ctx, nd); }
+static dl_tensor *dl__group_norm(dl_ctx *ctx, dl_tensor *x, int groups, int instance, dl_tensor *gamma, dl_tensor *beta, float eps) {
+    int64_t C, S;
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if (x->ndim < 2) return dl__fail1(ctx, DL_STATUS_SHAPE, "x%T must have a channel axis: [N,C], [N,C,L] or [N,C,H,W]", DL__A(x));
+    C = x->shape[1]; S = dl__norm_inner(x);
+    if (instance) {
+        if (S == 1) return dl__fail1(ctx, DL_STATUS_SHAPE, "expected more than 1 spatial element, got input%T", DL__A(x));
+        groups = C > 0 && C < 0x7fffffff ? (int)C : 1;
+    }
+    if (groups < 1) return dl__fail1(ctx, DL_STATUS_INVALID, "groups = %d must be positive", DL__A(&groups));
+    if (C % groups) return dl__fail3(ctx, DL_STATUS_SHAPE, "groups = %d must divide the %I channels of x%T", DL__A(&groups), DL__A(&C), DL__A(x));
+    if (!dl__norm_vec(ctx, gamma, instance ? 2 : 3, "gamma", C, x) || !dl__norm_vec(ctx, beta, instance ? 3 : 4, "beta", C, x)) return &ctx->poison;
+    if (!dl__norm_eps_ok(ctx, eps)) return &ctx->poison;
+    return dl__rownorm(ctx, DL__OP_group_norm, x, gamma, beta, groups, C / groups, S, dl__norm_eps(eps));
+}
+DL__API dl_tensor *dl_group_norm(dl_ctx *ctx, dl_tensor *x, int groups, dl_tensor *gamma, dl_tensor *beta, float eps) {
+    DL__ENTER(ctx, "dl_group_norm"); return dl__group_norm(ctx, x, groups, 0, gamma, beta, eps);
+}
+DL__API dl_tensor *dl_instance_norm(dl_ctx *ctx, dl_tensor *x, dl_tensor *gamma, dl_tensor *beta, float eps) {
+    DL__ENTER(ctx, "dl_instance_norm"); return dl__group_norm(ctx, x, 0, 1, gamma, beta, eps);
+}
+
+/* >>layer-batchnorm  gamma 1, beta 0 (learnable), running mean 0, var 1; momentum 0.1, eps 1e-5 */
+DL__API void dl_batchnorm_init(dl_ctx *ctx, dl_batchnorm *bn, int64_t channels) {
+    if (!ctx || !bn) return;
+    memset(bn, 0, sizeof *bn);
+    bn->momentum = 0.1f; bn->eps = 1e-5f;
+    ctx->op = "dl_batchnorm_init";
+    if (channels <= 0) {
+        dl__fail1(ctx, DL_STATUS_SHAPE, "channels %I must be positive", DL__A(&channels));
+        bn->weight = bn->bias = bn->running_mean = bn->running_var = &ctx->poison;
+        return;
+    }
+    bn->weight = dl_ones(ctx, dl_shape1(channels));
+    bn->bias = dl_zeros(ctx, dl_shape1(channels));
+    bn->running_mean = dl_zeros(ctx, dl_shape1(channels));
+    bn->running_var = dl_ones(ctx, dl_shape1(channels));
+    dl_requires_grad(ctx, bn->weight, 1);
+    dl_requires_grad(ctx, bn->bias, 1);
+    ctx->op = "dl_batchnorm_init";
+}
+DL__API dl_tensor *dl_batchnorm_forward(dl_ctx *ctx, dl_batchnorm *bn, dl_tensor *x, int train) {
+    dl_tensor *y;
+    DL__ENTER(ctx, "dl_batchnorm_forward");
+    if (!bn) return dl__fail0(ctx, DL_STATUS_INVALID, "layer is NULL");
+    y = dl_batch_norm(ctx, x, bn->weight, bn->bias, bn->running_mean, bn->running_var, train, bn->momentum, bn->eps);
+    ctx->op = "dl_batchnorm_forward";
+    return y;
+}
+/* fold: s = gamma / sqrt(rv + eps) per output channel o; w'[o] = w[o] s, b' = (b - rm) s + beta.
+   Data only (no autodiff), computed in double; works on views through dl_get/dl_set. */
+static int dl__fold_arg(dl_ctx *ctx, const dl_tensor *t, const char *what, int64_t O, int optional) {
+    if (!t) {
+        if (optional) return 1;
+        dl__fail1(ctx, DL_STATUS_INVALID, "%s is NULL", DL__A(what));
+        return 0;
+    }
+    if (t->flags & DL__F_POISON) { dl__fail1(ctx, DL_STATUS_INVALID, "%s is a poison tensor", DL__A(what)); return 0; }
+    if (t->dtype != DL_F32) { dl__fail2(ctx, DL_STATUS_DTYPE, "%s%T must be float32 (DL_F32)", DL__A(what), DL__A(t)); return 0; }
+    if (O >= 0 && (t->ndim != 1 || t->shape[0] != O)) {
+        dl__fail3(ctx, DL_STATUS_SHAPE, "%s%T must be [%I], the conv's output channels", DL__A(what), DL__A(t), DL__A(&O));
+        return 0;
+    }
+    return 1;
+}
+DL__API dl_status dl_fold_batch_norm(dl_ctx *ctx, dl_conv2d_layer *conv, const dl_batchnorm *bn) {
+    int64_t O, inner, o, i; double eps;
+    if (!ctx) return DL_STATUS_INVALID;
+    ctx->op = "dl_fold_batch_norm";
+    if (ctx->status) return ctx->status;
+    if (!conv || !bn) { dl__fail0(ctx, DL_STATUS_INVALID, "conv or bn is NULL"); return ctx->status; }
+    if (!dl__fold_arg(ctx, conv->weight, "conv->weight", -1, 0)) return ctx->status;
+    if (conv->weight->ndim < 1) { dl__fail1(ctx, DL_STATUS_SHAPE, "conv->weight%T has no output-channel axis", DL__A(conv->weight)); return ctx->status; }
+    O = conv->weight->shape[0];
+    if (!dl__fold_arg(ctx, conv->bias, "conv->bias", O, 1) || !dl__fold_arg(ctx, bn->weight, "bn->weight", O, 1) ||
+        !dl__fold_arg(ctx, bn->bias, "bn->bias", O, 1) || !dl__fold_arg(ctx, bn->running_mean, "bn->running_mean", O, 0) ||
+        !dl__fold_arg(ctx, bn->running_var, "bn->running_var", O, 0))
+        return ctx->status;
+    if (!(bn->eps >= 0.0f)) { double e = (double)bn->eps; dl__fail1(ctx, DL_STATUS_INVALID, "bn->eps = %g must be >= 0 (0: 1e-5)", DL__A(&e)); return ctx->status; }
+    eps = (double)dl__norm_eps(bn->eps);
+    if (!conv->bias) {
+        conv->bias = dl_zeros(ctx, dl_shape1(O));
+        if (!ctx->status && conv->weight->requires_grad) dl_requires_grad(ctx, conv->bias, 1);
+        ctx->op = "dl_fold_batch_norm";
+        if (ctx->status) return ctx->status;
+    }
+    if (!conv->weight->data || !conv->bias->data) return DL_STATUS_OK;   /* measure mode */
+    inner = O ? conv->weight->numel / O : 0;
+    for (o = 0; o < O; o++) {
+        double gam = bn->weight ? (double)dl_get(bn->weight, o) : 1.0, bet = bn->bias ? (double)dl_get(bn->bias, o) : 0.0;
+        double sc = gam / sqrt((double)dl_get(bn->running_var, o) + eps);
+        for (i = o * inner; i < (o + 1) * inner; i++) dl_set(conv->weight, i, (float)((double)dl_get(conv->weight, i) * sc));
+        dl_set(conv->bias, o, (float)(((double)dl_get(conv->bias, o) - (double)dl_get(bn->running_mean, o)) * sc + bet));
+    }
+    return DL_STATUS_OK;
+}
+
+/* ======================================================================================
+   >>ops-image  augmentation and per-channel normalization, x [N,C,H,W]
+   The random helpers are data transforms, not ops: their result is a new constant tensor
+   (no tape node, no gradient to x, like torchvision's transforms). They draw from the
+   context RNG image by image, and draw exactly the same numbers in measure mode, so a
+   measured step and a real one leave the RNG in the same state. A setting that changes
+   nothing (pad 0, p 0, max_shift 0) returns x itself and draws nothing.
+   dl_normalize_channels is differentiable: it composes dl_sub and dl_div.
+   ====================================================================================== */
+/* checks x is a float [N,C,H,W] tensor and an integer argument is >= 0 */
+static int dl__image_arg(dl_ctx *ctx, dl_tensor *x, int v, const char *what) {
+    if (!dl__arg(ctx, x, 1, DL_F32)) return 0;
+    if (x->ndim != 4) { dl__fail1(ctx, DL_STATUS_SHAPE, "x%T must be [N,C,H,W]", DL__A(x)); return 0; }
+    if (v < 0) { dl__fail2(ctx, DL_STATUS_INVALID, "%s = %d must be >= 0", DL__A(what), DL__A(&v)); return 0; }
+    return 1;
+}
+/* a uniform integer in [0, n), n >= 1: one draw */
+static int64_t dl__rand_below(dl_ctx *ctx, int64_t n) { return (int64_t)(dl_rand_u64(ctx) % (uint64_t)n); }
+/* y[n,c,i,j] = x[n,c,i-dy,j-dx] (0 outside x) for image n, every channel; x any strides */
+static void dl__image_shift(const dl_tensor *x, float *y, int64_t n, int64_t dy, int64_t dx) {
+    int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3], c, i, j;
+    for (c = 0; c < C; c++) {
+        const float *xp = x->data + n * x->stride[0] + c * x->stride[1];
+        float *yp = y + (n * C + c) * H * W;
+        for (i = 0; i < H; i++) {
+            int64_t si = i - dy;
+            float *yr = yp + i * W;
+            if (si < 0 || si >= H) { for (j = 0; j < W; j++) yr[j] = 0.0f; continue; }
+            for (j = 0; j < W; j++) {
+                int64_t sj = j - dx;
+                yr[j] = (sj >= 0 && sj < W) ? xp[si * x->stride[2] + sj * x->stride[3]] : 0.0f;
+            }
+        }
+    }
+}
+
+/* random_crop: pad x with `pad` zeros on every side, crop H x W at offset (oy, ox), each
+   uniform in [0, 2 pad], drawn per image (oy first): y[i,j] = xpad[i+oy, j+ox]         */
+DL__API dl_tensor *dl_random_crop(dl_ctx *ctx, dl_tensor *x, int pad) {
+    dl_tensor *y; int64_t n;
+    DL__ENTER(ctx, "dl_random_crop");
+    if (!dl__image_arg(ctx, x, pad, "pad")) return &ctx->poison;
+    if (pad == 0) return x;
+    y = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    for (n = 0; n < x->shape[0]; n++) {       /* draws happen in measure mode too */
+        int64_t oy = dl__rand_below(ctx, 2 * (int64_t)pad + 1), ox = dl__rand_below(ctx, 2 * (int64_t)pad + 1);
+        if (!ctx->measure) dl__image_shift(x, y->data, n, pad - oy, pad - ox);
+    }
+    return dl__done(ctx, y);
+}
+
+/* random_hflip: with probability p (one dl_rand_uniform per image, flip when u < p)
+   y[n,c,i,j] = x[n,c,i,W-1-j], else y = x                                               */
+DL__API dl_tensor *dl_random_hflip(dl_ctx *ctx, dl_tensor *x, float p) {
+    dl_tensor *y; int64_t n, c, i, j, C, H, W;
+    DL__ENTER(ctx, "dl_random_hflip");
+    if (!dl__image_arg(ctx, x, 0, "")) return &ctx->poison;
+    if (!(p >= 0.0f && p <= 1.0f)) { double dp = (double)p; return dl__fail1(ctx, DL_STATUS_INVALID, "p = %g must be in [0, 1]", DL__A(&dp)); }
+    if (p == 0.0f) return x;
+    y = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    C = x->shape[1]; H = x->shape[2]; W = x->shape[3];
+    for (n = 0; n < x->shape[0]; n++) {
+        int flip = dl_rand_uniform(ctx) < p;
+        if (ctx->measure) continue;
+        for (c = 0; c < C; c++) {
+            const float *xp = x->data + n * x->stride[0] + c * x->stride[1];
+            float *yp = y->data + (n * C + c) * H * W;
+            for (i = 0; i < H; i++)
+                for (j = 0; j < W; j++)
+                    yp[i * W + j] = xp[i * x->stride[2] + (flip ? W - 1 - j : j) * x->stride[3]];
+        }
+    }
+    return dl__done(ctx, y);
+}
+
+/* random_translate: shift each image by (dy, dx), each uniform in [-max_shift, max_shift]
+   (dy drawn first), zero fill: y[i,j] = x[i-dy, j-dx] (positive dy moves content down)  */
+DL__API dl_tensor *dl_random_translate(dl_ctx *ctx, dl_tensor *x, int max_shift) {
+    dl_tensor *y; int64_t n;
+    DL__ENTER(ctx, "dl_random_translate");
+    if (!dl__image_arg(ctx, x, max_shift, "max_shift")) return &ctx->poison;
+    if (max_shift == 0) return x;
+    y = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    for (n = 0; n < x->shape[0]; n++) {
+        int64_t dy = dl__rand_below(ctx, 2 * (int64_t)max_shift + 1) - max_shift;
+        int64_t dx = dl__rand_below(ctx, 2 * (int64_t)max_shift + 1) - max_shift;
+        if (!ctx->measure) dl__image_shift(x, y->data, n, dy, dx);
+    }
+    return dl__done(ctx, y);
+}
+
+/* normalize_channels: y = (x - mean[c]) / std[c], channels on axis 1 of x [N,C,...];
+   two broadcast ops against [C,1,..,1] constants, so the gradient is dl_div's and dl_sub's */
+DL__API dl_tensor *dl_normalize_channels(dl_ctx *ctx, dl_tensor *x, const float *mean, const float *std) {
+    dl_tensor *m, *s, *y; dl_shape cs; int d; int64_t c;
+    DL__ENTER(ctx, "dl_normalize_channels");
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if (x->ndim < 2) return dl__fail1(ctx, DL_STATUS_SHAPE, "x%T needs a channel axis 1: [N,C,...]", DL__A(x));
+    if (!mean || !std) return dl__fail0(ctx, DL_STATUS_INVALID, "mean and std must not be NULL");
+    for (c = 0; c < x->shape[1]; c++)
+        if (!(std[c] != 0.0f && std[c] - std[c] == 0.0f && mean[c] - mean[c] == 0.0f)) {
+            double sv = (double)std[c], mv = (double)mean[c];
+            return dl__fail3(ctx, DL_STATUS_INVALID, "channel %I: mean %g and std %g must be finite, std non-zero", DL__A(&c), DL__A(&mv), DL__A(&sv));
+        }
+    cs.ndim = x->ndim - 1; cs.d[0] = x->shape[1];
+    for (d = 1; d < cs.ndim; d++) cs.d[d] = 1;
+    m = dl_from_data(ctx, cs, mean);
+    s = dl_from_data(ctx, cs, std);
+    y = dl_div(ctx, dl_sub(ctx, x, m), s);
+    ctx->op = "dl_normalize_channels";
+    return y;
+}
 
 /* >>backward-table  generated from DL_OPS: dl__bwd_<op> for every op */
 static const dl__bwd_fn dl__bwd_table[DL__OP_COUNT] = {

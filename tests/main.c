@@ -9,6 +9,10 @@
 #include "test_gradcheck.c"
 #include "test_train.c"
 #include "test_io.c"
+#include "test_conv.c"
+#include "test_pool.c"
+#include "test_norm.c"
+#include "test_image.c"
 
 int main(int argc, char **argv) {
     if (argc > 1) t_filter = argv[1];
@@ -17,6 +21,10 @@ int main(int argc, char **argv) {
     suite_gradcheck();
     suite_train();
     suite_io();
+    suite_conv();
+    suite_pool();
+    suite_norm();
+    suite_image();
     printf("%d passed, %d failed\n", t_passed, t_failed);
     return t_failed ? 1 : 0;
 }
