@@ -33,9 +33,16 @@
        dl_backward() sweeps the tape in reverse, adding into one gradient buffer per tensor.
      - Every op has a forward, a backward, a PyTorch reference test and a finite-difference
        test (tests/). dl_gradcheck() checks your own graphs the same way.
+     - Around the core: activations, dl_linear, losses, optimizers (torch.optim's rules),
+       LR schedules, clipping and regularizers, torch.nn.init initializers, convolutions
+       (via im2col + GEMM), pooling, batch/layer/group norm, image augmentation, an IDX
+       reader that reads gzip, metrics, and a checksummed weights format. Sections are
+       marked with greppable banners: // >>api-... for declarations, >>ops-... and
+       >>op-... for each op's forward and backward side by side.
    WHAT IT IS NOT (yet)
-     - No float64/float16 compute, no higher-order derivatives, no SIMD or threads yet
-       (plain C loops that the compiler may vectorize), no GPU (dl_cuda.h is planned).
+     - No float64/float16 compute, no higher-order derivatives, no hand-written SIMD or
+       threads yet (portable C the compiler vectorizes), no recurrent layers or
+       attention, no GPU (dl_cuda.h is planned).
 
    CONFIG MACROS  (define before the #include that has DL_IMPLEMENTATION)
      DL_IMPLEMENTATION   emit the implementation in this translation unit
@@ -96,7 +103,8 @@
      (splitmix64) kept in the context: same seed, same bits, on every platform.
 
    RECENT CHANGES   (full list in CHANGELOG.md)
-     0.1.0  arena, tensors, autodiff, core ops, gradcheck, errors.
+     0.1.0  arena, tensors, autodiff, core ops, gradcheck, errors; training stack;
+            convolutions, pooling, normalization.
 */
 #ifndef DL_H
 #define DL_H
