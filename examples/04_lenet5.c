@@ -104,6 +104,7 @@ static size_t measure_step_bytes(void) {
     dl_tensor *params[NPARAMS], *loss;
     dl_optim_desc od;
     dl_optim *opt;
+    dl_mark mk;
     int32_t rows[EVAL_BATCH], labels[EVAL_BATCH];
     size_t need;
     int i;
@@ -115,11 +116,13 @@ static size_t measure_step_bytes(void) {
     lenet_init(mc, &m, params);
     opt = dl_optim_new(mc, &od, NPARAMS);
     dl_optim_add(opt, params, NPARAMS, NULL);
+    mk = dl_ctx_mark(mc);
     loss = dl_cross_entropy(mc, lenet_forward(mc, &m, image_batch(mc, NULL, rows, BATCH)),
                             dl_batch_labels(mc, labels, rows, BATCH), NULL);
     dl_optim_zero_grad(opt);
     dl_backward(mc, loss);
     dl_optim_step(opt);
+    dl_ctx_rewind(mc, mk);                    /* the step's scratch is freed before eval */
     dl_set_grad_enabled(mc, 0);
     lenet_forward(mc, &m, image_batch(mc, NULL, rows, EVAL_BATCH));
     need = dl_ctx_status(mc) ? 0 : dl_ctx_peak_bytes(mc);
