@@ -1,30 +1,31 @@
 #!/usr/bin/python3
 """bench/torch_resnet.py - examples/05_resnet.c's recipe in PyTorch, for a side-by-side
-comparison: a ResNet-8 with batch norm on Fashion-MNIST,
+comparison: a small ResNet with batch norm on Fashion-MNIST,
     stem     conv3x3 1->16 -> BN -> ReLU                                      16@28x28
-    stage 1  basic block 16->16                                               16@28x28
-    stage 2  basic block 16->32, stride 2, 1x1 conv + BN projection shortcut  32@14x14
-    stage 3  basic block 32->64, stride 2, 1x1 conv + BN projection shortcut  64@7x7
+    block 1  basic block 16->32, stride 2, 1x1 conv + BN projection shortcut  32@14x14
+    block 2  basic block 32->64, stride 2, 1x1 conv + BN projection shortcut  64@7x7
+    block 3  basic block 64->64, identity shortcut                            64@7x7
     head     global average pool -> fc 64->10
-(convolutions before BN have no bias; torch's default init everywhere), softmax
-cross-entropy (mean), SGD lr 0.1 momentum 0.9 weight decay 5e-4 on every parameter,
-CosineAnnealingLR(T_max=epochs) stepped once per epoch, batch 128 (the last batch of 96
-kept), reshuffled every epoch. Augmentation as the C example does it, with torch ops on
-the whole batch: zero-pad by 2 and crop 28x28 at a random offset per image, flip each
-image left-right with probability 0.5, then (x - 0.2860) / 0.3530; the test images are
-only normalized. BN in train mode while training, eval mode for testing. The data is read
-from Debian's dataset-fashion-mnist .gz files with gzip + numpy (no torchvision).
+(a basic block is relu(bn(conv3x3(relu(bn(conv3x3(x))))) + shortcut(x)); convolutions
+before BN have no bias; torch's default init everywhere), softmax cross-entropy (mean),
+SGD lr 0.1 momentum 0.9 weight decay 5e-4 on every parameter, batch 128 (the last batch
+of 96 kept), reshuffled every epoch, CosineAnnealingLR(T_max = all steps) stepped once
+per batch, 5 epochs. Pixels scaled to [0,1], then (x - 0.2860) / 0.3530. --augment adds,
+as the C example does it and with torch ops on the whole batch: zero-pad by 2 and crop
+28x28 at a random offset per image, then flip each image left-right with probability
+0.5, before normalizing. BN in train mode while training, eval mode for testing. The data
+is read from Debian's dataset-fashion-mnist .gz files with gzip + numpy (no torchvision).
 
-Usage: /usr/bin/python3 bench/torch_resnet.py [epochs] [threads]
-    epochs   default 10
+Usage: /usr/bin/python3 bench/torch_resnet.py [epochs] [threads] [--augment]
+    epochs   default 5
     threads  torch.set_num_threads (default: torch's own choice)
-Prints per-epoch train loss, test accuracy and seconds (training only, like the C
+Prints per-epoch lr, train loss, test accuracy and seconds (training only, like the C
 example), then `test accuracy XX.XX% (N epochs, X.XX s/epoch)`.
 
 Run the peer in its best configuration (WORKLOADS.md):
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE MALLOC_MMAP_THRESHOLD_=1073741824 \\
         MALLOC_TRIM_THRESHOLD_=1073741824 OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive \\
-        /usr/bin/python3 bench/torch_resnet.py 10 1
+        /usr/bin/python3 bench/torch_resnet.py 5 1
 (WORKLOADS.md measured passive OpenMP waiting slowing the conv workloads a little at 2
 threads: try both ways and keep the faster.) The script prints the BLAS library it
 finds mapped; say which one it was when you quote a ratio.
@@ -41,8 +42,8 @@ import torch
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 BATCH, LR, MOMENTUM, WEIGHT_DECAY, SEED = 128, 0.1, 0.9, 5e-4, 1
 MEAN, STD, PAD = 0.2860, 0.3530, 2
-STEM_WIDTH, ARCH = 16, [(32, 2), (64, 2)]   # the stem's width; one basic block per (width, stride)
-EPOCHS = 6
+STEM_WIDTH, ARCH = 16, [(32, 2), (64, 2), (64, 1)]   # the stem's width; one basic block per (width, stride)
+EPOCHS = 5
 nn = torch.nn
 
 
