@@ -460,6 +460,7 @@ DLDEF float dl_plateau_step(dl_plateau *p, float metric); /* returns the lr to u
 // >>api-data
 DLDEF void  dl_shuffle(dl_ctx *ctx, int32_t *perm, int64_t n);           /* perm = a random permutation of 0..n-1 */
 DLDEF dl_tensor *dl_batch_rows(dl_ctx *ctx, const float *data, int64_t row_len, const int32_t *rows, int64_t n, dl_shape s); /* copy rows[] of data into a new [n,...] tensor */
+DLDEF dl_tensor *dl_batch_rows_u8(dl_ctx *ctx, const unsigned char *data, int64_t row_len, const int32_t *rows, int64_t n, dl_shape s, float scale); /* bytes (e.g. dl_idx.u8) -> floats * scale */
 DLDEF dl_tensor *dl_batch_labels(dl_ctx *ctx, const int32_t *labels, const int32_t *rows, int64_t n); /* DL_I32 [n] */
 typedef struct dl_idx { int ndim; int64_t shape[4]; int64_t count; unsigned char *u8; } dl_idx; /* an IDX file of unsigned bytes: count = product of shape; u8 in the arena */
 #ifndef DL_NO_STDIO
@@ -1021,26 +1022,25 @@ DL__API dl_tensor *dl_arange(dl_ctx *ctx, float start, float stop, float step) {
     if (t->data && !dl_is_poison(t)) for (i = 0; i < n; i++) t->data[i] = (float)((double)start + (double)i * (double)step);
     return t;
 }
+/* fills t (any strides) from the ctx RNG; draws advance the RNG even when measuring */
+static void dl__fill_uniform(dl_ctx *ctx, dl_tensor *t, float a, float b) {
+    int64_t i; for (i = 0; i < t->numel; i++) { float u = dl_rand_uniform(ctx); dl_set(t, i, a + (b - a) * u); }
+}
+static void dl__fill_normal(dl_ctx *ctx, dl_tensor *t, float mean, float std) {
+    int64_t i; for (i = 0; i < t->numel; i++) { float z = dl_rand_normal(ctx); dl_set(t, i, mean + std * z); }
+}
 DL__API dl_tensor *dl_uniform(dl_ctx *ctx, dl_shape s, float lo, float hi) {
-    dl_tensor *t; int64_t i;
+    dl_tensor *t;
     DL__ENTER(ctx, "dl_uniform");
     t = dl__new(ctx, s, DL_F32, 1);
-    if (dl_is_poison(t)) return t;
-    for (i = 0; i < t->numel; i++) {          /* draws advance the RNG even when measuring */
-        float u = dl_rand_uniform(ctx);
-        if (t->data) t->data[i] = lo + (hi - lo) * u;
-    }
+    if (!dl_is_poison(t)) dl__fill_uniform(ctx, t, lo, hi);
     return t;
 }
 DL__API dl_tensor *dl_normal(dl_ctx *ctx, dl_shape s, float mean, float std) {
-    dl_tensor *t; int64_t i;
+    dl_tensor *t;
     DL__ENTER(ctx, "dl_normal");
     t = dl__new(ctx, s, DL_F32, 1);
-    if (dl_is_poison(t)) return t;
-    for (i = 0; i < t->numel; i++) {
-        float z = dl_rand_normal(ctx);
-        if (t->data) t->data[i] = mean + std * z;
-    }
+    if (!dl_is_poison(t)) dl__fill_normal(ctx, t, mean, std);
     return t;
 }
 DL__API dl_tensor *dl_index_tensor(dl_ctx *ctx, dl_shape s, const int32_t *data) {
@@ -1411,20 +1411,21 @@ static void dl__row_binary_bwd(void *kp, int64_t n, const int64_t *off, const in
     const float *g = k->g + off[0], *y = k->y + off[0], *a = k->a + off[1], *b = k->b + off[2];
     float *ga = k->ga ? k->ga + off[1] : NULL, *gb = k->gb ? k->gb + off[2] : NULL;
     int64_t sa = in[1], sb = in[2];
-    for (i = 0; i < n; i++) {
-        float gi = g[i], p = a[i * sa], q = b[i * sb], da = 0.0f, db = 0.0f;
-        switch (k->op) {
-        case DL__OP_add: da = gi; db = gi; break;
-        case DL__OP_sub: da = gi; db = -gi; break;
-        case DL__OP_mul: da = gi * q; db = gi * p; break;
-        case DL__OP_div: da = gi / q; db = -gi * y[i] / q; break;
-        case DL__OP_minimum: da = p < q ? gi : (p == q ? 0.5f * gi : 0.0f); db = q < p ? gi : (p == q ? 0.5f * gi : 0.0f); break;
-        case DL__OP_maximum: da = p > q ? gi : (p == q ? 0.5f * gi : 0.0f); db = q > p ? gi : (p == q ? 0.5f * gi : 0.0f); break;
-        default: break;
-        }
-        if (ga) ga[i * sa] += da;
-        if (gb) gb[i * sb] += db;
+    /* one loop per op (the switch runs once per row); ga/gb rows may be broadcast (stride 0) */
+#define DL__BIN_BWD(DA, DB) \
+    for (i = 0; i < n; i++) { const float gi = g[i], p = a[i * sa], q = b[i * sb]; (void)p; (void)q; \
+        if (ga) ga[i * sa] += (DA); \
+        if (gb) gb[i * sb] += (DB); }
+    switch (k->op) {
+    case DL__OP_add: DL__BIN_BWD(gi, gi) break;
+    case DL__OP_sub: DL__BIN_BWD(gi, -gi) break;
+    case DL__OP_mul: DL__BIN_BWD(gi * q, gi * p) break;
+    case DL__OP_div: DL__BIN_BWD(gi / q, -gi * y[i] / q) break;
+    case DL__OP_minimum: DL__BIN_BWD(p < q ? gi : (p == q ? 0.5f * gi : 0.0f), q < p ? gi : (p == q ? 0.5f * gi : 0.0f)) break;
+    case DL__OP_maximum: DL__BIN_BWD(p > q ? gi : (p == q ? 0.5f * gi : 0.0f), q > p ? gi : (p == q ? 0.5f * gi : 0.0f)) break;
+    default: break;
     }
+#undef DL__BIN_BWD
 }
 static void dl__bwd_binary(dl_ctx *ctx, dl__node *nd) {
     dl__bin_k k; dl__bc b; dl_tensor *ab[2];
@@ -1826,7 +1827,7 @@ static dl_tensor *dl__reduce(dl_ctx *ctx, int kind, dl_tensor *x, unsigned mask,
     y = dl__new(ctx, s, DL_F32, 1);
     if (ctx->status) return &ctx->poison;
     if (!ctx->measure) {
-        int64_t o, ok2, *offs, *bases; int okk;
+        int64_t o, *offs, *bases; int okk;
         dl_mark mk = dl_ctx_mark(ctx);
         offs = (int64_t *)dl__alloc(ctx, sizeof(int64_t) * (size_t)(r.rcount ? r.rcount : 1), 0, &okk);
         bases = okk ? (int64_t *)dl__alloc(ctx, sizeof(int64_t) * (size_t)(r.kcount ? r.kcount : 1), 0, &okk) : NULL;
@@ -1836,7 +1837,6 @@ static dl_tensor *dl__reduce(dl_ctx *ctx, int kind, dl_tensor *x, unsigned mask,
             dl__red_offsets(&r, bases[o], offs);
             y->data[o] = dl__reduce_one(kind, x->data, offs, r.rcount, corr);
         }
-        (void)ok2;
         dl_ctx_rewind(ctx, mk);
     } else {   /* measure: the same temporary the real run takes, then returns */
         int okk; dl_mark mk = dl_ctx_mark(ctx);
@@ -1959,9 +1959,17 @@ static void dl__softmax_fwd(const float *x, float *y, int64_t outer, int64_t n, 
     for (o = 0; o < outer; o++) for (j = 0; j < inner; j++) {
         const float *p = x + o * n * inner + j; float *q = y + o * n * inner + j; float m = p[0]; double s = 0.0;
         for (i = 1; i < n; i++) if (p[i * inner] > m) m = p[i * inner];
-        for (i = 0; i < n; i++) s += exp((double)(p[i * inner] - m));
-        if (logsm) { float ls = (float)log(s); for (i = 0; i < n; i++) q[i * inner] = (p[i * inner] - m) - ls; }
-        else for (i = 0; i < n; i++) q[i * inner] = (float)(exp((double)(p[i * inner] - m)) / s);
+        if (logsm) {
+            float ls;
+            for (i = 0; i < n; i++) s += exp((double)(p[i * inner] - m));
+            ls = (float)log(s);
+            for (i = 0; i < n; i++) q[i * inner] = (p[i * inner] - m) - ls;
+        } else {                      /* e^(x-m) once, kept in y, then scaled */
+            double r;
+            for (i = 0; i < n; i++) { double e = exp((double)(p[i * inner] - m)); q[i * inner] = (float)e; s += e; }
+            r = 1.0 / s;
+            for (i = 0; i < n; i++) q[i * inner] = (float)((double)q[i * inner] * r);
+        }
     }
 }
 static void dl__softmax_bwd(dl_ctx *ctx, dl__node *nd, int logsm) {
@@ -2192,7 +2200,7 @@ DL__API dl_tensor *dl_concat(dl_ctx *ctx, dl_tensor *const *xs, int n, int axis)
     return dl__done(ctx, y);
 }
 DL__API dl_tensor *dl_stack(dl_ctx *ctx, dl_tensor *const *xs, int n, int axis) {
-    dl_tensor **u, *y; int i, ok, a; dl_mark m;
+    dl_tensor **u, *y; int i, ok, a;
     DL__ENTER(ctx, "dl_stack");
     if (ctx->status) return &ctx->poison;
     if (!xs || n <= 0) return dl__fail1(ctx, DL_STATUS_INVALID, "needs at least one tensor (n = %d)", DL__A(&n));
@@ -2200,7 +2208,6 @@ DL__API dl_tensor *dl_stack(dl_ctx *ctx, dl_tensor *const *xs, int n, int axis) 
     for (i = 1; i < n; i++) if (!dl_same_shape(xs[0], xs[i]))
         return dl__fail2(ctx, DL_STATUS_SHAPE, "shapes differ: %T and %T", DL__A(xs[0]), DL__A(xs[i]));
     if ((a = dl__axis(ctx, axis, xs[0]->ndim + 1, xs[0])) < 0) return &ctx->poison;
-    m = dl_ctx_mark(ctx); (void)m;
     u = (dl_tensor **)dl__alloc(ctx, sizeof(dl_tensor *) * (size_t)n, 1, &ok);
     if (!ok) return &ctx->poison;
     for (i = 0; i < n; i++) u[i] = dl_unsqueeze(ctx, xs[i], a);
@@ -2586,12 +2593,11 @@ DL__API dl_tensor *dl_bce_with_logits(dl_ctx *ctx, dl_tensor *logits, dl_tensor 
 }
 /* an index tensor seen with another shape (same element count, contiguous copy if needed) */
 static dl_tensor *dl__index_as(dl_ctx *ctx, dl_tensor *idx, dl_shape s) {
-    dl_tensor *v; int d;
+    dl_tensor *v;
     idx = dl__contig_index(ctx, idx);
     v = dl__new(ctx, s, DL_I32, 0);
     if (ctx->status) return &ctx->poison;
     if (v->numel != idx->numel) return dl__fail2(ctx, DL_STATUS_SHAPE, "index%T cannot be seen as %T", DL__A(idx), DL__A(v));
-    for (d = 0; d < s.ndim; d++) (void)d;
     v->idata = idx->idata;
     return v;
 }
@@ -2699,12 +2705,6 @@ static int dl__fans(dl_ctx *ctx, const dl_tensor *t, float *fan_in, float *fan_o
     for (d = 2; d < t->ndim; d++) rf *= t->shape[d];
     *fan_in = (float)(t->shape[1] * rf); *fan_out = (float)(t->shape[0] * rf);
     return 1;
-}
-static void dl__fill_uniform(dl_ctx *ctx, dl_tensor *t, float a, float b) {
-    int64_t i; for (i = 0; i < t->numel; i++) { float u = dl_rand_uniform(ctx); dl_set(t, i, a + (b - a) * u); }
-}
-static void dl__fill_normal(dl_ctx *ctx, dl_tensor *t, float mean, float std) {
-    int64_t i; for (i = 0; i < t->numel; i++) { float z = dl_rand_normal(ctx); dl_set(t, i, mean + std * z); }
 }
 DL__API void dl_init_uniform(dl_ctx *ctx, dl_tensor *t, float a, float b) {
     if (!ctx) return;
@@ -3117,6 +3117,20 @@ DL__API dl_tensor *dl_batch_rows(dl_ctx *ctx, const float *data, int64_t row_len
     if (t->data) for (i = 0; i < n; i++) memcpy(t->data + i * row_len, data + (int64_t)rows[i] * row_len, (size_t)row_len * sizeof(float));
     return t;
 }
+DL__API dl_tensor *dl_batch_rows_u8(dl_ctx *ctx, const unsigned char *data, int64_t row_len, const int32_t *rows, int64_t n, dl_shape s, float scale) {
+    dl_tensor *t; int64_t i, j;
+    DL__ENTER(ctx, "dl_batch_rows_u8");
+    t = dl__new(ctx, s, DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    if (!data || !rows || t->numel != n * row_len)
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "shape %T does not hold %I rows (or data/rows NULL)", DL__A(t), DL__A(&n));
+    if (t->data)
+        for (i = 0; i < n; i++) {
+            const unsigned char *src = data + (int64_t)rows[i] * row_len; float *dst = t->data + i * row_len;
+            for (j = 0; j < row_len; j++) dst[j] = (float)src[j] * scale;
+        }
+    return t;
+}
 DL__API dl_tensor *dl_batch_labels(dl_ctx *ctx, const int32_t *labels, const int32_t *rows, int64_t n) {
     dl_tensor *t; int64_t i;
     DL__ENTER(ctx, "dl_batch_labels");
@@ -3175,6 +3189,7 @@ DL__API dl_prf dl_prf_micro(const int64_t *cm, int k) {
 /* ======================================================================================
    >>io  CRC-32, a small inflate (RFC 1951) for gzip'd IDX files, and the weights format
    ====================================================================================== */
+static uint32_t dl__le32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 static uint32_t dl__crc32(uint32_t crc, const unsigned char *p, size_t n) {
     static uint32_t table[256]; static int ready;   /* written once, same values every time */
     size_t i;
@@ -3298,7 +3313,6 @@ static int dl__inflate(dl__inf *s) {
 }
 
 static uint32_t dl__be32(const unsigned char *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
-static uint32_t dl__gz_le32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 static dl_status dl__io_fail(dl_ctx *ctx, dl_status st, const char *what, const char *path) {
     dl__fail2(ctx, st, "%s: %s", DL__A(path), DL__A(what));
     return ctx->status;
@@ -3328,7 +3342,7 @@ static dl_status dl__idx_load(dl_ctx *ctx, const char *path, dl_idx *out) {
     if (!raw) return ctx->status;
     data = raw;
     if (len >= 18 && raw[0] == 0x1f && raw[1] == 0x8b) {       /* gzip: RFC 1952 */
-        size_t p = 10, isize = dl__gz_le32(raw + len - 4); int flg = raw[3], ok; unsigned char *dst; dl__inf s;
+        size_t p = 10, isize = dl__le32(raw + len - 4); int flg = raw[3], ok; unsigned char *dst; dl__inf s;
         if (raw[2] != 8) return dl__io_fail(ctx, DL_STATUS_FORMAT, "gzip method is not deflate", path);
         if (flg & 4) { if (p + 2 > len) return dl__io_fail(ctx, DL_STATUS_FORMAT, "truncated gzip header", path); p += 2 + (size_t)(raw[p] | raw[p + 1] << 8); }
         if (flg & 8) { while (p < len && raw[p]) p++; p++; }
@@ -3343,7 +3357,7 @@ static dl_status dl__idx_load(dl_ctx *ctx, const char *path, dl_idx *out) {
         memset(&s, 0, sizeof s);
         s.in = raw + p; s.inlen = len - 8 - p; s.out = dst; s.outlen = isize;
         if (dl__inflate(&s) || s.outpos != isize) return dl__io_fail(ctx, DL_STATUS_FORMAT, "corrupt or truncated gzip data", path);
-        if (dl__crc32(0, dst, isize) != dl__gz_le32(raw + len - 8)) return dl__io_fail(ctx, DL_STATUS_FORMAT, "gzip CRC mismatch", path);
+        if (dl__crc32(0, dst, isize) != dl__le32(raw + len - 8)) return dl__io_fail(ctx, DL_STATUS_FORMAT, "gzip CRC mismatch", path);
         memmove(raw, dst, isize);                     /* keep only the inflated bytes */
         dl_ctx_rewind(ctx, mk);
         data = (unsigned char *)dl__alloc(ctx, isize ? isize : 1, 0, &ok);
@@ -3373,7 +3387,6 @@ DL__API dl_status dl_idx_load(dl_ctx *ctx, const char *path, dl_idx *out) {
 #endif
 
 /* weights: see the format at >>api-io */
-static uint32_t dl__le32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 static void dl__put32(unsigned char *p, uint32_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24); }
 static size_t dl__name_len(const char *s) { return s ? strlen(s) : 0; }
 DL__API size_t dl_save_size(dl_tensor *const *ts, const char *const *names, int n) {
@@ -3399,8 +3412,30 @@ DL__API dl_status dl_save_mem(dl_tensor *const *ts, const char *const *names, in
     dl__put32(q, dl__crc32(0, p, (size_t)(q - p)));
     return DL_STATUS_OK;
 }
+/* one record of a weights file at *q: bounds-checked; 0 when truncated or malformed */
+typedef struct dl__wrec { const unsigned char *name, *data; uint32_t nl, nd, dtype; int64_t shape[DL_MAX_DIMS], numel; } dl__wrec;
+static int dl__wrec_next(const unsigned char **q, const unsigned char *end, dl__wrec *r) {
+    const unsigned char *c = *q; uint32_t d;
+    if ((size_t)(end - c) < 4) return 0;
+    r->nl = dl__le32(c); c += 4;
+    if ((size_t)(end - c) < (size_t)r->nl + 4) return 0;
+    r->name = c; c += r->nl;
+    r->nd = dl__le32(c); c += 4;
+    if (r->nd > DL_MAX_DIMS || (size_t)(end - c) < 8 * (size_t)r->nd + 4) return 0;
+    r->numel = 1;
+    for (d = 0; d < r->nd; d++) {
+        uint64_t v = dl__le32(c) | (uint64_t)dl__le32(c + 4) << 32; c += 8;
+        if (v > (uint64_t)1 << 40) return 0;
+        r->shape[d] = (int64_t)v; r->numel *= (int64_t)v;
+        if (r->numel > ((int64_t)1 << 40)) return 0;
+    }
+    r->dtype = dl__le32(c); c += 4;
+    if ((uint64_t)(end - c) < 4 * (uint64_t)r->numel) return 0;
+    r->data = c; *q = c + 4 * r->numel;
+    return 1;
+}
 DL__API dl_status dl_load_mem(dl_ctx *ctx, dl_tensor *const *ts, const char *const *names, int n, const void *buf, size_t size) {
-    const unsigned char *p = (const unsigned char *)buf, *q, *end; uint32_t cnt, k; int j, found;
+    const unsigned char *p = (const unsigned char *)buf, *q, *end; uint32_t cnt, k; int j, pass;
     if (!ctx) return DL_STATUS_INVALID;
     ctx->op = "dl_load";
     if (ctx->status) return ctx->status;
@@ -3409,56 +3444,24 @@ DL__API dl_status dl_load_mem(dl_ctx *ctx, dl_tensor *const *ts, const char *con
     if (dl__le32(p + 4) != 1) { dl__fail0(ctx, DL_STATUS_FORMAT, "unknown weights format version"); return ctx->status; }
     if (dl__crc32(0, p, size - 4) != dl__le32(p + size - 4)) { dl__fail0(ctx, DL_STATUS_FORMAT, "checksum mismatch: the file is corrupt or truncated"); return ctx->status; }
     cnt = dl__le32(p + 8); end = p + size - 4;
-    for (j = 0; j < n; j++) {      /* first validate every name and shape, then copy */
-        if (dl_is_poison(ts[j]) || !names[j]) { dl__fail1(ctx, DL_STATUS_INVALID, "tensor %d is NULL or unnamed", DL__A(&j)); return ctx->status; }
-        found = 0;
-        {
-            q = p + 12;
-            for (k = 0; k < cnt; k++) {
-                uint32_t nl, nd, dd; int64_t numel = 1; int match;
-                if ((size_t)(end - q) < 4) goto trunc;
-                nl = dl__le32(q); q += 4;
-                if ((size_t)(end - q) < (size_t)nl + 4) goto trunc;
-                match = nl == strlen(names[j]) && memcmp(q, names[j], nl) == 0; q += nl;
-                nd = dl__le32(q); q += 4;
-                if (nd > DL_MAX_DIMS || (size_t)(end - q) < 8 * (size_t)nd + 4) goto trunc;
-                for (dd = 0; dd < nd; dd++) {
-                    uint64_t v = dl__le32(q) | (uint64_t)dl__le32(q + 4) << 32; q += 8;
-                    if (v > (uint64_t)1 << 40) goto trunc;
-                    numel *= (int64_t)v;
-                    if (match && (nd != (uint32_t)ts[j]->ndim || (int64_t)v != ts[j]->shape[dd])) {
-                        dl__fail2(ctx, DL_STATUS_SHAPE, "tensor '%s' has another shape in the file than %T", DL__A(names[j]), DL__A(ts[j]));
-                        return ctx->status;
-                    }
-                }
-                if (dl__le32(q) != 0) { dl__fail0(ctx, DL_STATUS_FORMAT, "unknown dtype in file"); return ctx->status; }
-                q += 4;
-                if (numel < 0 || (uint64_t)(end - q) < 4 * (uint64_t)numel) goto trunc;
-                if (match) { found = 1; break; }
-                q += 4 * numel;
+    for (pass = 0; pass < 2; pass++)          /* pass 0 validates every name and shape; pass 1 copies */
+        for (j = 0; j < n; j++) {
+            dl__wrec r; int found = 0; int64_t i;
+            if (dl_is_poison(ts[j]) || !names[j]) { dl__fail1(ctx, DL_STATUS_INVALID, "tensor %d is NULL or unnamed", DL__A(&j)); return ctx->status; }
+            for (q = p + 12, k = 0; k < cnt && !found; k++) {
+                if (!dl__wrec_next(&q, end, &r)) { dl__fail0(ctx, DL_STATUS_FORMAT, "truncated or malformed weights data"); return ctx->status; }
+                found = r.nl == strlen(names[j]) && memcmp(r.name, names[j], r.nl) == 0;
             }
-        }
-        if (!found) { dl__fail1(ctx, DL_STATUS_FORMAT, "no tensor named '%s' in the file", DL__A(names[j])); return ctx->status; }
-    }
-    for (j = 0; j < n; j++) {      /* every name found with its shape: copy */
-        q = p + 12;
-        for (k = 0; k < cnt; k++) {
-            uint32_t nl = dl__le32(q), nd; int64_t numel = 1, i; int match;
-            q += 4; match = nl == strlen(names[j]) && memcmp(q, names[j], nl) == 0; q += nl;
-            nd = dl__le32(q); q += 4;
-            for (i = 0; i < (int64_t)nd; i++) { numel *= (int64_t)(dl__le32(q) | (uint64_t)dl__le32(q + 4) << 32); q += 8; }
-            q += 4;
-            if (match) {
-                for (i = 0; i < numel; i++) { uint32_t u = dl__le32(q + 4 * i); float f; memcpy(&f, &u, 4); dl_set(ts[j], i, f); }
-                break;
+            if (!found) { dl__fail1(ctx, DL_STATUS_FORMAT, "no tensor named '%s' in the file", DL__A(names[j])); return ctx->status; }
+            if (r.dtype != 0) { dl__fail0(ctx, DL_STATUS_FORMAT, "unknown dtype in file"); return ctx->status; }
+            if (r.nd != (uint32_t)ts[j]->ndim || memcmp(r.shape, ts[j]->shape, sizeof(int64_t) * r.nd) != 0) {
+                dl__fail2(ctx, DL_STATUS_SHAPE, "tensor '%s' has another shape in the file than %T", DL__A(names[j]), DL__A(ts[j]));
+                return ctx->status;
             }
-            q += 4 * numel;
+            if (pass == 1)
+                for (i = 0; i < r.numel; i++) { uint32_t u = dl__le32(r.data + 4 * i); float f; memcpy(&f, &u, 4); dl_set(ts[j], i, f); }
         }
-    }
     return DL_STATUS_OK;
-trunc:
-    dl__fail0(ctx, DL_STATUS_FORMAT, "truncated or malformed weights data");
-    return ctx->status;
 }
 #ifndef DL_NO_STDIO
 DL__API dl_status dl_save(dl_ctx *ctx, dl_tensor *const *ts, const char *const *names, int n, const char *path) {
@@ -3986,22 +3989,31 @@ static int64_t dl__avg_win(int64_t o, int k, int s, int p, int64_t H, int64_t *a
     *a = lo < 0 ? 0 : lo; *b = hi < H ? hi : H;
     return full;
 }
-static void dl__avg_pool_run(const dl_tensor *x, const int *g, int excl, int64_t OH, int64_t OW,
-                             const float *xd, float *yd, const float *gy, float *gx) {
+/* one bin of output o along an axis: [*a, *b) and its divisor. g == NULL: adaptive bins
+   [floor(o H / OH), ceil((o+1) H / OH)); else avg_pool2d windows (kernel g[ax], stride
+   g[2+ax], pad g[4+ax]) whose divisor counts padding unless excl                      */
+static int64_t dl__mean_bin(const int *g, int ax, int excl, int64_t o, int64_t H, int64_t OH, int64_t *a, int64_t *b) {
+    int64_t full;
+    if (!g) { *a = o * H / OH; *b = ((o + 1) * H + OH - 1) / OH; return *b - *a; }
+    full = dl__avg_win(o, g[ax], g[2 + ax], g[4 + ax], H, a, b);
+    return excl ? *b - *a : full;
+}
+/* mean over each window: forward (yd) or backward (gy -> gx), avg and adaptive pooling */
+static void dl__mean_pool_run(const dl_tensor *x, const int *g, int excl, int64_t OH, int64_t OW,
+                              const float *xd, float *yd, const float *gy, float *gx) {
     int64_t H = x->shape[2], W = x->shape[3], P = x->numel ? x->shape[0] * x->shape[1] : 0, p, oh, ow, h, w;
     for (p = 0; p < P; p++)
         for (oh = 0; oh < OH; oh++) {
-            int64_t h0, h1, fh = dl__avg_win(oh, g[0], g[2], g[4], H, &h0, &h1);
+            int64_t h0, h1, fh = dl__mean_bin(g, 0, excl, oh, H, OH, &h0, &h1);
             for (ow = 0; ow < OW; ow++) {
-                int64_t w0, w1, fw = dl__avg_win(ow, g[1], g[3], g[5], W, &w0, &w1), div, o = (p * OH + oh) * OW + ow;
+                int64_t w0, w1, fw = dl__mean_bin(g, 1, excl, ow, W, OW, &w0, &w1), o = (p * OH + oh) * OW + ow;
                 if (h0 >= h1 || w0 >= w1) { if (yd) yd[o] = 0.0f; continue; }
-                div = excl ? (h1 - h0) * (w1 - w0) : fh * fw;
                 if (yd) {
                     double s = 0.0; const float *xp = xd + p * H * W;
                     for (h = h0; h < h1; h++) for (w = w0; w < w1; w++) s += (double)xp[h * W + w];
-                    yd[o] = (float)(s / (double)div);
+                    yd[o] = (float)(s / (double)(fh * fw));
                 } else {
-                    float gd = gy[o] / (float)div; float *gp = gx + p * H * W;
+                    float gd = gy[o] / (float)(fh * fw); float *gp = gx + p * H * W;
                     for (h = h0; h < h1; h++) for (w = w0; w < w1; w++) gp[h * W + w] += gd;
                 }
             }
@@ -4010,7 +4022,7 @@ static void dl__avg_pool_run(const dl_tensor *x, const int *g, int excl, int64_t
 static void dl__bwd_avg_pool2d(dl_ctx *ctx, dl__node *nd) {
     float *gx = dl__ingrad(ctx, nd, 0);
     if (!gx || ctx->measure) return;
-    dl__avg_pool_run(nd->in[0], nd->iarg, nd->iarg[6], nd->out->shape[2], nd->out->shape[3], NULL, NULL, nd->out->grad, gx);
+    dl__mean_pool_run(nd->in[0], nd->iarg, nd->iarg[6], nd->out->shape[2], nd->out->shape[3], NULL, NULL, nd->out->grad, gx);
 }
 DL__API dl_tensor *dl_avg_pool2d(dl_ctx *ctx, dl_tensor *x, const dl_pool_desc *d) {
     dl_tensor *y; int g[6], i; int64_t OH = 0, OW = 0; dl__node *nd;
@@ -4019,7 +4031,7 @@ DL__API dl_tensor *dl_avg_pool2d(dl_ctx *ctx, dl_tensor *x, const dl_pool_desc *
     x = dl__contig(ctx, x);
     y = dl__new(ctx, dl_shape4(x->shape[0], x->shape[1], OH, OW), DL_F32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!ctx->measure) dl__avg_pool_run(x, g, d->exclude_pad != 0, OH, OW, x->data, y->data, NULL, NULL);
+    if (!ctx->measure) dl__mean_pool_run(x, g, d->exclude_pad != 0, OH, OW, x->data, y->data, NULL, NULL);
     nd = dl__record(ctx, DL__OP_avg_pool2d, y, &x, 1);
     if (nd) { for (i = 0; i < 6; i++) nd->iarg[i] = g[i]; nd->iarg[6] = d->exclude_pad != 0; }
     return dl__done(ctx, y);
@@ -4027,29 +4039,10 @@ DL__API dl_tensor *dl_avg_pool2d(dl_ctx *ctx, dl_tensor *x, const dl_pool_desc *
 
 /* >>op-adaptive_avg_pool2d  bin i of n over H: [floor(i H / n), ceil((i+1) H / n));
    y = mean of the bin; dx += g / bin size. Global average pooling is the 1x1 case.      */
-static void dl__adaptive_run(const dl_tensor *x, int64_t OH, int64_t OW, const float *xd, float *yd, const float *gy, float *gx) {
-    int64_t H = x->shape[2], W = x->shape[3], P = x->numel ? x->shape[0] * x->shape[1] : 0, p, oh, ow, h, w;
-    for (p = 0; p < P; p++)
-        for (oh = 0; oh < OH; oh++) {
-            int64_t h0 = oh * H / OH, h1 = ((oh + 1) * H + OH - 1) / OH;
-            for (ow = 0; ow < OW; ow++) {
-                int64_t w0 = ow * W / OW, w1 = ((ow + 1) * W + OW - 1) / OW, o = (p * OH + oh) * OW + ow;
-                int64_t div = (h1 - h0) * (w1 - w0);
-                if (yd) {
-                    double s = 0.0; const float *xp = xd + p * H * W;
-                    for (h = h0; h < h1; h++) for (w = w0; w < w1; w++) s += (double)xp[h * W + w];
-                    yd[o] = (float)(s / (double)div);
-                } else {
-                    float gd = gy[o] / (float)div; float *gp = gx + p * H * W;
-                    for (h = h0; h < h1; h++) for (w = w0; w < w1; w++) gp[h * W + w] += gd;
-                }
-            }
-        }
-}
 static void dl__bwd_adaptive_avg_pool2d(dl_ctx *ctx, dl__node *nd) {
     float *gx = dl__ingrad(ctx, nd, 0);
     if (!gx || ctx->measure) return;
-    dl__adaptive_run(nd->in[0], nd->out->shape[2], nd->out->shape[3], NULL, NULL, nd->out->grad, gx);
+    dl__mean_pool_run(nd->in[0], NULL, 0, nd->out->shape[2], nd->out->shape[3], NULL, NULL, nd->out->grad, gx);
 }
 static dl_tensor *dl__adaptive_avg_pool2d(dl_ctx *ctx, dl_tensor *x, int oh, int ow) {
     dl_tensor *y;
@@ -4060,7 +4053,7 @@ static dl_tensor *dl__adaptive_avg_pool2d(dl_ctx *ctx, dl_tensor *x, int oh, int
     x = dl__contig(ctx, x);
     y = dl__new(ctx, dl_shape4(x->shape[0], x->shape[1], oh, ow), DL_F32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!ctx->measure) dl__adaptive_run(x, oh, ow, x->data, y->data, NULL, NULL);
+    if (!ctx->measure) dl__mean_pool_run(x, NULL, 0, oh, ow, x->data, y->data, NULL, NULL);
     dl__record(ctx, DL__OP_adaptive_avg_pool2d, y, &x, 1);
     return dl__done(ctx, y);
 }

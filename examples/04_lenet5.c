@@ -57,15 +57,7 @@ static int load(dl_ctx *ctx, const char *dir, const char *name, dl_idx *out) {
 /* rows[0..n) of the 784-byte images as a float [n,1,28,28] tensor in [0,1]; img may be
    NULL (the measuring run has no data) */
 static dl_tensor *image_batch(dl_ctx *ctx, const dl_idx *img, const int32_t *rows, int64_t n) {
-    dl_tensor *t = dl_empty(ctx, dl_shape4(n, 1, 28, 28));
-    int64_t i, j;
-    if (dl_is_poison(t) || !t->data || !img) return t;   /* error, or measure mode */
-    for (i = 0; i < n; i++) {
-        const unsigned char *src = img->u8 + (int64_t)rows[i] * 784;
-        float *dst = t->data + i * 784;
-        for (j = 0; j < 784; j++) dst[j] = (float)src[j] * (1.0f / 255.0f);
-    }
-    return t;
+    return dl_batch_rows_u8(ctx, img->u8, 784, rows, n, dl_shape4(n, 1, 28, 28), 1.0f / 255.0f);
 }
 
 /* the parameters (torch's default init) and their list for the optimizer */

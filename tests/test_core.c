@@ -409,7 +409,24 @@ static void test_sharing(void) {
     dl_ctx_free(ctx);
 }
 
+static void test_batch_rows(void) {
+    dl_ctx *ctx = core_ctx(1 << 16);
+    static const unsigned char bytes[3][4] = {{0, 51, 102, 255}, {1, 2, 3, 4}, {200, 100, 50, 25}};
+    static const int32_t rows[2] = {2, 0};
+    dl_tensor *t;
+    T_BEGIN("data: dl_batch_rows_u8 gathers byte rows and scales them");
+    t = dl_batch_rows_u8(ctx, &bytes[0][0], 4, rows, 2, dl_shape2(2, 4), 1.0f / 255.0f);
+    T_EXPECT(dl_ctx_status(ctx) == DL_STATUS_OK, "%s", dl_ctx_message(ctx));
+    T_EXPECT(dl_get(t, 0) == 200.0f * (1.0f / 255.0f) && dl_get(t, 3) == 25.0f * (1.0f / 255.0f) && dl_get(t, 4) == 0.0f && dl_get(t, 7) == 255.0f * (1.0f / 255.0f),
+             "values %g %g %g %g", (double)dl_get(t, 0), (double)dl_get(t, 3), (double)dl_get(t, 4), (double)dl_get(t, 7));
+    t = dl_batch_rows_u8(ctx, &bytes[0][0], 4, rows, 2, dl_shape2(3, 4), 1.0f);
+    T_EXPECT(dl_ctx_status(ctx) == DL_STATUS_SHAPE && msg_has(ctx, "dl_batch_rows_u8: shape [3,4] does not hold 2 rows"), "message: %s", dl_ctx_message(ctx));
+    T_END();
+    dl_ctx_free(ctx);
+}
+
 static void suite_core(void) {
+    test_batch_rows();
     test_sharing();
     test_isa_paths();
     test_arena();
