@@ -559,6 +559,76 @@ DLDEF dl_tensor *dl_random_hflip(dl_ctx *ctx, dl_tensor *x, float p);     /* fli
 DLDEF dl_tensor *dl_random_translate(dl_ctx *ctx, dl_tensor *x, int max_shift); /* shift by -max..max pixels in h and w, zero fill */
 DLDEF dl_tensor *dl_normalize_channels(dl_ctx *ctx, dl_tensor *x, const float *mean, const float *std); /* (x - mean[c]) / std[c], differentiable */
 
+// >>api-seq   embedding, recurrent layers (RNN, LSTM, GRU), sampling. Time-major like torch:
+// x [T, B, features]. Parameter layout, gate order and double bias as torch.nn.RNN/LSTM/GRU:
+// w_ih [G*H, I], w_hh [G*H, H], b_ih/b_hh [G*H]; G = 1 (RNN), 4 (LSTM: i, f, g, o), 3 (GRU: r, z, n
+// with n = tanh(W_in x + b_in + r * (W_hn h + b_hn))).
+/* weight [V, D], idx int32 of any shape -> [..., D]. Index rows equal to padding_idx (>= 0) read
+   their row as usual but send it no gradient; padding_idx < 0: no padding index. */
+DLDEF dl_tensor *dl_embedding(dl_ctx *ctx, dl_tensor *weight, dl_tensor *idx, int padding_idx);
+typedef enum dl_rnn_mode { DL_RNN_TANH = 0, DL_RNN_RELU = 1, DL_LSTM = 2, DL_GRU = 3 } dl_rnn_mode;
+typedef struct dl_rnn_out { dl_tensor *y, *h, *c; } dl_rnn_out;  /* c: LSTM only, else NULL   */
+/* One layer, one direction, the whole sequence as one op (BPTT in its backward).
+   x [T,B,I]; h0, c0 [B,H] or NULL (zeros; c0 LSTM only); b_ih, b_hh may be NULL.
+   lengths: int32 [B] with 1 <= len <= T, or NULL (all T): sequence b runs for t < len[b];
+   reverse: it runs t = len[b]-1 down to 0. Returns y [T,B,H] (0 where t >= len[b]), h [B,H] and
+   c [B,H] the state after each sequence's last valid step. All three are differentiable. */
+DLDEF dl_rnn_out dl_rnn_layer(dl_ctx *ctx, dl_rnn_mode mode, dl_tensor *x, dl_tensor *h0, dl_tensor *c0,
+                              dl_tensor *w_ih, dl_tensor *w_hh, dl_tensor *b_ih, dl_tensor *b_hh,
+                              dl_tensor *lengths, int reverse);
+#define DL_RNN_MAX_LAYERS 8
+/* a stack of layers as torch.nn.RNN/LSTM/GRU; parameters indexed [layer * dirs + dir] */
+typedef struct dl_rnn {
+    dl_rnn_mode mode; int64_t input_size, hidden; int layers, dirs; float dropout;
+    dl_tensor *w_ih[2 * DL_RNN_MAX_LAYERS], *w_hh[2 * DL_RNN_MAX_LAYERS];
+    dl_tensor *b_ih[2 * DL_RNN_MAX_LAYERS], *b_hh[2 * DL_RNN_MAX_LAYERS];   /* NULL without bias */
+} dl_rnn;
+/* torch's init: every parameter U(-1/sqrt(hidden), 1/sqrt(hidden)) */
+DLDEF void dl_rnn_init(dl_ctx *ctx, dl_rnn *r, dl_rnn_mode mode, int64_t input_size, int64_t hidden,
+                       int layers, int bidirectional, float dropout, int bias);
+/* parameters in torch's named_parameters() order (w_ih, w_hh, b_ih, b_hh per layer, forward
+   direction then reverse); out may be NULL to count them; returns the count */
+DLDEF int dl_rnn_params(const dl_rnn *r, dl_tensor **out);
+/* x [T,B,I]; h0, c0 [layers*dirs, B, H] or NULL; lengths int32 [B] or NULL; train: dropout
+   between layers. y [T,B,dirs*H], h and c [layers*dirs, B, H] (c: LSTM only). */
+DLDEF dl_rnn_out dl_rnn_forward(dl_ctx *ctx, const dl_rnn *r, dl_tensor *x, dl_tensor *h0, dl_tensor *c0,
+                                dl_tensor *lengths, int train);
+/* draws a class from softmax(logits / temperature) restricted to the top_k largest logits
+   (top_k <= 0: all; temperature <= 0: argmax), with the ctx RNG */
+DLDEF int dl_sample_logits(dl_ctx *ctx, const float *logits, int n, float temperature, int top_k);
+/* scheduled sampling (Bengio et al. 2015): the probability of feeding the ground truth at
+   training step `step`, inverse-sigmoid decay k / (k + exp(step / k)), k >= 1 */
+DLDEF float dl_teacher_forcing_prob(float k, int64_t step);
+
+// >>api-attention   composed from differentiable ops (matmul, softmax, where): gradients free
+/* scaled dot-product attention: q [..., Lq, E], k [..., Lk, E], v [..., Lk, Ev] ->
+   [..., Lq, Ev] = softmax(q k^T / sqrt(E) + mask) v. mask: NULL, a float additive mask, or an
+   int32 mask where nonzero means "masked out", broadcastable to [..., Lq, Lk]; causal: also
+   mask key j > query i. weights: if not NULL, receives the attention weights [..., Lq, Lk]. */
+DLDEF dl_tensor *dl_attention(dl_ctx *ctx, dl_tensor *q, dl_tensor *k, dl_tensor *v, dl_tensor *mask,
+                              int causal, dl_tensor **weights);
+/* multi-head attention with torch.nn.MultiheadAttention's parameters (batch_first = True) */
+typedef struct dl_mha {
+    int64_t embed, heads;
+    dl_tensor *in_proj_weight, *in_proj_bias;    /* [3E, E], [3E] (NULL without bias)     */
+    dl_tensor *out_proj_weight, *out_proj_bias;  /* [E, E], [E]                           */
+} dl_mha;
+DLDEF void dl_mha_init(dl_ctx *ctx, dl_mha *m, int64_t embed, int64_t heads, int bias); /* torch's init */
+/* query [B, Lq, E], key/value [B, Lk, E]; key_padding_mask int32 [B, Lk] (nonzero: ignore that
+   key) or NULL; attn_mask [Lq, Lk] (float additive or int32) or NULL; causal. weights: if not
+   NULL, the weights averaged over heads [B, Lq, Lk]. -> [B, Lq, E] */
+DLDEF dl_tensor *dl_mha_forward(dl_ctx *ctx, const dl_mha *m, dl_tensor *query, dl_tensor *key, dl_tensor *value,
+                                dl_tensor *key_padding_mask, dl_tensor *attn_mask, int causal, dl_tensor **weights);
+/* additive (Bahdanau) attention: e_j = v . tanh(W_q q + W_k k_j), a = softmax(e) over j */
+typedef struct dl_additive_attn { dl_tensor *w_q, *w_k, *v; int64_t dq, dk, dim; } dl_additive_attn; /* [dim,dq], [dim,dk], [dim] */
+DLDEF void dl_additive_attn_init(dl_ctx *ctx, dl_additive_attn *a, int64_t dq, int64_t dk, int64_t dim);
+/* query [B, dq], keys [B, L, dk], values [B, L, dv]; mask int32 [B, L] (nonzero: ignore) or
+   NULL -> context [B, dv]; weights: if not NULL, [B, L] */
+DLDEF dl_tensor *dl_additive_attention(dl_ctx *ctx, const dl_additive_attn *a, dl_tensor *query, dl_tensor *keys,
+                                       dl_tensor *values, dl_tensor *mask, dl_tensor **weights);
+/* sinusoidal positional encoding [len, dim] (Vaswani et al.): sin on even, cos on odd columns */
+DLDEF dl_tensor *dl_sinusoidal_positions(dl_ctx *ctx, int64_t len, int64_t dim);
+
 #ifdef __cplusplus
 }
 #endif
@@ -4555,6 +4625,26 @@ DL__API dl_tensor *dl_normalize_channels(dl_ctx *ctx, dl_tensor *x, const float 
     ctx->op = "dl_normalize_channels";
     return y;
 }
+
+/* ======================================================================================
+   >>seq-rnn  embedding (gather forward, scatter-add backward) and the recurrent layer op:
+   one node per layer and direction, the whole sequence inside it; then the dl_rnn stack.
+   ====================================================================================== */
+
+/* (end of >>seq-rnn) */
+
+/* ======================================================================================
+   >>seq-sampling  sampling from logits, teacher-forcing schedules
+   ====================================================================================== */
+
+/* (end of >>seq-sampling) */
+
+/* ======================================================================================
+   >>attention  scaled dot-product, multi-head, additive; positional encodings. Composed
+   from differentiable ops, so their backward is the ops' backward.
+   ====================================================================================== */
+
+/* (end of >>attention) */
 
 /* >>backward-table  generated from DL_OPS: dl__bwd_<op> for every op */
 static const dl__bwd_fn dl__bwd_table[DL__OP_COUNT] = {
