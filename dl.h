@@ -4719,9 +4719,8 @@ static void dl__rnn_fwd(const dl_ctx *ctx, int mode, int rev, dl_tensor *const *
     float *y = P, *hn_out = P + T * B * H;
     int64_t s, b, j, r;
     /* Xp = x W_ih^T (+ biases): [T*B, I] x [I, GH] */
-    dl__rnn_transpose(wt, wih, GH, I);
-    dl__gemm_isa(ctx, T * B, GH, I, dl__rmat(X->data, I), dl__rmat(wt, GH), dl__rmat(xp, GH), 0);
-    dl__rnn_transpose(wt, whh, GH, H);    /* W_hh^T [H, GH] for every step */
+    dl__gemm_isa(ctx, T * B, GH, I, dl__rmat(X->data, I), dl__mat_t(dl__rmat(wih, I)), dl__rmat(xp, GH), 0);
+    if (wt) dl__rnn_transpose(wt, whh, GH, H);   /* W_hh^T [H, GH] once, packed by every step */
     if (bih || bhh) {
         for (j = 0; j < GH; j++)
             rp[j] = (bih ? bih[j] : 0.0f) + ((bhh && !(mode == DL_GRU && j >= 2 * H)) ? bhh[j] : 0.0f);
@@ -4735,7 +4734,7 @@ static void dl__rnn_fwd(const dl_ctx *ctx, int mode, int rev, dl_tensor *const *
     else if (len) for (b = 0; b < B; b++) if (len[b] < T) { memset(y, 0, (size_t)(T * B * H) * sizeof(float)); break; }
     for (s = 0; s < maxlen; s++) {
         /* R = h W_hh^T: [B, H] x [H, GH] */
-        dl__gemm_isa(ctx, B, GH, H, dl__rmat(hs, H), dl__rmat(wt, GH), dl__rmat(rp, GH), 0);
+        dl__gemm_isa(ctx, B, GH, H, dl__rmat(hs, H), wt ? dl__rmat(wt, GH) : dl__mat_t(dl__rmat(whh, H)), dl__rmat(rp, GH), 0);
         for (b = 0; b < B; b++) {
             const int64_t L = len ? len[b] : T;
             int64_t t; const float *xr, *rr; float *hb = hs + b * H, *yb, *sb;
@@ -4954,9 +4953,9 @@ DL__API dl_rnn_out dl_rnn_layer(dl_ctx *ctx, dl_rnn_mode mode, dl_tensor *x, dl_
     if (ctx->status) return dl__rnn_poison(ctx, m);
     for (rec = 0, i = 0; i < 7; i++) if (in[i] && in[i]->requires_grad) rec = ctx->grad_enabled;
     if (rec && S) { sv = dl__new(ctx, dl_shape3(T, B, S), DL_F32, 1); in[8] = sv; }
-    mk = dl_ctx_mark(ctx);   /* forward scratch: Xp [T*B, GH], W^T [max(I,H), GH], R [B, GH], h, c [B, H] */
+    mk = dl_ctx_mark(ctx);   /* forward scratch: Xp [T*B, GH], W_hh^T [H, GH] (T > 1), R [B, GH], h, c [B, H] */
     xp = (float *)dl__alloc(ctx, (size_t)(T * B * GH) * sizeof(float), 0, &ok);
-    wt = (float *)dl__alloc(ctx, (size_t)(GH * (x->shape[2] > H ? x->shape[2] : H)) * sizeof(float), 0, &ok);
+    wt = T > 1 ? (float *)dl__alloc(ctx, (size_t)(GH * H) * sizeof(float), 0, &ok) : NULL;
     rp = (float *)dl__alloc(ctx, (size_t)(B * GH) * sizeof(float), 0, &ok);
     hs = (float *)dl__alloc(ctx, (size_t)(B * H) * sizeof(float), 0, &ok);
     if (m == DL_LSTM) cs = (float *)dl__alloc(ctx, (size_t)(B * H) * sizeof(float), 0, &ok);

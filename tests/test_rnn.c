@@ -262,13 +262,20 @@ static void test_rnn_gradcheck(void) {
 
 /* ---------------------------------------------------------------- truncated BPTT */
 static void test_rnn_tbptt(void) {
-    int mode;
-    for (mode = DL_LSTM; mode <= DL_GRU; mode++) {
+    static const int cuts[2][12] = {{0, 4, 10}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}};
+    static const int ncut[2] = {2, 10};
+    static const char *names[2][2] = {
+        {"rnn truncated BPTT: LSTM 2 layers, chunks 4 + 6 with carried state == one run of 10",
+         "rnn truncated BPTT: GRU 2 layers, chunks 4 + 6 with carried state == one run of 10"},
+        {"rnn step by step: LSTM 2 layers, 10 calls of T = 1 with carried state == one run of 10",
+         "rnn step by step: GRU 2 layers, 10 calls of T = 1 with carried state == one run of 10"}};
+    int mode, sched;
+    for (sched = 0; sched < 2; sched++) for (mode = DL_LSTM; mode <= DL_GRU; mode++) {
+        const int *cut = cuts[sched];
         dl_ctx *ctx = rn_ctx((size_t)4 << 20, DL_ISA_AUTO); dl_rnn r; dl_tensor *x, *hs, *cs = NULL, *params[16];
         dl_rnn_out full; float yfull[10 * 3 * 5], hfull[2 * 3 * 5], cfull[2 * 3 * 5], buf[10 * 3 * 5]; dl_mark m;
-        int np, k, chunk, t0; const int T = 10, B = 3, H = 5, LD = 2; const int cut[3] = {0, 4, 10};
-        T_BEGIN(mode == DL_LSTM ? "rnn truncated BPTT: LSTM 2 layers, chunks 4 + 6 with carried state == one run of 10"
-                                : "rnn truncated BPTT: GRU 2 layers, chunks 4 + 6 with carried state == one run of 10");
+        int np, k, chunk, t0; const int T = 10, B = 3, H = 5, LD = 2;
+        T_BEGIN(names[sched][mode - DL_LSTM]);
         dl_rnn_init(ctx, &r, (dl_rnn_mode)mode, 4, H, 2, 0, 0.0f, 1);
         np = dl_rnn_params(&r, params);
         x = dl_uniform(ctx, dl_shape3(T, B, 4), -1.0f, 1.0f);
@@ -278,12 +285,13 @@ static void test_rnn_tbptt(void) {
         full = dl_rnn_forward(ctx, &r, x, NULL, NULL, NULL, 0);
         dl_copy_to(full.y, yfull); dl_copy_to(full.h, hfull); if (full.c) dl_copy_to(full.c, cfull);
         dl_ctx_rewind(ctx, m);
-        for (chunk = 0; chunk < 2; chunk++) {
+        for (chunk = 0; chunk < ncut[sched]; chunk++) {
             dl_tensor *xc = dl_slice(ctx, x, 0, cut[chunk], cut[chunk + 1], 1), *loss;
             dl_rnn_out o = dl_rnn_forward(ctx, &r, xc, hs, cs, NULL, 1);
             t0 = cut[chunk];
             dl_copy_to(o.y, buf);
-            t_allclose(buf, yfull + t0 * B * H, (long)o.y->numel, 1e-6, 1e-5, chunk ? "chunk 2 y" : "chunk 1 y");
+            T_EXPECT(o.y->shape[0] == cut[chunk + 1] - t0, "chunk %d has %d steps", chunk, (int)o.y->shape[0]);
+            t_allclose(buf, yfull + t0 * B * H, (long)o.y->numel, 1e-6, 1e-5, "chunk y");
             for (k = 0; k < np; k++) dl_zero_grad(params[k]);
             loss = dl_sum_all(ctx, dl_square(ctx, o.y));
             T_EXPECT(dl_backward(ctx, loss) == DL_STATUS_OK, "backward: %s", dl_ctx_message(ctx));
