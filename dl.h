@@ -4675,7 +4675,7 @@ DL__API dl_tensor *dl_embedding(dl_ctx *ctx, dl_tensor *weight, dl_tensor *idx, 
    Sequence b runs for t < len[b] (reverse: t = len[b]-1 .. 0); y is 0 beyond.
    The op's output is P [T+1 (+1 LSTM), B, H]: y, then h_n, then c_n; the public outputs
    are views of it. Saved per (t, b): LSTM i, f, g, o, c (5H); GRU r, z, n, hn (4H); RNN
-   nothing (act' comes from y). Backward (BPTT), over steps in reverse:
+   nothing (act' comes from y); then copies of h0 and c0. Backward (BPTT), steps in reverse:
      dGate (pre-activation) from dh = dh_next + dy[t] (and dc), dh_prev = dGate_hh W_hh
      (+ z dh for GRU) one GEMM per step; after the loop dx = dG W_ih, dW_ih = dG^T x,
      dW_hh = dG_hh^T H_prev as GEMMs over all T*B rows; db = column sums.
@@ -4777,8 +4777,8 @@ static void dl__rnn_bwd(dl_ctx *ctx, dl__node *nd, float *gx, float *gh0, float 
     const int64_t T = X->shape[0], B = X->shape[1], I = X->shape[2], H = in[4]->shape[1];
     const int64_t G = dl__rnn_gates(mode), GH = G * H, S = dl__rnn_saved_cols(mode, H);
     const float *wih = in[3]->data, *whh = in[4]->data, *y = nd->out->data, *gP = nd->out->grad;
-    const float *h0 = in[1] ? in[1]->data : NULL, *c0 = in[2] ? in[2]->data : NULL;
-    const float *sv = in[8] ? in[8]->data : NULL;
+    const float *sv = in[8] ? in[8]->data : NULL;   /* then the forward's copies of h0, c0 */
+    const float *h0 = in[1] ? sv + T * B * S : NULL, *c0 = in[2] ? sv + T * B * S + (in[1] ? B * H : 0) : NULL;
     const int32_t *len = in[7] ? in[7]->idata : NULL;
     const int64_t maxlen = dl__rnn_maxlen(len, B, T);
     int64_t s, b, j, r;
@@ -4952,7 +4952,15 @@ DL__API dl_rnn_out dl_rnn_layer(dl_ctx *ctx, dl_rnn_mode mode, dl_tensor *x, dl_
     P = dl__new(ctx, dl_shape3(T + (m == DL_LSTM ? 2 : 1), B, H), DL_F32, 1);
     if (ctx->status) return dl__rnn_poison(ctx, m);
     for (rec = 0, i = 0; i < 7; i++) if (in[i] && in[i]->requires_grad) rec = ctx->grad_enabled;
-    if (rec && S) { sv = dl__new(ctx, dl_shape3(T, B, S), DL_F32, 1); in[8] = sv; }
+    if (rec) {   /* saved: gates per (t, b), then copies of h0 and c0 (the caller may overwrite
+                    those before backward, e.g. truncated BPTT carrying state in place) */
+        int64_t n0 = (h0 ? B * H : 0) + (c0 ? B * H : 0);
+        if (T * B * S + n0) { sv = dl__new(ctx, dl_shape1(T * B * S + n0), DL_F32, 1); in[8] = sv; }
+        if (sv && sv->data && !ctx->status) {
+            if (h0) memcpy(sv->data + T * B * S, in[1]->data, (size_t)(B * H) * sizeof(float));
+            if (c0) memcpy(sv->data + T * B * S + (h0 ? B * H : 0), in[2]->data, (size_t)(B * H) * sizeof(float));
+        }
+    }
     mk = dl_ctx_mark(ctx);   /* forward scratch: Xp [T*B, GH], W_hh^T [H, GH] (T > 1), R [B, GH], h, c [B, H] */
     xp = (float *)dl__alloc(ctx, (size_t)(T * B * GH) * sizeof(float), 0, &ok);
     wt = T > 1 ? (float *)dl__alloc(ctx, (size_t)(GH * H) * sizeof(float), 0, &ok) : NULL;

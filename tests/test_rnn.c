@@ -310,6 +310,38 @@ static void test_rnn_tbptt(void) {
     }
 }
 
+/* the carried state may be overwritten before backward (the forward keeps its own copy) */
+static void test_rnn_state_overwrite(void) {
+    int mode;
+    for (mode = 0; mode < 4; mode++) {
+        static char name[96]; dl_ctx *ctx = rn_ctx((size_t)1 << 20, DL_ISA_AUTO); dl_rnn r; dl_tensor *x, *hs, *cs = NULL, *params[4];
+        float g1[4][4 * 5 * 5]; int pass, k, np; dl_mark m;
+        snprintf(name, sizeof name, "rnn %s: h0/c0 overwritten between forward and backward, same gradients",
+                 mode == 0 ? "tanh" : mode == 1 ? "relu" : mode == 2 ? "lstm" : "gru");
+        T_BEGIN(name);
+        dl_rnn_init(ctx, &r, (dl_rnn_mode)mode, 3, 5, 1, 0, 0.0f, 1);
+        np = dl_rnn_params(&r, params);
+        x = dl_uniform(ctx, dl_shape3(6, 2, 3), -1.0f, 1.0f);
+        hs = dl_uniform(ctx, dl_shape3(1, 2, 5), -0.5f, 0.5f);
+        if (mode == DL_LSTM) cs = dl_uniform(ctx, dl_shape3(1, 2, 5), -0.5f, 0.5f);
+        m = dl_ctx_mark(ctx);
+        for (pass = 0; pass < 2; pass++) {
+            dl_rnn_out o = dl_rnn_forward(ctx, &r, x, hs, cs, NULL, 1);
+            dl_tensor *loss = dl_sum_all(ctx, dl_square(ctx, o.y));
+            for (k = 0; k < np; k++) dl_zero_grad(params[k]);
+            if (pass == 1) { dl_fill(hs, 0.25f); if (cs) dl_fill(cs, -0.25f); }   /* carry before backward */
+            T_EXPECT(dl_backward(ctx, loss) == DL_STATUS_OK, "%s", dl_ctx_message(ctx));
+            for (k = 0; k < np; k++) {
+                if (pass == 0) memcpy(g1[k], params[k]->grad, (size_t)params[k]->numel * sizeof(float));
+                else t_allclose(params[k]->grad, g1[k], (long)params[k]->numel, 0.0, 0.0, "gradient after overwriting the state");
+            }
+            dl_ctx_rewind(ctx, m);
+        }
+        T_END();
+        dl_ctx_free(ctx);
+    }
+}
+
 /* ---------------------------------------------------------------- measure mode */
 /* a character-level LSTM language model: embedding 20x8, LSTM 8->16, linear 16->20,
    T = 200, B = 4, cross-entropy on the next token, Adam; state carried across steps */
@@ -475,6 +507,7 @@ static void suite_rnn(void) {
     test_embedding();
     test_rnn_gradcheck();
     test_rnn_tbptt();
+    test_rnn_state_overwrite();
     test_rnn_measure();
     test_rnn_errors();
     test_rnn_dropout();
