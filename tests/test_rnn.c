@@ -7,15 +7,16 @@
    check over 12 steps, truncated BPTT (two chunks with carried state == one long run),
    measure-mode exactness of a T = 200 LSTM language-model training step, error paths.
 
-   Tolerances for the references: atol 2e-5, rtol 1e-4 (float32 against float64 rounded
+   Tolerances for the references: atol 5e-6, rtol 1e-5 (float32 against float64 rounded
    once). Values here are O(1) and every element is a float32 sum of a few dozen products
-   per step, carried through up to 12 steps of recurrence; the measured worst error is
-   printed by the "rnn ref worst error" case (a few 1e-7 to a few 1e-6).                    */
+   per step, carried through up to 12 steps of recurrence; the worst absolute error over
+   every output and gradient is printed by the "rnn ref worst error" case: 7e-7 to 1e-6
+   with gcc/clang/g++ at -O0..-O2 and -march=native (FMA contraction), 5x under atol.    */
 #include <stdlib.h>
 #include "ref_rnn.h"
 
-#define RN_ATOL 2e-5
-#define RN_RTOL 1e-4
+#define RN_ATOL 5e-6
+#define RN_RTOL 1e-5
 
 static double rn_worst_abs;
 
