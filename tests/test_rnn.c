@@ -503,7 +503,36 @@ static void test_rnn_dropout(void) {
     dl_ctx_free(ctx);
 }
 
+/* dl_rnn_init: torch's shapes and U(-1/sqrt(H), 1/sqrt(H)) for every parameter */
+static void test_rnn_init(void) {
+    dl_ctx *ctx = rn_ctx((size_t)1 << 20, DL_ISA_AUTO); dl_rnn r; dl_tensor *p[32]; int n, k; int64_t i;
+    double sum_abs = 0; int64_t cnt = 0; float lo = 1, hi = -1; int shapes_ok = 1, grad_ok = 1;
+    T_BEGIN("rnn init: LSTM 2 layers bidir, torch shapes, U(-1/sqrt(H), 1/sqrt(H)), requires_grad");
+    dl_rnn_init(ctx, &r, DL_LSTM, 7, 16, 2, 1, 0.25f, 1);
+    n = dl_rnn_params(&r, p);
+    T_EXPECT(n == 16 && r.dirs == 2 && r.layers == 2 && r.dropout == 0.25f, "n %d", n);
+    for (k = 0; k < n; k++) {
+        int kind = k % 4, layer = k / 8; int64_t in = layer == 0 ? 7 : 32;
+        if (kind == 0) shapes_ok &= p[k]->ndim == 2 && p[k]->shape[0] == 64 && p[k]->shape[1] == in;
+        if (kind == 1) shapes_ok &= p[k]->ndim == 2 && p[k]->shape[0] == 64 && p[k]->shape[1] == 16;
+        if (kind >= 2) shapes_ok &= p[k]->ndim == 1 && p[k]->shape[0] == 64;
+        grad_ok &= p[k]->requires_grad;
+        for (i = 0; i < p[k]->numel; i++) { float v = dl_get(p[k], i); if (v < lo) lo = v; if (v > hi) hi = v; sum_abs += fabs((double)v); cnt++; }
+    }
+    T_EXPECT(shapes_ok, "shapes as torch.nn.LSTM(7, 16, 2, bidirectional=True)");
+    T_EXPECT(grad_ok, "every parameter requires grad");
+    T_EXPECT(lo >= -0.25f && hi <= 0.25f && lo < -0.24f && hi > 0.24f, "range [%g, %g]", (double)lo, (double)hi);
+    T_EXPECT(fabs(sum_abs / (double)cnt - 0.125) < 0.01, "mean |v| %g, want 0.125", sum_abs / (double)cnt);
+    T_EXPECT(p[0] == r.w_ih[0] && p[3] == r.b_hh[0] && p[4] == r.w_ih[1] && p[8] == r.w_ih[2], "named_parameters order");
+    dl_rnn_init(ctx, &r, DL_GRU, 3, 4, 1, 0, 0.0f, 0);
+    T_EXPECT(dl_rnn_params(&r, NULL) == 2 && r.b_ih[0] == NULL && r.w_hh[0]->shape[0] == 12, "GRU without bias");
+    T_EXPECT(dl_ctx_status(ctx) == DL_STATUS_OK, "%s", dl_ctx_message(ctx));
+    T_END();
+    dl_ctx_free(ctx);
+}
+
 static void suite_rnn(void) {
+    test_rnn_init();
     test_rnn_ref();
     test_embedding();
     test_rnn_gradcheck();
