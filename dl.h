@@ -2047,8 +2047,37 @@ static void dl__pack_a(const dl__mat *A, int64_t M, int64_t i0, int64_t mc, int6
     }
 }
 /* B's k [k0, k0+kc) x columns [j0, j0+nr): for each k, NR values, columns past N as zeros */
-static void dl__pack_b(const dl__mat *B, int64_t N, int64_t j0, int64_t k0, int64_t kc, int nr, float *dst) {
+#if defined(DL__X86_64)
+/* column-major B (a transposed operand: x W^T) in 8 x 8 blocks, transposed in registers */
+__attribute__((target("avx2,fma")))
+static void dl__pack_bt_avx(const float *src, int64_t cs, int64_t kc, int nr, float *dst) {
+    int64_t k, j, c;
+    for (j = 0; j < nr; j += 8) {
+        for (k = 0; k + 8 <= kc; k += 8) {
+            const float *p = src + j * cs + k;
+            __m256 r0 = _mm256_loadu_ps(p), r1 = _mm256_loadu_ps(p + cs), r2 = _mm256_loadu_ps(p + 2 * cs), r3 = _mm256_loadu_ps(p + 3 * cs);
+            __m256 r4 = _mm256_loadu_ps(p + 4 * cs), r5 = _mm256_loadu_ps(p + 5 * cs), r6 = _mm256_loadu_ps(p + 6 * cs), r7 = _mm256_loadu_ps(p + 7 * cs);
+            __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+            __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5), t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE), u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE), u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            float *d = dst + k * nr + j;
+            _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20)); _mm256_storeu_ps(d + nr, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_storeu_ps(d + 2 * nr, _mm256_permute2f128_ps(u2, u6, 0x20)); _mm256_storeu_ps(d + 3 * nr, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_storeu_ps(d + 4 * nr, _mm256_permute2f128_ps(u0, u4, 0x31)); _mm256_storeu_ps(d + 5 * nr, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_storeu_ps(d + 6 * nr, _mm256_permute2f128_ps(u2, u6, 0x31)); _mm256_storeu_ps(d + 7 * nr, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+        for (; k < kc; k++) for (c = 0; c < 8; c++) dst[k * nr + j + c] = src[(j + c) * cs + k];
+    }
+}
+#endif
+static void dl__pack_b(const dl__mat *B, int64_t N, int64_t j0, int64_t k0, int64_t kc, int nr, int avx, float *dst) {
     int64_t k, j, n = N - j0 < nr ? N - j0 : nr;
+#if defined(DL__X86_64)
+    if (avx && n == nr && B->rs == 1 && B->cs != 1) { dl__pack_bt_avx(B->p + k0 + j0 * B->cs, B->cs, kc, nr, dst); return; }
+#else
+    (void)avx;
+#endif
     for (k = 0; k < kc; k++) {
         const float *s = B->p + (k0 + k) * B->rs + j0 * B->cs; float *d = dst + k * nr;
         if (B->rs == 1 && B->cs != 1) break;        /* column-major B: below, column by column */
@@ -2065,7 +2094,7 @@ static void dl__pack_b(const dl__mat *B, int64_t N, int64_t j0, int64_t k0, int6
     }
 }
 /* one task: the C block rows [i0, i0+mc) x columns [j0, j0+nc), over all of K */
-typedef struct dl__gjob { int64_t M, N, K, nj; dl__mat A, B, C; int accumulate, mr, nr; dl__ukernel uk; } dl__gjob;
+typedef struct dl__gjob { int64_t M, N, K, nj; dl__mat A, B, C; int accumulate, mr, nr, avx; dl__ukernel uk; } dl__gjob;
 #define DL__NC 256                    /* columns per task (a multiple of every NR)          */
 static void dl__gemm_task(void *arg, int64_t t) {
     const dl__gjob *g = (const dl__gjob *)arg;
@@ -2082,7 +2111,7 @@ static void dl__gemm_task(void *arg, int64_t t) {
         dl__pack_a(&g->A, g->M, i0, mcr, k0, kc, mr, ap);
         for (j0 = jb; j0 < jend; j0 += nr) {
             const int64_t n = jend - j0 < nr ? jend - j0 : nr;
-            dl__pack_b(&g->B, jend, j0, k0, kc, nr, bp);
+            dl__pack_b(&g->B, jend, j0, k0, kc, nr, g->avx, bp);
             for (i = 0; i < mc; i += mr) {
                 const int64_t m = mc - i < mr ? mc - i : mr;
                 float *c = C.p + (i0 + i) * C.rs + j0 * C.cs;
@@ -2111,6 +2140,7 @@ static void dl__gemm_packed(const dl_ctx *ctx, int64_t M, int64_t N, int64_t K, 
     if (M == 0 || N == 0) return;
     if (K == 0) { if (!accumulate) for (i = 0; i < M; i++) for (j = 0; j < N; j++) C.p[i * C.rs + j * C.cs] = 0.0f; return; }
     g.M = M; g.N = N; g.K = K; g.A = A; g.B = B; g.C = C; g.accumulate = accumulate; g.mr = mr; g.nr = nr; g.uk = uk;
+    g.avx = ctx->isa == DL_ISA_AVX2 || ctx->isa == DL_ISA_AVX512;
     g.nj = (N + DL__NC - 1) / DL__NC;
     nt = (M + DL__MC - 1) / DL__MC * g.nj;
     if ((double)M * (double)N * (double)K < 65536.0) for (i = 0; i < nt; i++) dl__gemm_task(&g, i);  /* too small to fork */
