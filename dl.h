@@ -594,17 +594,23 @@ DLDEF int dl_rnn_params(const dl_rnn *r, dl_tensor **out);
 DLDEF dl_rnn_out dl_rnn_forward(dl_ctx *ctx, const dl_rnn *r, dl_tensor *x, dl_tensor *h0, dl_tensor *c0,
                                 dl_tensor *lengths, int train);
 /* draws a class from softmax(logits / temperature) restricted to the top_k largest logits
-   (top_k <= 0: all; temperature <= 0: argmax), with the ctx RNG */
+   (top_k <= 0: all; temperature <= 0 or top_k 1: argmax, the first on ties), with the ctx RNG.
+   Ties at the k-th value keep the lower index. A -inf logit is never drawn. Returns -1 and
+   sets DL_STATUS_INVALID for n < 1, NULL logits, top_k > n, a NaN or +inf logit, every
+   logit -inf, or a NaN temperature. */
 DLDEF int dl_sample_logits(dl_ctx *ctx, const float *logits, int n, float temperature, int top_k);
 /* scheduled sampling (Bengio et al. 2015): the probability of feeding the ground truth at
-   training step `step`, inverse-sigmoid decay k / (k + exp(step / k)), k >= 1 */
+   training step `step`, inverse-sigmoid decay k / (k + exp(step / k)), k >= 1 (k < 1 counts
+   as 1, step < 0 as 0) */
 DLDEF float dl_teacher_forcing_prob(float k, int64_t step);
 
 // >>api-attention   composed from differentiable ops (matmul, softmax, where): gradients free
 /* scaled dot-product attention: q [..., Lq, E], k [..., Lk, E], v [..., Lk, Ev] ->
    [..., Lq, Ev] = softmax(q k^T / sqrt(E) + mask) v. mask: NULL, a float additive mask, or an
    int32 mask where nonzero means "masked out", broadcastable to [..., Lq, Lk]; causal: also
-   mask key j > query i. weights: if not NULL, receives the attention weights [..., Lq, Lk]. */
+   mask key j > query i. weights: if not NULL, receives the attention weights [..., Lq, Lk].
+   q, k, v have the same leading dims. A query row whose every key is masked gets zero weights
+   and a zero output, and passes no gradient (torch 1.13 gives NaN there). */
 DLDEF dl_tensor *dl_attention(dl_ctx *ctx, dl_tensor *q, dl_tensor *k, dl_tensor *v, dl_tensor *mask,
                               int causal, dl_tensor **weights);
 /* multi-head attention with torch.nn.MultiheadAttention's parameters (batch_first = True) */
@@ -619,7 +625,8 @@ DLDEF void dl_mha_init(dl_ctx *ctx, dl_mha *m, int64_t embed, int64_t heads, int
    NULL, the weights averaged over heads [B, Lq, Lk]. -> [B, Lq, E] */
 DLDEF dl_tensor *dl_mha_forward(dl_ctx *ctx, const dl_mha *m, dl_tensor *query, dl_tensor *key, dl_tensor *value,
                                 dl_tensor *key_padding_mask, dl_tensor *attn_mask, int causal, dl_tensor **weights);
-/* additive (Bahdanau) attention: e_j = v . tanh(W_q q + W_k k_j), a = softmax(e) over j */
+/* additive (Bahdanau) attention: e_j = v . tanh(W_q q + W_k k_j), a = softmax(e) over j.
+   init: w_q, w_k U(+-1/sqrt(fan_in)) as torch's Linear, v U(+-1/sqrt(dim)) */
 typedef struct dl_additive_attn { dl_tensor *w_q, *w_k, *v; int64_t dq, dk, dim; } dl_additive_attn; /* [dim,dq], [dim,dk], [dim] */
 DLDEF void dl_additive_attn_init(dl_ctx *ctx, dl_additive_attn *a, int64_t dq, int64_t dk, int64_t dim);
 /* query [B, dq], keys [B, L, dk], values [B, L, dv]; mask int32 [B, L] (nonzero: ignore) or

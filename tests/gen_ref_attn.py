@@ -26,6 +26,9 @@ import sys
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_ref_norm import c_str, fmt_f  # noqa: E402  (the same float formatting)
+
 SEED = 2718
 GEN = torch.Generator().manual_seed(SEED)
 RA_MHA, RA_SDPA, RA_ADD, RA_SIN = 0, 1, 2, 3
@@ -181,22 +184,6 @@ def gen():
     sin_case(7, 6)
     sin_case(5, 7)
     sin_case(60, 16)
-
-
-def fmt_f(v):
-    v = np.float32(v)
-    assert np.isfinite(v), 'non-finite reference value'
-    s = str(v)
-    if s in ('0.0', '-0.0'):
-        return s + 'f'
-    assert np.float32(s) == v, (s, v)
-    if '.' not in s and 'e' not in s:
-        s += '.0'
-    return s + 'f'
-
-
-def c_str(s):
-    return '"' + s.replace('\\', '\\\\').replace('"', '\\"') + '"'
 
 
 def write(path):

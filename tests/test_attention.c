@@ -10,15 +10,10 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include "ref_attn.h"
+/* tn_ok and tn_close come from tests/test_norm.c (one translation unit: tests/main.c) */
 
 static dl_ctx *ta_ctx(size_t bytes) {
     dl_ctx_desc d; memset(&d, 0, sizeof d); d.memory_size = bytes; d.seed = 99; return dl_ctx_init(&d);
-}
-static int ta_ok(dl_ctx *ctx, const char *when) {
-    if (dl_ctx_status(ctx) == DL_STATUS_OK) return 1;
-    T_EXPECT(0, "%s: %s: %s", when, dl_status_name(dl_ctx_status(ctx)), dl_ctx_message(ctx));
-    dl_ctx_clear_error(ctx);
-    return 0;
 }
 static const ra_tensor *ta_find(const ra_case *c, const char *name) {
     int i;
@@ -42,17 +37,6 @@ static dl_tensor *ta_get_mask(dl_ctx *ctx, const ra_case *c, const char *name) {
     for (i = 0; i < ta_numel(r); i++) dl_set_index(t, i, r->data[i] != 0.0f);
     return t;
 }
-static void ta_close(const dl_tensor *t, const float *want, int64_t n, double atol, double rtol, const char *what) {
-    float *buf;
-    T_EXPECT(t != NULL && !dl_is_poison(t) && t->numel == n, "%s: missing, poison or %ld elements (want %ld)", what,
-             t ? (long)t->numel : -1L, (long)n);
-    if (!t || dl_is_poison(t) || t->numel != n) return;
-    buf = (float *)malloc((size_t)(n ? n : 1) * sizeof *buf);
-    if (!buf) { T_EXPECT(0, "out of host memory"); return; }
-    dl_copy_to(t, buf);
-    t_allclose(buf, want, (long)n, atol, rtol, what);
-    free(buf);
-}
 static void ta_close_ref(const dl_tensor *t, const ra_case *c, const char *name, int grad) {
     const ra_tensor *r = ta_find(c, name);
     T_EXPECT(r != NULL, "reference %s missing", name);
@@ -60,7 +44,7 @@ static void ta_close_ref(const dl_tensor *t, const ra_case *c, const char *name,
     if (grad) {
         T_EXPECT(t->grad != NULL && t->numel == ta_numel(r), "%s: no gradient", name);
         if (t->grad && t->numel == ta_numel(r)) t_allclose(t->grad, r->data, (long)ta_numel(r), 2e-5, 1e-4, name);
-    } else ta_close(t, r->data, ta_numel(r), 2e-5, 1e-4, name);
+    } else tn_close(t, r->data, ta_numel(r), 2e-5, 1e-4, name);
 }
 /* sum(y * dy) + sum(w * dw) */
 static dl_tensor *ta_loss(dl_ctx *ctx, const ra_case *c, dl_tensor *y, dl_tensor *w) {
@@ -81,17 +65,17 @@ static void ta_run_mha(dl_ctx *ctx, const ra_case *c) {
     if (amk == 2) am = ta_get_mask(ctx, c, "am");
     if (kpm) pm = ta_get_mask(ctx, c, "kpm");
     y = dl_mha_forward(ctx, &m, q, k, v, pm, am, causal, &w);
-    if (!ta_ok(ctx, "forward")) return;
+    if (!tn_ok(ctx, "forward")) return;
     ta_close_ref(y, c, "y", 0); ta_close_ref(w, c, "w", 0);
     dl_backward(ctx, ta_loss(ctx, c, y, w));
-    if (!ta_ok(ctx, "backward")) return;
+    if (!tn_ok(ctx, "backward")) return;
     ta_close_ref(m.in_proj_weight, c, "g_in_w", 1); ta_close_ref(m.out_proj_weight, c, "g_out_w", 1);
     if (bias) { ta_close_ref(m.in_proj_bias, c, "g_in_b", 1); ta_close_ref(m.out_proj_bias, c, "g_out_b", 1); }
     if (self) ta_close_ref(x, c, "g_x", 1);
     else { ta_close_ref(q, c, "g_q", 1); ta_close_ref(k, c, "g_k", 1); ta_close_ref(v, c, "g_v", 1); }
     /* weights not asked for: the same output */
     y = dl_mha_forward(ctx, &m, q, k, v, pm, am, causal, NULL);
-    if (ta_ok(ctx, "forward without weights")) ta_close_ref(y, c, "y", 0);
+    if (tn_ok(ctx, "forward without weights")) ta_close_ref(y, c, "y", 0);
 }
 static void ta_run_sdpa(dl_ctx *ctx, const ra_case *c) {
     int causal = c->iarg[0], mk = c->iarg[1];
@@ -99,11 +83,11 @@ static void ta_run_sdpa(dl_ctx *ctx, const ra_case *c) {
     if (mk == 1) mask = ta_get(ctx, c, "mask", 1);
     if (mk == 2) mask = ta_get_mask(ctx, c, "mask");
     y = dl_attention(ctx, q, k, v, mask, causal, &w);
-    if (!ta_ok(ctx, "forward")) return;
+    if (!tn_ok(ctx, "forward")) return;
     ta_close_ref(y, c, "y", 0); ta_close_ref(w, c, "w", 0);
     T_EXPECT(y->ndim == q->ndim && w->ndim == q->ndim, "output ranks %d, %d (want %d)", y->ndim, w->ndim, q->ndim);
     dl_backward(ctx, ta_loss(ctx, c, y, w));
-    if (!ta_ok(ctx, "backward")) return;
+    if (!tn_ok(ctx, "backward")) return;
     ta_close_ref(q, c, "g_q", 1); ta_close_ref(k, c, "g_k", 1); ta_close_ref(v, c, "g_v", 1);
     if (mk == 1) ta_close_ref(mask, c, "g_mask", 1);
 }
@@ -113,10 +97,10 @@ static void ta_run_additive(dl_ctx *ctx, const ra_case *c) {
     a.w_q = ta_get(ctx, c, "w_q", 1); a.w_k = ta_get(ctx, c, "w_k", 1); a.v = ta_get(ctx, c, "v", 1);
     a.dq = a.w_q->shape[1]; a.dk = a.w_k->shape[1]; a.dim = a.v->shape[0];
     y = dl_additive_attention(ctx, &a, q, ks, vs, mask, &w);
-    if (!ta_ok(ctx, "forward")) return;
+    if (!tn_ok(ctx, "forward")) return;
     ta_close_ref(y, c, "y", 0); ta_close_ref(w, c, "w", 0);
     dl_backward(ctx, ta_loss(ctx, c, y, w));
-    if (!ta_ok(ctx, "backward")) return;
+    if (!tn_ok(ctx, "backward")) return;
     ta_close_ref(q, c, "g_query", 1); ta_close_ref(ks, c, "g_keys", 1); ta_close_ref(vs, c, "g_values", 1);
     ta_close_ref(a.w_q, c, "g_w_q", 1); ta_close_ref(a.w_k, c, "g_w_k", 1); ta_close_ref(a.v, c, "g_v", 1);
 }
@@ -133,9 +117,9 @@ static void ta_ref_cases(void) {
         case RA_ADD: ta_run_additive(ctx, c); break;
         default: {
             dl_tensor *pe = dl_sinusoidal_positions(ctx, c->iarg[0], c->iarg[1]);
-            if (ta_ok(ctx, "sinusoidal")) {
+            if (tn_ok(ctx, "sinusoidal")) {
                 T_EXPECT(pe->ndim == 2 && pe->shape[0] == c->iarg[0] && pe->shape[1] == c->iarg[1], "shape");
-                ta_close(pe, ta_find(c, "pe")->data, ta_numel(ta_find(c, "pe")), 1e-6, 1e-5, "pe");
+                tn_close(pe, ta_find(c, "pe")->data, ta_numel(ta_find(c, "pe")), 1e-6, 1e-5, "pe");
                 T_EXPECT(!pe->requires_grad, "positions need no gradient");
             }
         } }
@@ -188,7 +172,7 @@ static void ta_gradcheck(void) {
         u.m = &m; u.kpm = kpm; u.mask = dl_uniform(ctx, dl_shape2(3, 4), -1, 1); u.causal = 0; u.which = 1;
         st = dl_gradcheck(ctx, ta_gc_fn, &u, in, 7, NULL, &r);
         T_EXPECT(st == DL_STATUS_OK && r.checked == 24 + 32 + 32 + 48 + 12 + 16 + 4, "%s (checked %ld)", dl_gradcheck_message(ctx), (long)r.checked);
-        T_EXPECT(ta_ok(ctx, "mha gradcheck"), "status");
+        T_EXPECT(tn_ok(ctx, "mha gradcheck"), "status");
     }
     T_END();
 
@@ -202,7 +186,7 @@ static void ta_gradcheck(void) {
         u.a = &a; u.mask = dl_index_tensor(ctx, dl_shape2(2, 4), mk); u.which = 2;
         st = dl_gradcheck(ctx, ta_gc_fn, &u, in, 6, NULL, &r);
         T_EXPECT(st == DL_STATUS_OK && r.checked == 6 + 16 + 24 + 15 + 10 + 5, "%s (checked %ld)", dl_gradcheck_message(ctx), (long)r.checked);
-        T_EXPECT(ta_ok(ctx, "additive gradcheck"), "status");
+        T_EXPECT(tn_ok(ctx, "additive gradcheck"), "status");
     }
     T_END();
     dl_ctx_free(ctx);
@@ -218,7 +202,7 @@ static void ta_fully_masked(void) {
     dl_requires_grad(ctx, q, 1); dl_requires_grad(ctx, k, 1); dl_requires_grad(ctx, v, 1);
     mask = dl_index_tensor(ctx, dl_shape2(2, 3), mk);
     y = dl_attention(ctx, q, k, v, mask, 0, &w);
-    if (ta_ok(ctx, "forward")) {
+    if (tn_ok(ctx, "forward")) {
         for (i = 0; i < 5; i++) bad += dl_get(y, i) != 0.0f;
         for (i = 0; i < 3; i++) bad += dl_get(w, i) != 0.0f;
         T_EXPECT(!bad, "row 0 is not zero");
@@ -227,13 +211,13 @@ static void ta_fully_masked(void) {
         dl_backward(ctx, dl_sum_all(ctx, dl_mul(ctx, y, y)));
         for (i = 0; i < 4; i++) bad += q->grad[i] != 0.0f;           /* query 0 sees nothing */
         for (i = 0; i < 12; i++) bad += !isfinite(q->grad[i]) || !isfinite(k->grad[i]);
-        T_EXPECT(!bad && ta_ok(ctx, "backward"), "gradient through a fully masked row");
+        T_EXPECT(!bad && tn_ok(ctx, "backward"), "gradient through a fully masked row");
     }
     /* a float mask of -inf everywhere in a row behaves the same */
     for (i = 0; i < 6; i++) neg[i] = i < 3 ? -INFINITY : 0.0f;
     fm = dl_from_data(ctx, dl_shape2(2, 3), neg);
     y = dl_attention(ctx, q, k, v, fm, 0, &w);
-    if (ta_ok(ctx, "float -inf mask")) {
+    if (tn_ok(ctx, "float -inf mask")) {
         for (i = 0; i < 10; i++) bad += !isfinite(dl_get(y, i)) || (i < 5 && dl_get(y, i) != 0.0f);
         T_EXPECT(!bad, "float -inf row");
     }
@@ -241,7 +225,7 @@ static void ta_fully_masked(void) {
     {   dl_mha m; static const int32_t kp[6] = {0, 1, 0, 1, 1, 1}; dl_tensor *x = dl_uniform(ctx, dl_shape3(2, 3, 4), -1, 1);
         dl_mha_init(ctx, &m, 4, 2, 1);
         y = dl_mha_forward(ctx, &m, x, x, x, dl_index_tensor(ctx, dl_shape2(2, 3), kp), NULL, 1, &w);
-        if (ta_ok(ctx, "mha")) {
+        if (tn_ok(ctx, "mha")) {
             for (i = 0; i < 24; i++) bad += !isfinite(dl_get(y, i));
             for (i = 9; i < 18; i++) bad += dl_get(w, i) != 0.0f;
             T_EXPECT(!bad, "mha: batch 1 fully padded: weights must be 0 and outputs finite");
@@ -294,7 +278,7 @@ static void ta_init(void) {
     dl_ctx *ctx = ta_ctx(4u << 20); dl_mha m; int64_t i, E = 64; float mx = 0, mo = 0; double s2 = 0; int zb = 1;
     T_BEGIN("attn init");
     dl_mha_init(ctx, &m, E, 8, 1);
-    if (ta_ok(ctx, "init")) {
+    if (tn_ok(ctx, "init")) {
         float bx = sqrtf(6.0f / (float)(E + 3 * E)), bo = 1.0f / sqrtf((float)E);
         for (i = 0; i < 3 * E * E; i++) { float a = fabsf(m.in_proj_weight->data[i]); if (a > mx) mx = a; s2 += (double)a * (double)a; }
         for (i = 0; i < E * E; i++) { float a = fabsf(m.out_proj_weight->data[i]); if (a > mo) mo = a; }
@@ -334,6 +318,31 @@ static void ta_measure(void) {
     T_END();
 }
 
+/* learned positional encodings are an embedding table [max_len, D]: rows 0..L-1 are added
+   to x [B, L, D]; the gradient lands on those rows only (here through dl_index_select,
+   which is what dl_embedding computes for a 1-D index) */
+static void ta_learned_positions(void) {
+    dl_ctx *ctx = tn_ctx(1u << 20); dl_tensor *table, *x, *idx, *y; int64_t i, r; int bad = 0;
+    static const int32_t pos[5] = {0, 1, 2, 3, 4};
+    T_BEGIN("attn learned positions");
+    table = dl_uniform(ctx, dl_shape2(8, 3), -1, 1); dl_requires_grad(ctx, table, 1);
+    x = dl_uniform(ctx, dl_shape3(2, 5, 3), -1, 1);
+    idx = dl_index_tensor(ctx, dl_shape1(5), pos);
+    y = dl_add(ctx, x, dl_index_select(ctx, table, 0, idx));          /* [2,5,3] + [5,3] */
+    dl_backward(ctx, dl_sum_all(ctx, dl_mul(ctx, y, y)));
+    if (tn_ok(ctx, "learned positions")) {
+        for (r = 0; r < 8; r++) for (i = 0; i < 3; i++) {
+            /* d/dP[r,i] sum (x + P)^2 = 2 sum_b (x[b,r,i] + P[r,i]) for r < 5, else 0 */
+            double want = 0.0; int b;
+            if (r < 5) for (b = 0; b < 2; b++) want += 2.0 * ((double)dl_get(x, (b * 5 + r) * 3 + i) + (double)dl_get(table, r * 3 + i));
+            bad += fabs((double)table->grad[r * 3 + i] - want) > 1e-5;
+        }
+        T_EXPECT(!bad, "%d gradient entries of the position table differ", bad);
+    }
+    T_END();
+    dl_ctx_free(ctx);
+}
+
 /* ---- sampling ------------------------------------------------------------------------- */
 static void ta_sampling(void) {
     dl_ctx *ctx = ta_ctx(1u << 20); int i, j, s, bad = 0;
@@ -344,7 +353,7 @@ static void ta_sampling(void) {
     T_EXPECT(!bad, "top_k = 1 must give the argmax");
     {   static const float tie[4] = {1.0f, 3.0f, 3.0f, 0.0f};
         T_EXPECT(dl_sample_logits(ctx, tie, 4, 0.0f, 0) == 1, "ties: first max"); }
-    T_EXPECT(ta_ok(ctx, "argmax"), "status");
+    T_EXPECT(tn_ok(ctx, "argmax"), "status");
     T_END();
 
     T_BEGIN("sample top-k support");
@@ -364,7 +373,7 @@ static void ta_sampling(void) {
         for (i = 0; i < 500; i++) { s = dl_sample_logits(ctx, m, 4, 1.0f, 0); if (s >= 0) seen[s]++; }
         T_EXPECT(seen[1] == 0 && seen[3] == 0 && seen[0] + seen[2] == 500, "-inf drawn");
     }
-    T_EXPECT(ta_ok(ctx, "top-k"), "status");
+    T_EXPECT(tn_ok(ctx, "top-k"), "status");
     T_END();
 
     /* empirical distribution vs softmax(l / T): chi-square with 5 dof over 60000 draws
@@ -443,5 +452,6 @@ static void suite_attention(void) {
     ta_errors();
     ta_init();
     ta_measure();
+    ta_learned_positions();
     ta_sampling();
 }
