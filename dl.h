@@ -5151,18 +5151,21 @@ static int dl__bcasts_to(const dl_tensor *m, const dl_shape *s) {
     for (d = 0; d < m->ndim; d++) if (m->shape[d] != 1 && m->shape[d] != s->d[off + d]) return 0;
     return 1;
 }
-/* an int32 mask (nonzero: masked) as an additive float mask, -inf / 0, viewed as shape s
-   (s has m's element count); no gradient */
+/* masked scores: a finite stand-in for -inf (e^(it - max) is 0 all the same), so that
+   desc.check_finite does not trip on a mask; a score below DL__MASKED / 2 counts as masked */
+#define DL__MASKED (-1e30f)
+/* an int32 mask (nonzero: masked) as an additive float mask, DL__MASKED / 0, viewed as shape
+   s (s has m's element count); no gradient */
 static dl_tensor *dl__mask_additive(dl_ctx *ctx, dl_tensor *m, dl_shape s) {
     dl_tensor *t = dl__new(ctx, s, DL_F32, 1); int64_t i;
-    if (!ctx->status && t->data) for (i = 0; i < m->numel; i++) t->data[i] = dl_get_index(m, i) ? -INFINITY : 0.0f;
+    if (!ctx->status && t->data) for (i = 0; i < m->numel; i++) t->data[i] = dl_get_index(m, i) ? DL__MASKED : 0.0f;
     return t;
 }
 /* softmax over the last axis of scores s [N, Lq, Lk] after adding the float masks (each
    broadcast against ss = lead dims + [Lq, Lk], N = the lead dims' product) and, if causal,
-   -inf where key j > query i. A row with every key at -inf gets zero weights (softmax alone
-   would give NaN): such rows are set to 0 before the softmax and multiplied by 0 after it,
-   so they also pass no gradient. -> [N, Lq, Lk] */
+   DL__MASKED where key j > query i. A row with every key masked (-inf, or DL__MASKED from an
+   int32 mask) gets zero weights (softmax alone would give NaN or a uniform row): such rows
+   are set to 0 before the softmax and multiplied by 0 after it, so they pass no gradient. */
 static dl_tensor *dl__masked_softmax(dl_ctx *ctx, dl_tensor *s, dl_shape ss, dl_tensor *const *masks, int nmask, int causal) {
     dl_tensor *alive, *p; dl_shape as; int i; int64_t N = s->shape[0], Lq = s->shape[1], Lk = s->shape[2], r, j;
     if (!nmask && !causal) return dl_softmax(ctx, s, -1);
@@ -5171,7 +5174,7 @@ static dl_tensor *dl__masked_softmax(dl_ctx *ctx, dl_tensor *s, dl_shape ss, dl_
     if (causal) {
         dl_tensor *c = dl__new(ctx, dl_shape2(Lq, Lk), DL_F32, 1);
         if (!ctx->status && c->data)
-            for (r = 0; r < Lq; r++) for (j = 0; j < Lk; j++) c->data[r * Lk + j] = j > r ? -INFINITY : 0.0f;
+            for (r = 0; r < Lq; r++) for (j = 0; j < Lk; j++) c->data[r * Lk + j] = j > r ? DL__MASKED : 0.0f;
         s = dl_add(ctx, s, c);
     }
     as = dl_shape3(N, Lq, 1);
@@ -5179,7 +5182,7 @@ static dl_tensor *dl__masked_softmax(dl_ctx *ctx, dl_tensor *s, dl_shape ss, dl_
     if (!ctx->status && alive->data && s->data)          /* s is contiguous: dl_add's output */
         for (r = 0; r < N * Lq; r++) {
             float a = 0.0f;
-            for (j = 0; j < Lk; j++) if (s->data[r * Lk + j] > -INFINITY) { a = 1.0f; break; }
+            for (j = 0; j < Lk; j++) if (s->data[r * Lk + j] > 0.5f * DL__MASKED) { a = 1.0f; break; }
             alive->data[r] = a;
         }
     s = dl_reshape(ctx, s, dl_shape3(N, Lq, Lk));
@@ -5379,6 +5382,7 @@ DL__API dl_tensor *dl_sinusoidal_positions(dl_ctx *ctx, int64_t len, int64_t dim
     return dl__done(ctx, y);
 }
 
+#undef DL__MASKED
 /* (end of >>attention) */
 
 /* >>backward-table  generated from DL_OPS: dl__bwd_<op> for every op */

@@ -233,6 +233,20 @@ static void ta_fully_masked(void) {
     }
     T_END();
     dl_ctx_free(ctx);
+
+    /* masks must not trip desc.check_finite (int32 and causal masks are finite inside) */
+    T_BEGIN("attn masks with check_finite");
+    {   dl_ctx_desc d; dl_mha m; dl_tensor *x; static const int32_t kp[6] = {0, 1, 0, 1, 1, 1};
+        memset(&d, 0, sizeof d); d.memory_size = 4u << 20; d.check_finite = 1;
+        ctx = dl_ctx_init(&d);
+        dl_mha_init(ctx, &m, 4, 2, 1);
+        x = dl_uniform(ctx, dl_shape3(2, 3, 4), -1, 1); dl_requires_grad(ctx, x, 1);
+        y = dl_mha_forward(ctx, &m, x, x, x, dl_index_tensor(ctx, dl_shape2(2, 3), kp), NULL, 1, &w);
+        dl_backward(ctx, dl_add(ctx, dl_sum_all(ctx, y), dl_sum_all(ctx, w)));
+        T_EXPECT(tn_ok(ctx, "check_finite"), "masked attention under check_finite");
+        dl_ctx_free(ctx);
+    }
+    T_END();
 }
 
 static void ta_errors(void) {
@@ -318,9 +332,8 @@ static void ta_measure(void) {
     T_END();
 }
 
-/* learned positional encodings are an embedding table [max_len, D]: rows 0..L-1 are added
-   to x [B, L, D]; the gradient lands on those rows only (here through dl_index_select,
-   which is what dl_embedding computes for a 1-D index) */
+/* learned positional encodings are an embedding table [max_len, D]: rows 0..L-1 (looked up
+   with dl_embedding) are added to x [B, L, D]; the gradient lands on those rows only */
 static void ta_learned_positions(void) {
     dl_ctx *ctx = tn_ctx(1u << 20); dl_tensor *table, *x, *idx, *y; int64_t i, r; int bad = 0;
     static const int32_t pos[5] = {0, 1, 2, 3, 4};
@@ -328,7 +341,7 @@ static void ta_learned_positions(void) {
     table = dl_uniform(ctx, dl_shape2(8, 3), -1, 1); dl_requires_grad(ctx, table, 1);
     x = dl_uniform(ctx, dl_shape3(2, 5, 3), -1, 1);
     idx = dl_index_tensor(ctx, dl_shape1(5), pos);
-    y = dl_add(ctx, x, dl_index_select(ctx, table, 0, idx));          /* [2,5,3] + [5,3] */
+    y = dl_add(ctx, x, dl_embedding(ctx, table, idx, -1));            /* [2,5,3] + [5,3] */
     dl_backward(ctx, dl_sum_all(ctx, dl_mul(ctx, y, y)));
     if (tn_ok(ctx, "learned positions")) {
         for (r = 0; r < 8; r++) for (i = 0; i < 3; i++) {
