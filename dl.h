@@ -4,7 +4,8 @@
      In exactly one C or C++ file:
          #define DL_IMPLEMENTATION
          #include "dl.h"
-     Everywhere else just #include "dl.h". Link with -lm. No other dependency.
+     Everywhere else just #include "dl.h". Link with -lm (and -pthread where the C library
+     still needs it, for the optional thread pool). No other dependency.
 
    A 12-LINE PROGRAM  (compiled by tests/compile/quickstart.c, so it cannot go stale)
      static char mem[1 << 20];
@@ -35,14 +36,16 @@
        test (tests/). dl_gradcheck() checks your own graphs the same way.
      - Around the core: activations, dl_linear, losses, optimizers (torch.optim's rules),
        LR schedules, clipping and regularizers, torch.nn.init initializers, convolutions
-       (via im2col + GEMM), pooling, batch/layer/group norm, image augmentation, an IDX
+       (via im2col + GEMM), pooling, batch/layer/group norm, image augmentation, embeddings,
+       recurrent layers (RNN, LSTM, GRU as torch.nn's: layers, bidirectional, lengths),
+       attention (scaled dot-product, multi-head, additive), sampling from logits, an IDX
        reader that reads gzip, metrics, and a checksummed weights format. Sections are
        marked with greppable banners: // >>api-... for declarations, >>ops-... and
        >>op-... for each op's forward and backward side by side.
    WHAT IT IS NOT (yet)
-     - No float64/float16 compute, no higher-order derivatives, no hand-written SIMD or
-       threads yet (portable C the compiler vectorizes), no recurrent layers or
-       attention, no GPU (dl_cuda.h is planned).
+     - No float64/float16 compute, no higher-order derivatives, no GPU (dl_cuda.h is
+       planned). SIMD and threads cover the matrix products (so convolutions and recurrent
+       layers); elementwise ops are still plain C the compiler vectorizes.
 
    CONFIG MACROS  (define before the #include that has DL_IMPLEMENTATION)
      DL_IMPLEMENTATION   emit the implementation in this translation unit
@@ -52,6 +55,8 @@
      DL_ASSERT           internal invariant checks (default: assert.h's assert)
      DL_NO_STDIO         drop dl_print and every use of <stdio.h>
      DL_NO_MALLOC        drop DL_MALLOC entirely: contexts must be given memory
+     DL_NO_SIMD          portable C kernels only (no intrinsics, no cpuid)
+     DL_NO_THREADS       no built-in pool (desc.parallel_for still works)
 
    ERRORS
      Each context keeps its first failure as a dl_status and a message that names the op and
@@ -95,16 +100,24 @@
      about 1e-4 relative, so tighter tolerances produce false failures.
 
    THREADS, SIMD & DETERMINISM
-     Single-threaded in this version. Matrix products use a register-tiled portable C
-     kernel (vectorized by the compiler: build with -O2 -march=native for speed) beside the
-     plain scalar reference loops; desc.isa = DL_ISA_REFERENCE selects the reference, and
-     the tests check one against the other. Results are bit-identical
-     run to run for the same seed. Randomness comes from a counter-based generator
-     (splitmix64) kept in the context: same seed, same bits, on every platform.
+     Matrix products use packed panels and one register-blocked micro-kernel per kernel set:
+     AVX-512 (6x32), AVX2+FMA (6x16), SSE2 (4x8) and NEON (8x8), beside a register-tiled
+     portable C kernel and the plain scalar reference. x86-64 picks the best set at run time
+     (cpuid + xgetbv; no -march flag needed), AArch64 uses NEON. desc.isa caps the choice
+     (DL_ISA_REFERENCE, _PORTABLE, _SSE2, _AVX2, _AVX512), so one binary runs every path;
+     dl_ctx_isa() says which one runs, and the tests check each against the reference.
+     Threads: desc.threads = n starts a pool of n - 1 POSIX threads beside the caller
+     (dl_ctx_free joins them), or desc.parallel_for hands the tasks to your job system.
+     Work is split into tasks by the shapes alone and each output element is summed in a
+     fixed order, so results are bit-identical for any thread count (tested), and run to
+     run for the same seed. A different kernel set may round differently. Randomness comes
+     from a counter-based generator (splitmix64) kept in the context: same seed, same bits,
+     on every platform.
 
    RECENT CHANGES   (full list in CHANGELOG.md)
      0.1.0  arena, tensors, autodiff, core ops, gradcheck, errors; training stack;
-            convolutions, pooling, normalization.
+            convolutions, pooling, normalization; embeddings, RNN/LSTM/GRU, attention,
+            sampling; packed SIMD GEMM (AVX-512/AVX2/SSE2/NEON) and a thread pool.
 */
 #ifndef DL_H
 #define DL_H
