@@ -516,6 +516,20 @@ DLDEF dl_status dl_save(dl_ctx *ctx, dl_tensor *const *ts, const char *const *na
 DLDEF dl_status dl_load(dl_ctx *ctx, dl_tensor *const *ts, const char *const *names, int n, const char *path);
 #endif
 
+// >>api-png   8-bit PNG files, gray (channels 1) or RGB (3), with stored (uncompressed)
+// deflate blocks: any PNG reader opens them; no compression library needed.
+DLDEF size_t    dl_png_size(int width, int height, int channels);  /* encoded bytes; 0 if invalid */
+/* pixels row-major, interleaved channels; buf gets dl_png_size() bytes */
+DLDEF dl_status dl_png_encode(const unsigned char *pixels, int width, int height, int channels, void *buf, size_t cap);
+#ifndef DL_NO_STDIO
+/* the encoded file is built in the arena (rewound after), so the context needs room for it */
+DLDEF dl_status dl_write_png(dl_ctx *ctx, const char *path, const unsigned char *pixels, int width, int height, int channels);
+/* images [N,C,H,W] (C 1 or 3), [N,H,W] or [N, side*side] tiled in rows of `cols` with a
+   1-pixel gap; values mapped from [lo, hi] to 0..255 and clamped (lo == hi: each image's
+   own min..max). Sample grids, reconstructions, filters. */
+DLDEF dl_status dl_write_png_grid(dl_ctx *ctx, const char *path, const dl_tensor *images, int cols, float lo, float hi);
+#endif
+
 // >>api-conv   PyTorch layouts: x [N,C,H,W], weight [O, C/groups, kh, kw], bias [O]
 enum { DL_PAD_EXPLICIT = 0, DL_PAD_VALID = 1, DL_PAD_SAME = 2, DL_PAD_FULL = 3 };
 typedef struct dl_conv_desc {   /* zero means default                                       */
@@ -3988,6 +4002,117 @@ DL__API dl_status dl_load(dl_ctx *ctx, dl_tensor *const *ts, const char *const *
     buf = dl__read_file(ctx, path, &len);
     if (!buf) { if (!ctx->status) dl__fail0(ctx, DL_STATUS_UNSUPPORTED, "not available in measure mode"); return ctx->status; }
     st = dl_load_mem(ctx, ts, names, n, buf, len);
+    dl_ctx_rewind(ctx, mk);
+    return st;
+}
+
+#endif
+
+/* >>png  signature, IHDR, one IDAT (zlib: stored deflate blocks of <= 65535 bytes, each row
+   with filter byte 0, Adler-32), IEND; every chunk with its CRC-32 */
+static void dl__put32be(unsigned char *p, uint32_t v) { p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16); p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v; }
+static size_t dl__png_raw(int w, int h, int c) { return (size_t)h * (1u + (size_t)w * (size_t)c); }
+DL__API size_t dl_png_size(int width, int height, int channels) {
+    size_t raw, blocks;
+    if (width < 1 || height < 1 || (channels != 1 && channels != 3) || width > (1 << 24) || height > (1 << 24)) return 0;
+    raw = dl__png_raw(width, height, channels);
+    blocks = (raw + 65534) / 65535;
+    return 8 + (12 + 13) + (12 + 2 + raw + 5 * blocks + 4) + 12;
+}
+DL__API dl_status dl_png_encode(const unsigned char *pixels, int width, int height, int channels, void *buf, size_t cap) {
+    static const unsigned char sig[8] = {137, 80, 78, 71, 13, 10, 26, 10};
+    unsigned char *o = (unsigned char *)buf, *chunk; size_t need = dl_png_size(width, height, channels), raw, left, pos = 0, idat;
+    uint32_t a = 1, b = 0; int y;
+    if (!need || !pixels || !buf) return DL_STATUS_INVALID;
+    if (cap < need) return DL_STATUS_OOM;
+    memcpy(o, sig, 8); o += 8;
+    dl__put32be(o, 13); memcpy(o + 4, "IHDR", 4);
+    dl__put32be(o + 8, (uint32_t)width); dl__put32be(o + 12, (uint32_t)height);
+    o[16] = 8; o[17] = channels == 3 ? 2 : 0; o[18] = o[19] = o[20] = 0;
+    dl__put32be(o + 21, dl__crc32(0, o + 4, 17)); o += 25;
+    raw = dl__png_raw(width, height, channels);
+    idat = 2 + raw + 5 * ((raw + 65534) / 65535) + 4;
+    dl__put32be(o, (uint32_t)idat); memcpy(o + 4, "IDAT", 4); chunk = o + 4; o += 8;
+    *o++ = 0x78; *o++ = 0x01;                                  /* zlib: deflate, 32K window */
+    left = raw;
+    while (left > 0) {                                         /* stored blocks over the filtered rows */
+        size_t n = left < 65535 ? left : 65535, i;
+        *o++ = (unsigned char)(n == left);                     /* BFINAL on the last, BTYPE 00 */
+        o[0] = (unsigned char)n; o[1] = (unsigned char)(n >> 8); o[2] = (unsigned char)~n; o[3] = (unsigned char)(~n >> 8); o += 4;
+        for (i = 0; i < n; i++, pos++) {
+            size_t row = pos / (1u + (size_t)width * (size_t)channels), col = pos % (1u + (size_t)width * (size_t)channels);
+            unsigned char v = col == 0 ? 0 : pixels[row * (size_t)width * (size_t)channels + col - 1];
+            *o++ = v; a = (a + v) % 65521u; b = (b + a) % 65521u;
+        }
+        left -= n;
+    }
+    dl__put32be(o, (b << 16) | a); o += 4;
+    dl__put32be(o, dl__crc32(0, chunk, (size_t)(o - chunk))); o += 4;
+    dl__put32be(o, 0); memcpy(o + 4, "IEND", 4); dl__put32be(o + 8, dl__crc32(0, o + 4, 4)); o += 12;
+    (void)y;
+    return (size_t)(o - (unsigned char *)buf) == need ? DL_STATUS_OK : DL_STATUS_INVALID;
+}
+#ifndef DL_NO_STDIO
+DL__API dl_status dl_write_png(dl_ctx *ctx, const char *path, const unsigned char *pixels, int width, int height, int channels) {
+    size_t sz = dl_png_size(width, height, channels); unsigned char *buf; int ok; dl_mark mk; FILE *f;
+    if (!ctx) return DL_STATUS_INVALID;
+    ctx->op = "dl_write_png";
+    if (ctx->status) return ctx->status;
+    if (!sz || !pixels || !path) { dl__fail3(ctx, DL_STATUS_INVALID, "bad image %dx%d with %d channels (1 or 3), or NULL pixels/path", DL__A(&width), DL__A(&height), DL__A(&channels)); return ctx->status; }
+    if (ctx->measure) { dl__fail0(ctx, DL_STATUS_UNSUPPORTED, "not in measure mode"); return ctx->status; }
+    mk = dl_ctx_mark(ctx);
+    buf = (unsigned char *)dl__alloc(ctx, sz, 0, &ok);
+    if (!ok || !buf) return ctx->status;
+    dl_png_encode(pixels, width, height, channels, buf, sz);
+    f = fopen(path, "wb");
+    if (!f) { dl_ctx_rewind(ctx, mk); return dl__io_fail(ctx, DL_STATUS_IO, "cannot open for writing", path); }
+    ok = fwrite(buf, 1, sz, f) == sz;
+    ok = (fclose(f) == 0) && ok;
+    dl_ctx_rewind(ctx, mk);
+    if (!ok) return dl__io_fail(ctx, DL_STATUS_IO, "write error", path);
+    return DL_STATUS_OK;
+}
+DL__API dl_status dl_write_png_grid(dl_ctx *ctx, const char *path, const dl_tensor *images, int cols, float lo, float hi) {
+    int64_t N, C, H, W, side, n, c, y, x, rows, gw, gh; unsigned char *px; int ok; dl_mark mk; dl_status st; int wi, hi_;
+    if (!ctx) return DL_STATUS_INVALID;
+    ctx->op = "dl_write_png_grid";
+    if (ctx->status) return ctx->status;
+    if (!dl__arg(ctx, (dl_tensor *)(uintptr_t)images, 3, DL_F32)) return ctx->status;
+    if (cols < 1) { dl__fail1(ctx, DL_STATUS_INVALID, "cols %d must be >= 1", DL__A(&cols)); return ctx->status; }
+    N = images->shape[0]; C = 1;
+    if (images->ndim == 4) { C = images->shape[1]; H = images->shape[2]; W = images->shape[3]; }
+    else if (images->ndim == 3) { H = images->shape[1]; W = images->shape[2]; }
+    else if (images->ndim == 2) {
+        for (side = 1; side * side < images->shape[1]; side++) {}
+        H = W = side;
+        if (side * side != images->shape[1]) { dl__fail1(ctx, DL_STATUS_SHAPE, "images%T: rows are not square images", DL__A(images)); return ctx->status; }
+    } else { dl__fail1(ctx, DL_STATUS_SHAPE, "images%T must be [N,C,H,W], [N,H,W] or [N,side*side]", DL__A(images)); return ctx->status; }
+    if (C != 1 && C != 3) { dl__fail1(ctx, DL_STATUS_SHAPE, "images%T: 1 or 3 channels", DL__A(images)); return ctx->status; }
+    if (!images->data) { dl__fail0(ctx, DL_STATUS_UNSUPPORTED, "not in measure mode"); return ctx->status; }
+    if (N < 1) { dl__fail0(ctx, DL_STATUS_SHAPE, "no images"); return ctx->status; }
+    if (cols > N) cols = (int)N;
+    rows = (N + cols - 1) / cols;
+    gw = cols * (W + 1) + 1; gh = rows * (H + 1) + 1;
+    if (gw > (1 << 24) || gh > (1 << 24)) { dl__fail0(ctx, DL_STATUS_SHAPE, "grid too large"); return ctx->status; }
+    mk = dl_ctx_mark(ctx);
+    px = (unsigned char *)dl__alloc(ctx, (size_t)(gw * gh * C), 0, &ok);
+    if (!ok || !px) return ctx->status;
+    memset(px, 0, (size_t)(gw * gh * C));
+    for (n = 0; n < N; n++) {
+        const int64_t oy = (n / cols) * (H + 1) + 1, ox = (n % cols) * (W + 1) + 1, per = C * H * W;
+        float a = lo, b = hi; int64_t i;
+        if (!(hi > lo)) {                                     /* each image's own range */
+            a = b = dl_get(images, n * per);
+            for (i = 1; i < per; i++) { float v = dl_get(images, n * per + i); if (v < a) a = v; if (v > b) b = v; }
+        }
+        for (c = 0; c < C; c++) for (y = 0; y < H; y++) for (x = 0; x < W; x++) {
+            float v = dl_get(images, n * per + (c * H + y) * W + x), t = b > a ? (v - a) / (b - a) : 0.0f;
+            t = t != t ? 0.0f : t < 0.0f ? 0.0f : t > 1.0f ? 1.0f : t;
+            px[((oy + y) * gw + ox + x) * C + c] = (unsigned char)(t * 255.0f + 0.5f);
+        }
+    }
+    wi = (int)gw; hi_ = (int)gh;
+    st = dl_write_png(ctx, path, px, wi, hi_, (int)C);
     dl_ctx_rewind(ctx, mk);
     return st;
 }

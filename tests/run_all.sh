@@ -173,6 +173,9 @@ leg_compile() {
             "need g++ && g++ -O2 $WARN_CXX -I. tests/main.c -o $B/test_main_cxx -lm &&
              timeout $TIMEOUT ./$B/test_main_cxx"
     fi
+    run_test "PNG writer: files decode with Python's zlib + struct, same pixels" \
+        "need gcc python3 && gcc -O2 $WARN_C -I. tests/png/write_pngs.c -o $C/write_pngs -lm &&
+         rm -rf $C/png && mkdir -p $C/png && ./$C/write_pngs $C/png && python3 tests/png/check_png.py $C/png"
     for f in examples/*.c; do                  # built as `make examples` builds them
         [ -e "$f" ] || continue
         run_test "example $(basename "$f" .c) builds ($CC c99)" \

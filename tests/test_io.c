@@ -461,7 +461,37 @@ static void test_io_early_stop_ema(void) {
     dl_ctx_free(ctx);
 }
 
+/* PNG: sizes, bad input, the arena rule; the pixels are checked by an independent decoder
+   in tests/png (Python's zlib), run by the compile leg of tests/run_all.sh */
+static void test_io_png(void) {
+    unsigned char px[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, buf[256];
+    dl_ctx *ctx = io_ctx(1 << 16); dl_tensor *t;
+    T_BEGIN("png: sizes, encoder errors, writer and grid errors");
+    /* 8 sig + 25 IHDR + 12 + (2 + 3*(1+4) + 5 + 4) IDAT + 12 IEND */
+    T_EXPECT(dl_png_size(4, 3, 1) == 8 + 25 + 12 + 26 + 12, "size %zu", dl_png_size(4, 3, 1));
+    T_EXPECT(dl_png_size(0, 3, 1) == 0 && dl_png_size(4, 3, 2) == 0 && dl_png_size(4, -1, 3) == 0, "invalid sizes give 0");
+    T_EXPECT(dl_png_size(70000, 1, 1) == 8 + 25 + 12 + (2 + 70001 + 5 * 2 + 4) + 12, "two stored blocks: %zu", dl_png_size(70000, 1, 1));
+    T_EXPECT(dl_png_encode(px, 4, 3, 1, buf, sizeof buf) == DL_STATUS_OK && buf[1] == 'P' && buf[12] == 'I', "encode");
+    T_EXPECT(dl_png_encode(px, 4, 3, 1, buf, 10) == DL_STATUS_OOM, "short buffer is OOM");
+    T_EXPECT(dl_png_encode(NULL, 4, 3, 1, buf, sizeof buf) == DL_STATUS_INVALID, "NULL pixels");
+    T_EXPECT(dl_write_png(ctx, "/nonexistent-dir/x.png", px, 4, 3, 1) == DL_STATUS_IO && strstr(dl_ctx_message(ctx), "cannot open"), "%s", dl_ctx_message(ctx));
+    dl_ctx_clear_error(ctx);
+    T_EXPECT(dl_write_png(ctx, "x.png", px, 4, 3, 2) == DL_STATUS_INVALID, "2 channels rejected: %s", dl_ctx_message(ctx));
+    dl_ctx_clear_error(ctx);
+    t = dl_zeros(ctx, dl_shape2(2, 10));
+    T_EXPECT(dl_write_png_grid(ctx, "x.png", t, 2, 0.0f, 1.0f) == DL_STATUS_SHAPE && strstr(dl_ctx_message(ctx), "not square"), "%s", dl_ctx_message(ctx));
+    dl_ctx_clear_error(ctx);
+    dl_ctx_free(ctx);
+    ctx = io_ctx(300000);
+    t = dl_zeros(ctx, dl_shape4(1, 1, 250, 250));   /* 250 KB: the grid's pixels do not fit what is left */
+    T_EXPECT(dl_ctx_status(ctx) == DL_STATUS_OK, "%s", dl_ctx_message(ctx));
+    T_EXPECT(dl_write_png_grid(ctx, "x.png", t, 1, 0.0f, 1.0f) == DL_STATUS_OOM && strstr(dl_ctx_message(ctx), "dl_write_png_grid"), "arena too small: %s", dl_ctx_message(ctx));
+    T_END();
+    dl_ctx_free(ctx);
+}
+
 static void suite_io(void) {
+    test_io_png();
     test_io_weights();
     test_io_idx();
     test_io_metrics();
