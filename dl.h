@@ -679,6 +679,14 @@ DLDEF dl_tensor *dl_additive_attention(dl_ctx *ctx, const dl_additive_attn *a, d
 /* sinusoidal positional encoding [len, dim] (Vaswani et al.): sin on even, cos on odd columns */
 DLDEF dl_tensor *dl_sinusoidal_positions(dl_ctx *ctx, int64_t len, int64_t dim);
 
+// >>api-ae-vae   autoencoder and VAE building blocks (declarations below this line)
+
+// (end of >>api-ae-vae)
+
+// >>api-rbm   restricted Boltzmann machines, DBN, NADE (declarations below this line)
+
+// (end of >>api-rbm)
+
 #ifdef __cplusplus
 }
 #endif
@@ -5961,6 +5969,19 @@ DL__API dl_tensor *dl_sinusoidal_positions(dl_ctx *ctx, int64_t len, int64_t dim
 
 #undef DL__MASKED
 /* (end of >>attention) */
+
+/* ======================================================================================
+   >>ae-vae  autoencoders (corruption, sparsity and contractive penalties) and VAEs
+   (reparameterization, Gaussian KL, importance-weighted log-likelihood)
+   ====================================================================================== */
+
+/* (end of >>ae-vae) */
+
+/* ======================================================================================
+   >>rbm  restricted Boltzmann machines (CD-k, PCD-k, AIS), deep belief nets, NADE
+   ====================================================================================== */
+
+/* (end of >>rbm) */
 
 /* >>backward-table  generated from DL_OPS: dl__bwd_<op> for every op */
 static const dl__bwd_fn dl__bwd_table[DL__OP_COUNT] = {
