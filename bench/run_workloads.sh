@@ -5,7 +5,8 @@
 # For each workload, thread count and mode it runs ROUNDS rounds of: dl.h, then the peer with
 # OMP_WAIT_POLICY=passive, then with active (A B A B ...), each process WARMUP untimed steps
 # then STEPS timed ones. The medians are over every timed step of every round. The peer keeps
-# the faster of its two OpenMP policies. One line per case:
+# the faster of its two OpenMP policies (a policy whose first-round median is over 1.5x the
+# other's is not run again in later rounds: it cannot win). One line per case:
 #   W1 threads=1 mode=train dl_ms=.. torch_ms=.. ratio=.. peer=<torch version, OMP policy>
 # ratio = dl_ms / torch_ms (below 1: dl.h is faster). Under each, a `#` line: parameter counts
 # (they must agree: the script says MISMATCH otherwise), nominal GFLOP/s, peak RSS, first loss.
@@ -61,7 +62,7 @@ median() { sort -g "$1" | awk '{a[NR] = $1} END {if (!NR) {print "nan"; exit} if
 # runs one process, appends its step times to $1.steps, keeps its last output in $1.out
 run_one() {
     local tag=$1; shift
-    if "$@" > "$TMP/cur" 2> "$TMP/err"; then
+    if "$@" < /dev/null > "$TMP/cur" 2> "$TMP/err"; then
         sed -n 's/^step_ms //p' "$TMP/cur" >> "$TMP/$tag.steps"
         cp "$TMP/cur" "$TMP/$tag.out"
         local rss; rss=$(key "$TMP/cur" peak_rss_kib)
@@ -81,9 +82,16 @@ for W in $WORKLOADS; do
                 while read -r py ver; do
                     p=$((p + 1))
                     for pol in passive active; do
+                        [ -e "$TMP/c_p${p}_$pol.drop" ] && continue
                         run_one "c_p${p}_$pol" "${PEER_ENV[@]}" OMP_NUM_THREADS="$th" OPENBLAS_NUM_THREADS="$th" OMP_WAIT_POLICY=$pol \
                             "$py" bench/torch_workloads.py "$W" "$mode" "$th" "$STEPS" "$WARMUP"
                     done
+                    # after round 1, a policy 1.5x slower than the other cannot win: skip it
+                    if [ "$r" = 1 ] && [ -s "$TMP/c_p${p}_passive.steps" ] && [ -s "$TMP/c_p${p}_active.steps" ]; then
+                        a=$(median "$TMP/c_p${p}_passive.steps"); b=$(median "$TMP/c_p${p}_active.steps")
+                        awk -v a="$a" -v b="$b" 'BEGIN {exit !(a > 1.5 * b)}' && touch "$TMP/c_p${p}_passive.drop"
+                        awk -v a="$a" -v b="$b" 'BEGIN {exit !(b > 1.5 * a)}' && touch "$TMP/c_p${p}_active.drop"
+                    fi
                 done < "$TMP/peers"
             done
             dl_ms=$(median "$TMP/c_dl.steps" 2>/dev/null || echo nan)
@@ -108,9 +116,9 @@ for W in $WORKLOADS; do
                     [ "$fl" = "$(key "$po" flop_per_step)" ] || pm="$pm, flop_per_step MISMATCH"
                     awk -v pm="$pm" -v fl="$fl" -v a="$dl_ms" -v b="$best" -v ra="$(cat "$TMP/c_dl.rss")" \
                         -v rb="$(cat "$TMP/c_p${p}_${bpol:-passive}.rss")" -v la="$(key "$TMP/c_dl.out" loss0)" -v lb="$(key "$po" loss0)" \
-                        -v pa="$(median "$TMP/c_p${p}_passive.steps" 2>/dev/null)" -v pc="$(median "$TMP/c_p${p}_active.steps" 2>/dev/null)" \
-                        'BEGIN {printf "#   %s; GFLOP/s dl=%.1f torch=%.1f; peak RSS MiB dl=%.1f torch=%.1f; loss0 dl=%s torch=%s; torch passive=%s active=%s ms\n",
-                                pm, fl / a * 1e-6, fl / b * 1e-6, ra / 1024, rb / 1024, la, lb, pa, pc}'
+                        -v pa="$(median "$TMP/c_p${p}_passive.steps" 2>/dev/null)" -v pc="$(median "$TMP/c_p${p}_active.steps" 2>/dev/null)" -v dr="$(cd "$TMP" && ls c_p${p}_*.drop 2>/dev/null | sed 's/.*_\(.*\)\.drop/ (\1: round 1 only)/')" \
+                        'BEGIN {printf "#   %s; GFLOP/s dl=%.1f torch=%.1f; peak RSS MiB dl=%.1f torch=%.1f; loss0 dl=%s torch=%s; torch passive=%s active=%s ms%s\n",
+                                pm, fl / a * 1e-6, fl / b * 1e-6, ra / 1024, rb / 1024, la, lb, pa, pc, dr}'
                 fi
             done < "$TMP/peers"
         done
