@@ -15,12 +15,14 @@
 # The peer runs in its best configuration (WORKLOADS.md): OPENBLAS_CORETYPE and
 # OPENBLAS_L2_SIZE unset, MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ = 1 GiB, OMP_NUM_THREADS
 # = OPENBLAS_NUM_THREADS = threads. Peers: Debian's torch (/usr/bin/python3) and, when it exists,
-# the newer torch of the venv $TORCH_VENV (default /tmp/venv-torch); PEERS="python ..." overrides.
+# the newer torch of the venv $TORCH_VENV (default /tmp/venv-torch); PEERS="python ..." overrides
+# (e.g. PEERS="/usr/bin/python3 /tmp/venv/bin/python"). Each peer gets its own lines and geomean.
 #
-# Environment: QUICK=1 (smoke run: 1 round of 5 steps after 2 warm-up, ~2 minutes),
+# Environment: QUICK=1 (smoke run: 1 round of 5 steps after 2 warm-up, ~2 minutes quiet, 3-4 busy),
 #   ROUNDS (3), STEPS (10 per round), WARMUP (5), WORKLOADS ("W1 W2 W3 W4 W5"), THREADS ("1 2"),
 #   MODES ("train infer"), CC (cc).
-# A full run takes ~10 minutes on 2 cores (most of it `import torch`, ~2 s a process).
+# A full run with one peer takes ~10 minutes on 2 cores (much of it `import torch`, 1.5-3 s a
+# process); a second peer adds about as much again.
 # Run from anywhere: make bench runs it after building.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -87,7 +89,7 @@ for W in $WORKLOADS; do
                             "$py" bench/torch_workloads.py "$W" "$mode" "$th" "$STEPS" "$WARMUP"
                     done
                     # after round 1, a policy 1.5x slower than the other cannot win: skip it
-                    if [ "$r" = 1 ] && [ -s "$TMP/c_p${p}_passive.steps" ] && [ -s "$TMP/c_p${p}_active.steps" ]; then
+                    if [ "$r" = 1 ] && [ "$ROUNDS" -gt 1 ] && [ -s "$TMP/c_p${p}_passive.steps" ] && [ -s "$TMP/c_p${p}_active.steps" ]; then
                         a=$(median "$TMP/c_p${p}_passive.steps"); b=$(median "$TMP/c_p${p}_active.steps")
                         awk -v a="$a" -v b="$b" 'BEGIN {exit !(a > 1.5 * b)}' && touch "$TMP/c_p${p}_passive.drop"
                         awk -v a="$a" -v b="$b" 'BEGIN {exit !(b > 1.5 * a)}' && touch "$TMP/c_p${p}_active.drop"

@@ -131,7 +131,8 @@ def blas_in_use():
     m = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
     try:
         with open("/proc/self/maps") as f:
-            libs = sorted({os.path.basename(os.path.realpath(ln.split()[-1])) for ln in f if "blas" in ln.lower()})
+            libs = sorted({os.path.basename(os.path.realpath(ln.split()[-1])) for ln in f
+                           if "blas" in ln.lower() and "cublas" not in ln.lower()})
     except OSError:
         libs = []
     return "%s(%s)" % (m.group(1) if m else "?", ",".join(libs) or "none-mapped")
