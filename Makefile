@@ -5,7 +5,7 @@
 #   make valgrind   the main suite under valgrind memcheck
 #   make examples   build examples/*.c into build/
 #   make demo       build and run examples/02_digits.c (an MLP on the 8x8 digits, ~1 s)
-#   make bench      benchmarks (none yet)
+#   make bench      benchmarks: bench/gemm.c, then W1-W5 against PyTorch (bench/run_workloads.sh)
 #   make fuzz       libFuzzer on the weights and IDX/gzip parsers (FUZZ_SECONDS, default 60)
 #   make clean      remove build/
 CC ?= cc
@@ -38,8 +38,14 @@ $(EXAMPLES): build/%: examples/%.c dl.h
 	@mkdir -p build
 	$(CC) $(CFLAGS) $(WARN) -I. $< -o $@ -lm
 
+# bench/gemm.c needs OpenBLAS (libopenblas-dev); its OPENBLAS_* overrides are unset for the
+# benchmark alone (WORKLOADS.md). QUICK=1 make bench: a ~2-minute smoke run of the workloads.
 bench:
-	@echo "no benchmarks yet (bench/ will hold the WORKLOADS.md runs)"
+	@mkdir -p build
+	$(CC) -O2 -march=native -I. bench/gemm.c -o build/bench_gemm -lopenblas -lm -pthread
+	$(CC) -O2 -march=native -pthread -I. bench/workloads.c -o build/bench_workloads -lm
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ./build/bench_gemm
+	CC="$(CC)" bash bench/run_workloads.sh
 
 FUZZ_SECONDS ?= 60
 fuzz:
