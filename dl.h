@@ -3402,16 +3402,19 @@ static void dl__optim_update(dl_optim *o, int k) {
     float lr = o->groups[o->group[k]].lr, wd = o->groups[o->group[k]].weight_decay;
     int64_t i, n = pt->numel, t = ++o->step[k];
     switch (d->kind) {
-    case DL_SGD:
-        for (i = 0; i < n; i++) {
-            float g = gr[i] + wd * p[i];
-            if (d->momentum != 0.0f) {
-                s1[i] = t == 1 ? g : d->momentum * s1[i] + (1.0f - d->dampening) * g;
-                g = d->nesterov ? g + d->momentum * s1[i] : s1[i];
-            }
-            p[i] -= lr * g;
+    case DL_SGD: {   /* options hoisted out of the loops: one branch-free loop per variant */
+        const float mom = d->momentum, damp = 1.0f - d->dampening;
+        if (mom == 0.0f) for (i = 0; i < n; i++) p[i] -= lr * (gr[i] + wd * p[i]);
+        else if (d->nesterov) for (i = 0; i < n; i++) {
+            const float g = gr[i] + wd * p[i], m = t == 1 ? g : mom * s1[i] + damp * g;
+            s1[i] = m; p[i] -= lr * (g + mom * m);
         }
-        break;
+        else if (t == 1) for (i = 0; i < n; i++) { const float g = gr[i] + wd * p[i]; s1[i] = g; p[i] -= lr * g; }
+        else for (i = 0; i < n; i++) {
+            const float m = mom * s1[i] + damp * (gr[i] + wd * p[i]);
+            s1[i] = m; p[i] -= lr * m;
+        }
+        break; }
     case DL_ADAGRAD: {
         float clr = (float)((double)lr / (1.0 + (double)(t - 1) * (double)d->lr_decay));
         for (i = 0; i < n; i++) {
@@ -3434,13 +3437,19 @@ static void dl__optim_update(dl_optim *o, int k) {
     case DL_ADAM: case DL_ADAMW: {
         double bc1 = 1.0 - pow((double)d->beta1, (double)t), bc2 = 1.0 - pow((double)d->beta2, (double)t);
         float step_size = (float)((double)lr / bc1), bc2s = (float)sqrt(bc2);
-        for (i = 0; i < n; i++) {
+        const float b1 = d->beta1, b2 = d->beta2, c1 = 1.0f - d->beta1, c2 = 1.0f - d->beta2, eps = d->eps;
+        const float decay = d->kind == DL_ADAMW ? 1.0f - lr * wd : 1.0f, l2 = d->kind == DL_ADAMW ? 0.0f : wd;
+        if (!s3 && d->kind == DL_ADAM && wd == 0.0f) for (i = 0; i < n; i++) {   /* the common case */
+            const float g = gr[i], m = s1[i] * b1 + c1 * g, v = s2[i] * b2 + c2 * g * g;
+            s1[i] = m; s2[i] = v; p[i] -= step_size * (m / (sqrtf(v) / bc2s + eps));
+        }
+        else for (i = 0; i < n; i++) {
             float g = gr[i], denom;
-            if (d->kind == DL_ADAMW) p[i] *= 1.0f - lr * wd; else g += wd * p[i];
-            s1[i] = s1[i] * d->beta1 + (1.0f - d->beta1) * g;
-            s2[i] = s2[i] * d->beta2 + (1.0f - d->beta2) * g * g;
-            if (s3) { if (s2[i] > s3[i]) s3[i] = s2[i]; denom = sqrtf(s3[i]) / bc2s + d->eps; }
-            else denom = sqrtf(s2[i]) / bc2s + d->eps;
+            if (d->kind == DL_ADAMW) p[i] *= decay; else g += l2 * p[i];
+            s1[i] = s1[i] * b1 + c1 * g;
+            s2[i] = s2[i] * b2 + c2 * g * g;
+            if (s3) { if (s2[i] > s3[i]) s3[i] = s2[i]; denom = sqrtf(s3[i]) / bc2s + eps; }
+            else denom = sqrtf(s2[i]) / bc2s + eps;
             p[i] -= step_size * (s1[i] / denom);
         }
         break; }
