@@ -2136,7 +2136,7 @@ static void dl__pack_b(const dl__mat *B, int64_t N, int64_t j0, int64_t k0, int6
     }
 }
 /* one task: the C block rows [i0, i0+mc) x columns [j0, j0+nc), over all of K */
-typedef struct dl__gjob { int64_t M, N, K, nj; dl__mat A, B, C; int accumulate, mr, nr, avx; dl__ukernel uk; } dl__gjob;
+typedef struct dl__gjob { int64_t M, N, K, nj; dl__mat A, B, C; int accumulate, mr, nr, avx; dl__ukernel uk; const float *pa; } dl__gjob;
 #define DL__NC 256                    /* columns per task (a multiple of every NR)          */
 static void dl__gemm_task(void *arg, int64_t t) {
     const dl__gjob *g = (const dl__gjob *)arg;
@@ -2150,17 +2150,19 @@ static void dl__gemm_task(void *arg, int64_t t) {
     for (k0 = 0; k0 < g->K; k0 += DL__KC) {
         const int64_t kc = g->K - k0 < DL__KC ? g->K - k0 : DL__KC;
         const int acc = g->accumulate || k0 > 0;
-        dl__pack_a(&g->A, g->M, i0, mcr, k0, kc, mr, ap);
+        const float *a = ap;
+        if (g->pa) a = g->pa + k0 * ((g->M + mr - 1) / mr * mr) + i0 * kc;   /* packed beforehand */
+        else dl__pack_a(&g->A, g->M, i0, mcr, k0, kc, mr, ap);
         for (j0 = jb; j0 < jend; j0 += nr) {
             const int64_t n = jend - j0 < nr ? jend - j0 : nr;
             dl__pack_b(&g->B, jend, j0, k0, kc, nr, g->avx, bp);
             for (i = 0; i < mc; i += mr) {
                 const int64_t m = mc - i < mr ? mc - i : mr;
                 float *c = C.p + (i0 + i) * C.rs + j0 * C.cs;
-                if (m == mr && n == nr && C.cs == 1) g->uk(kc, ap + i * kc, bp, c, C.rs, acc);
+                if (m == mr && n == nr && C.cs == 1) g->uk(kc, a + i * kc, bp, c, C.rs, acc);
                 else {                                   /* edge tile: through a local tile */
                     int64_t r, q;
-                    g->uk(kc, ap + i * kc, bp, tile, nr, 0);
+                    g->uk(kc, a + i * kc, bp, tile, nr, 0);
                     for (r = 0; r < m; r++) for (q = 0; q < n; q++) {
                         float *o = c + r * C.rs + q * C.cs;
                         *o = acc ? *o + tile[r * nr + q] : tile[r * nr + q];
@@ -2181,26 +2183,62 @@ static void dl__gemm_packed(const dl_ctx *ctx, int64_t M, int64_t N, int64_t K, 
     }
     if (M == 0 || N == 0) return;
     if (K == 0) { if (!accumulate) for (i = 0; i < M; i++) for (j = 0; j < N; j++) C.p[i * C.rs + j * C.cs] = 0.0f; return; }
-    g.M = M; g.N = N; g.K = K; g.A = A; g.B = B; g.C = C; g.accumulate = accumulate; g.mr = mr; g.nr = nr; g.uk = uk;
+    g.M = M; g.N = N; g.K = K; g.A = A; g.B = B; g.C = C; g.accumulate = accumulate; g.mr = mr; g.nr = nr; g.uk = uk; g.pa = NULL;
     g.avx = ctx->isa == DL_ISA_AVX2 || ctx->isa == DL_ISA_AVX512;
     g.nj = (N + DL__NC - 1) / DL__NC;
     nt = (M + DL__MC - 1) / DL__MC * g.nj;
     if ((double)M * (double)N * (double)K < 65536.0) for (i = 0; i < nt; i++) dl__gemm_task(&g, i);  /* too small to fork */
     else dl__parallel(ctx, nt, dl__gemm_task, &g);
 }
-static void dl__gemm_isa(const dl_ctx *ctx, int64_t M, int64_t N, int64_t K, dl__mat A, dl__mat B, dl__mat C, int accumulate) {
+/* the micro-tile and kernel of the context's kernel set; 0 for the unpacked ones */
+static int dl__isa_tile(const dl_ctx *ctx, int *mr, int *nr, dl__ukernel *uk) {
     switch (ctx->isa) {
-    case DL_ISA_REFERENCE: dl__gemm_ref(M, N, K, A, B, C, accumulate); return;
 #if defined(DL__X86_64)
-    case DL_ISA_SSE2: dl__gemm_packed(ctx, M, N, K, A, B, C, accumulate, 4, 8, dl__uk_sse2); return;
-    case DL_ISA_AVX2: dl__gemm_packed(ctx, M, N, K, A, B, C, accumulate, 6, 16, dl__uk_avx2); return;
-    case DL_ISA_AVX512: dl__gemm_packed(ctx, M, N, K, A, B, C, accumulate, 6, 32, dl__uk_avx512); return;
+    case DL_ISA_SSE2: *mr = 4; *nr = 8; *uk = dl__uk_sse2; return 1;
+    case DL_ISA_AVX2: *mr = 6; *nr = 16; *uk = dl__uk_avx2; return 1;
+    case DL_ISA_AVX512: *mr = 6; *nr = 32; *uk = dl__uk_avx512; return 1;
 #endif
 #if defined(DL__NEON64)
-    case DL_ISA_NEON: dl__gemm_packed(ctx, M, N, K, A, B, C, accumulate, 8, 8, dl__uk_neon); return;
+    case DL_ISA_NEON: *mr = 8; *nr = 8; *uk = dl__uk_neon; return 1;
 #endif
-    default: dl__gemm(M, N, K, A, B, C, accumulate); return;
+    default: (void)mr; (void)nr; (void)uk; return 0;
     }
+}
+static void dl__gemm_isa(const dl_ctx *ctx, int64_t M, int64_t N, int64_t K, dl__mat A, dl__mat B, dl__mat C, int accumulate) {
+    int mr, nr; dl__ukernel uk;
+    if (ctx->isa == DL_ISA_REFERENCE) dl__gemm_ref(M, N, K, A, B, C, accumulate);
+    else if (dl__isa_tile(ctx, &mr, &nr, &uk)) dl__gemm_packed(ctx, M, N, K, A, B, C, accumulate, mr, nr, uk);
+    else dl__gemm(M, N, K, A, B, C, accumulate);
+}
+/* An A used for many products (an RNN's W_hh at every time step) packed once into
+   dl__gemm_prepack_floats() floats (an upper bound for every kernel set, so measure-mode
+   sizes do not depend on the CPU) by dl__gemm_prepack, then used by dl__gemm_isa_pa. Same
+   blocks, same order of sums: the bits equal dl__gemm_isa's. Kernel sets that do not pack
+   ignore the buffer and run dl__gemm_isa on A. */
+static int64_t dl__gemm_prepack_floats(int64_t M, int64_t K) { return (M + 7) * K; }
+static void dl__gemm_prepack(const dl_ctx *ctx, int64_t M, int64_t K, dl__mat A, float *buf) {
+    int mr, nr; dl__ukernel uk; int64_t k0, i0, Mr;
+    if (!dl__isa_tile(ctx, &mr, &nr, &uk)) return;
+    Mr = (M + mr - 1) / mr * mr;
+    for (k0 = 0; k0 < K; k0 += DL__KC) {
+        const int64_t kc = K - k0 < DL__KC ? K - k0 : DL__KC;
+        for (i0 = 0; i0 < M; i0 += DL__MC) {
+            const int64_t mc = M - i0 < DL__MC ? M - i0 : DL__MC;
+            dl__pack_a(&A, M, i0, (mc + mr - 1) / mr * mr, k0, kc, mr, buf + k0 * Mr + i0 * kc);
+        }
+    }
+}
+static void dl__gemm_isa_pa(const dl_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *pa, dl__mat A, dl__mat B, dl__mat C, int accumulate) {
+    dl__gjob g; int64_t i, j, nt;
+    if (!pa || !dl__isa_tile(ctx, &g.mr, &g.nr, &g.uk)) { dl__gemm_isa(ctx, M, N, K, A, B, C, accumulate); return; }
+    if (M == 0 || N == 0) return;
+    if (K == 0) { if (!accumulate) for (i = 0; i < M; i++) for (j = 0; j < N; j++) C.p[i * C.rs + j * C.cs] = 0.0f; return; }
+    g.M = M; g.N = N; g.K = K; g.A.p = NULL; g.A.rs = g.A.cs = 0; g.B = B; g.C = C; g.accumulate = accumulate; g.pa = pa;
+    g.avx = ctx->isa == DL_ISA_AVX2 || ctx->isa == DL_ISA_AVX512;
+    g.nj = (N + DL__NC - 1) / DL__NC;
+    nt = (M + DL__MC - 1) / DL__MC * g.nj;
+    if ((double)M * (double)N * (double)K < 65536.0) for (i = 0; i < nt; i++) dl__gemm_task(&g, i);
+    else dl__parallel(ctx, nt, dl__gemm_task, &g);
 }
 
 /* >>op-matmul  Y = op(A) op(B), batched over a leading dim (a 2-D side is shared).
@@ -5276,7 +5314,7 @@ static void dl__rnn_transpose(float *wt, const float *w, int64_t N, int64_t K) {
     }
 }
 static void dl__rnn_fwd(const dl_ctx *ctx, int mode, int rev, dl_tensor *const *in, float *P, float *sv,
-                        float *xp, float *rp, float *hs, float *cs) {
+                        float *xp, float *rp, float *hs, float *cs, float *pw) {
     const dl_tensor *X = in[0];
     const int64_t T = X->shape[0], B = X->shape[1], I = X->shape[2], H = in[4]->shape[1];
     const int64_t G = dl__rnn_gates(mode), GH = G * H, S = dl__rnn_saved_cols(mode, H);
@@ -5302,8 +5340,9 @@ static void dl__rnn_fwd(const dl_ctx *ctx, int mode, int rev, dl_tensor *const *
     }
     if (maxlen < T) memset(y, 0, (size_t)(T * B * H) * sizeof(float));
     else if (len) for (b = 0; b < B; b++) if (len[b] < T) { memset(y, 0, (size_t)(T * B * H) * sizeof(float)); break; }
+    dl__gemm_prepack(ctx, GH, H, dl__rmat(whh, H), pw);   /* W_hh packed once, used at every step */
     for (s = 0; s < maxlen; s++) {
-        dl__gemm_isa(ctx, GH, B, H, dl__rmat(whh, H), dl__rmat(hs, B), dl__rmat(rp, B), 0);
+        dl__gemm_isa_pa(ctx, GH, B, H, pw, dl__rmat(whh, H), dl__rmat(hs, B), dl__rmat(rp, B), 0);
         for (b = 0; b < B; b++) {
             const int64_t L = len ? len[b] : T;
             int64_t t; const float *xr, *rr; float *hb = hs + b, *yb, *sb;   /* rr[k * B], hb[j * B] */
@@ -5340,7 +5379,7 @@ static void dl__rnn_fwd(const dl_ctx *ctx, int mode, int rev, dl_tensor *const *
 }
 
 static void dl__rnn_bwd(dl_ctx *ctx, dl__node *nd, float *gx, float *gh0, float *gc0, float *gwih, float *gwhh,
-                        float *gbih, float *gbhh, float *dG, float *dGh, float *sb, float *dh, float *dc, float *hp, float *wt) {
+                        float *gbih, float *gbhh, float *dG, float *dGh, float *sb, float *dh, float *dc, float *hp, float *wt, float *pwt) {
     dl_tensor *const *in = nd->in; const dl_tensor *X = in[0];
     const int mode = nd->iarg[0], rev = nd->iarg[1];
     const int64_t T = X->shape[0], B = X->shape[1], I = X->shape[2], H = in[4]->shape[1];
@@ -5354,6 +5393,7 @@ static void dl__rnn_bwd(dl_ctx *ctx, dl__node *nd, float *gx, float *gh0, float 
     /* as in the forward, the running dh is transposed, dh [H, B], and so is the step's gate
        gradient, sb [GH, B]: dh^T += W_hh^T sb^T reads W_hh^T's rows in place */
     dl__rnn_transpose(wt, whh, GH, H);
+    dl__gemm_prepack(ctx, H, GH, dl__rmat(wt, GH), pwt);   /* W_hh^T packed once for every step */
     memset(dG, 0, (size_t)(T * B * GH) * sizeof(float));
     if (dGh != dG) memset(dGh, 0, (size_t)(T * B * GH) * sizeof(float));
     for (b = 0; b < B; b++) for (j = 0; j < H; j++) dh[j * B + b] = gP[(T * B + b) * H + j];
@@ -5400,7 +5440,7 @@ static void dl__rnn_bwd(dl_ctx *ctx, dl__node *nd, float *gx, float *gh0, float 
             }
         }
         /* dh_prev^T += W_hh^T [H, GH] x sb [GH, B] (columns of finished sequences add 0) */
-        dl__gemm_isa(ctx, H, B, GH, dl__rmat(wt, GH), dl__rmat(sb, B), dl__rmat(dh, B), 1);
+        dl__gemm_isa_pa(ctx, H, B, GH, pwt, dl__rmat(wt, GH), dl__rmat(sb, B), dl__rmat(dh, B), 1);
     }
     if (gh0) for (b = 0; b < B; b++) for (j = 0; j < H; j++) gh0[b * H + j] += dh[j * B + b];
     if (gc0) for (j = 0; j < B * H; j++) gc0[j] += dc[j];
@@ -5431,7 +5471,7 @@ static void dl__bwd_rnn(dl_ctx *ctx, dl__node *nd) {
     const int64_t T = X->shape[0], B = X->shape[1], H = nd->in[4]->shape[1], GH = dl__rnn_gates(mode) * H;
     float *gx = dl__ingrad(ctx, nd, 0), *gh0 = dl__ingrad(ctx, nd, 1), *gc0 = dl__ingrad(ctx, nd, 2);
     float *gwih = dl__ingrad(ctx, nd, 3), *gwhh = dl__ingrad(ctx, nd, 4), *gbih = dl__ingrad(ctx, nd, 5), *gbhh = dl__ingrad(ctx, nd, 6);
-    float *dG, *dGh, *sb, *dh, *dc = NULL, *hp = NULL, *wt; int ok; dl_mark mk;
+    float *dG, *dGh, *sb, *dh, *dc = NULL, *hp = NULL, *wt, *pwt; int ok; dl_mark mk;
     if (ctx->status || (!nd->out->grad && !ctx->measure)) return;
     mk = dl_ctx_mark(ctx);   /* scratch below: the same bytes in measure mode, freed at the end */
     dG = (float *)dl__alloc(ctx, (size_t)(T * B * GH) * sizeof(float), 0, &ok);
@@ -5441,7 +5481,8 @@ static void dl__bwd_rnn(dl_ctx *ctx, dl__node *nd) {
     if (mode == DL_LSTM) dc = (float *)dl__alloc(ctx, (size_t)(B * H) * sizeof(float), 0, &ok);
     if (nd->in[4]->requires_grad) hp = (float *)dl__alloc(ctx, (size_t)(T * B * H) * sizeof(float), 0, &ok);
     wt = (float *)dl__alloc(ctx, (size_t)(GH * H) * sizeof(float), 0, &ok);
-    if (!ctx->status && !ctx->measure) dl__rnn_bwd(ctx, nd, gx, gh0, gc0, gwih, gwhh, gbih, gbhh, dG, dGh, sb, dh, dc, hp, wt);
+    pwt = (float *)dl__alloc(ctx, (size_t)dl__gemm_prepack_floats(H, GH) * sizeof(float), 0, &ok);
+    if (!ctx->status && !ctx->measure) dl__rnn_bwd(ctx, nd, gx, gh0, gc0, gwih, gwhh, gbih, gbhh, dG, dGh, sb, dh, dc, hp, wt, pwt);
     dl_ctx_rewind(ctx, mk);
 }
 
@@ -5512,7 +5553,7 @@ DL__API dl_rnn_out dl_rnn_layer(dl_ctx *ctx, dl_rnn_mode mode, dl_tensor *x, dl_
                                 dl_tensor *w_ih, dl_tensor *w_hh, dl_tensor *b_ih, dl_tensor *b_hh,
                                 dl_tensor *lengths, int reverse) {
     dl_rnn_out out; dl_tensor *in[9], *P, *sv = NULL; int64_t T, B, H, GH, S, i; int rec, ok, m = (int)mode;
-    dl_mark mk; dl__node *nd; float *xp, *rp, *hs, *cs = NULL;
+    dl_mark mk; dl__node *nd; float *xp, *rp, *hs, *cs = NULL, *pw;
     out.y = out.h = out.c = NULL;
     if (!ctx) return out;
     ctx->op = "dl_rnn_layer";
@@ -5539,7 +5580,8 @@ DL__API dl_rnn_out dl_rnn_layer(dl_ctx *ctx, dl_rnn_mode mode, dl_tensor *x, dl_
     rp = (float *)dl__alloc(ctx, (size_t)(B * GH) * sizeof(float), 0, &ok);
     hs = (float *)dl__alloc(ctx, (size_t)(B * H) * sizeof(float), 0, &ok);
     if (m == DL_LSTM) cs = (float *)dl__alloc(ctx, (size_t)(B * H) * sizeof(float), 0, &ok);
-    if (!ctx->status && !ctx->measure) dl__rnn_fwd(ctx, m, reverse != 0, in, P->data, sv ? sv->data : NULL, xp, rp, hs, cs);
+    pw = (float *)dl__alloc(ctx, (size_t)dl__gemm_prepack_floats(GH, H) * sizeof(float), 0, &ok);
+    if (!ctx->status && !ctx->measure) dl__rnn_fwd(ctx, m, reverse != 0, in, P->data, sv ? sv->data : NULL, xp, rp, hs, cs, pw);
     dl_ctx_rewind(ctx, mk);
     if (ctx->status) return dl__rnn_poison(ctx, m);
     nd = dl__record(ctx, DL__OP_rnn, P, in, 9);
