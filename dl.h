@@ -2113,10 +2113,20 @@ static void dl__pack_bt_avx(const float *src, int64_t cs, int64_t kc, int nr, fl
     }
 }
 #endif
+#if defined(DL__X86_64)
+/* row-major B: NR floats per k with vector moves (a memcpy call per 64 bytes costs more) */
+__attribute__((target("avx2,fma")))
+static void dl__pack_bn_avx(const float *src, int64_t rs, int64_t kc, int nr, float *dst) {
+    int64_t k; int j;
+    for (k = 0; k < kc; k++, src += rs, dst += nr)
+        for (j = 0; j < nr; j += 8) _mm256_storeu_ps(dst + j, _mm256_loadu_ps(src + j));
+}
+#endif
 static void dl__pack_b(const dl__mat *B, int64_t N, int64_t j0, int64_t k0, int64_t kc, int nr, int avx, float *dst) {
     int64_t k, j, n = N - j0 < nr ? N - j0 : nr;
 #if defined(DL__X86_64)
     if (avx && n == nr && B->rs == 1 && B->cs != 1) { dl__pack_bt_avx(B->p + k0 + j0 * B->cs, B->cs, kc, nr, dst); return; }
+    if (avx && n == nr && B->cs == 1) { dl__pack_bn_avx(B->p + k0 * B->rs + j0, B->rs, kc, nr, dst); return; }
 #else
     (void)avx;
 #endif
