@@ -453,6 +453,33 @@ static void test_threads_bits(void) {
     T_END();
 }
 
+/* the AVX update loops of SGD-momentum and Adam give the scalar loops' bits (1001 params:
+   a vector body and a scalar tail), over 4 steps with changing gradients */
+static void test_optim_isa_bits(void) {
+    int kind;
+    T_BEGIN("optim: the AVX SGD-momentum and Adam updates give the same bits as the portable loops");
+    for (kind = 0; kind < 2; kind++) {
+        float res[2][1001]; int v, st; int64_t i;
+        for (v = 0; v < 2; v++) {
+            dl_ctx_desc d; dl_ctx *cx; dl_tensor *w; dl_optim *o; dl_optim_desc od;
+            memset(&d, 0, sizeof d); d.memory_size = 1 << 20; d.seed = 3; d.isa = v ? DL_ISA_PORTABLE : DL_ISA_AUTO;
+            cx = dl_ctx_init(&d);
+            w = dl_uniform(cx, dl_shape1(1001), -1, 1); dl_requires_grad(cx, w, 1);
+            memset(&od, 0, sizeof od); od.kind = kind ? DL_ADAM : DL_SGD; od.lr = 0.05f; od.momentum = kind ? 0.0f : 0.9f;
+            o = dl_optim_new(cx, &od, 1); dl_optim_add(o, &w, 1, NULL);
+            for (st = 0; st < 4; st++) {
+                for (i = 0; i < 1001; i++) w->grad[i] = sinf((float)(i * 7 + st * 13)) * (float)(st + 1);
+                dl_optim_step(o);
+            }
+            T_EXPECT(dl_ctx_status(cx) == DL_STATUS_OK, "%s", dl_ctx_message(cx));
+            memcpy(res[v], w->data, sizeof res[v]);
+            dl_ctx_free(cx);
+        }
+        T_EXPECT(memcmp(res[0], res[1], sizeof res[0]) == 0, "%s: the kernel sets differ", kind ? "adam" : "sgd");
+    }
+    T_END();
+}
+
 /* tied weights: one W used as encoder (x W^T) and decoder (h W); its gradient is the sum */
 static dl_tensor *tied_autoencoder(dl_ctx *ctx, dl_tensor *const *in, int n, void *user) {
     dl_tensor *h = dl_tanh(ctx, dl_matmul_ex(ctx, in[0], in[1], DL_TRANS_B));   /* [4,3] */
@@ -503,6 +530,7 @@ static void suite_core(void) {
     test_sharing();
     test_isa_paths();
     test_threads_bits();
+    test_optim_isa_bits();
     test_arena();
     test_measure();
     test_errors();
