@@ -683,7 +683,7 @@ extern "C" {
     X(softsign, 46)  X(prelu, 47) \
     X(conv2d, 48) X(conv_transpose2d, 49) \
     X(max_pool2d, 50) X(avg_pool2d, 51) X(adaptive_avg_pool2d, 52) X(max_unpool2d, 53) \
-    X(batch_norm, 54) X(layer_norm, 55) X(group_norm, 56)
+    X(batch_norm, 54) X(layer_norm, 55) X(group_norm, 56) X(embedding, 57) X(rnn, 58)
 
 enum dl__op {
     DL__OP_NONE = 0,
@@ -4630,6 +4630,425 @@ DL__API dl_tensor *dl_normalize_channels(dl_ctx *ctx, dl_tensor *x, const float 
    >>seq-rnn  embedding (gather forward, scatter-add backward) and the recurrent layer op:
    one node per layer and direction, the whole sequence inside it; then the dl_rnn stack.
    ====================================================================================== */
+
+/* >>op-embedding  y[p, :] = weight[idx[p], :] for every position p of idx (any shape);
+   dweight[idx[p], :] += g[p, :] except where idx[p] == padding_idx (repeats add up) */
+static void dl__bwd_embedding(dl_ctx *ctx, dl__node *nd) {
+    dl_tensor *w = nd->in[0], *idx = nd->in[1]; float *gw = dl__ingrad(ctx, nd, 0);
+    const float *g = nd->out->grad; int64_t D = w->shape[1], i, k; int pad = nd->iarg[0];
+    if (!gw || !g || ctx->measure || ctx->status) return;
+    for (i = 0; i < idx->numel; i++) {
+        int32_t r = idx->idata[i]; float *dst; const float *src;
+        if (r == pad) continue;
+        dst = gw + (int64_t)r * D; src = g + i * D;
+        for (k = 0; k < D; k++) dst[k] += src[k];
+    }
+}
+DL__API dl_tensor *dl_embedding(dl_ctx *ctx, dl_tensor *weight, dl_tensor *idx, int padding_idx) {
+    dl_tensor *y, *in[2]; dl_shape s; int64_t D, i; dl__node *nd;
+    DL__ENTER(ctx, "dl_embedding");
+    if (!dl__arg(ctx, weight, 1, DL_F32) || !dl__arg(ctx, idx, 2, DL_I32)) return &ctx->poison;
+    if (weight->ndim != 2) return dl__fail1(ctx, DL_STATUS_SHAPE, "weight%T must be [num_embeddings, dim]", DL__A(weight));
+    if (idx->ndim >= DL_MAX_DIMS) return dl__fail1(ctx, DL_STATUS_SHAPE, "idx%T has too many dimensions (the output adds one)", DL__A(idx));
+    if (padding_idx >= 0 && (int64_t)padding_idx >= weight->shape[0])
+        return dl__fail2(ctx, DL_STATUS_INDEX, "padding_idx %d out of range for weight%T", DL__A(&padding_idx), DL__A(weight));
+    weight = dl__contig(ctx, weight); idx = dl__contig_index(ctx, idx);
+    if (ctx->status || !dl__check_indices(ctx, idx, weight->shape[0])) return &ctx->poison;
+    s = dl_shape_of(idx); D = weight->shape[1]; s.d[s.ndim++] = D;
+    y = dl__new(ctx, s, DL_F32, 1);
+    if (ctx->status) return &ctx->poison;
+    if (!ctx->measure && D)
+        for (i = 0; i < idx->numel; i++)
+            memcpy(y->data + i * D, weight->data + (int64_t)idx->idata[i] * D, (size_t)D * sizeof(float));
+    in[0] = weight; in[1] = idx;
+    nd = dl__record(ctx, DL__OP_embedding, y, in, 2);
+    if (nd) nd->iarg[0] = padding_idx < 0 ? -1 : padding_idx;
+    return dl__done(ctx, y);
+}
+
+/* >>op-rnn  one layer, one direction, the whole sequence; x [T,B,I], gates G (1, 4, 3), GH = G*H.
+   Forward: Xp = x W_ih^T + b_ih (+ b_hh, except GRU's n part) for all T*B rows in one GEMM;
+   per step R = h W_hh^T (one GEMM [B,H] x [H,GH]), then the gate math:
+     RNN:  h = act(Xp + R)
+     LSTM: i, f, g, o = sig, sig, tanh, sig (Xp + R);  c = f c' + i g;  h = o tanh(c)
+     GRU:  r, z = sig(Xp + R);  hn = R_n + b_hn;  n = tanh(Xp_n + r hn);  h = (1-z) n + z h'
+   Sequence b runs for t < len[b] (reverse: t = len[b]-1 .. 0); y is 0 beyond.
+   The op's output is P [T+1 (+1 LSTM), B, H]: y, then h_n, then c_n; the public outputs
+   are views of it. Saved per (t, b): LSTM i, f, g, o, c (5H); GRU r, z, n, hn (4H); RNN
+   nothing (act' comes from y). Backward (BPTT), over steps in reverse:
+     dGate (pre-activation) from dh = dh_next + dy[t] (and dc), dh_prev = dGate_hh W_hh
+     (+ z dh for GRU) one GEMM per step; after the loop dx = dG W_ih, dW_ih = dG^T x,
+     dW_hh = dG_hh^T H_prev as GEMMs over all T*B rows; db = column sums.
+   Inputs: 0 x, 1 h0, 2 c0, 3 w_ih, 4 w_hh, 5 b_ih, 6 b_hh, 7 lengths, 8 saved.        */
+static int dl__rnn_gates(int mode) { return mode == DL_LSTM ? 4 : mode == DL_GRU ? 3 : 1; }
+static int64_t dl__rnn_saved_cols(int mode, int64_t H) { return mode == DL_LSTM ? 5 * H : mode == DL_GRU ? 4 * H : 0; }
+static float dl__sigmf(float v) { return 1.0f / (1.0f + expf(-v)); }
+static dl__mat dl__rmat(const float *p, int64_t rs) { dl__mat m; m.p = (float *)(uintptr_t)p; m.rs = rs; m.cs = 1; return m; }
+static int64_t dl__rnn_maxlen(const int32_t *len, int64_t B, int64_t T) {
+    int64_t b, m = 0; if (!len) return T;
+    for (b = 0; b < B; b++) if (len[b] > m) m = len[b];
+    return m;
+}
+
+static void dl__rnn_fwd(const dl_ctx *ctx, int mode, int rev, dl_tensor *const *in, float *P, float *sv,
+                        float *xp, float *rp, float *hs, float *cs) {
+    const dl_tensor *X = in[0];
+    const int64_t T = X->shape[0], B = X->shape[1], I = X->shape[2], H = in[4]->shape[1];
+    const int64_t G = dl__rnn_gates(mode), GH = G * H, S = dl__rnn_saved_cols(mode, H);
+    const float *wih = in[3]->data, *whh = in[4]->data;
+    const float *bih = in[5] ? in[5]->data : NULL, *bhh = in[6] ? in[6]->data : NULL;
+    const int32_t *len = in[7] ? in[7]->idata : NULL;
+    const int64_t maxlen = dl__rnn_maxlen(len, B, T);
+    float *y = P, *hn_out = P + T * B * H;
+    int64_t s, b, j, r;
+    /* Xp = x W_ih^T (+ biases): [T*B, I] x [I, GH] */
+    dl__gemm_isa(ctx, T * B, GH, I, dl__rmat(X->data, I), dl__mat_t(dl__rmat(wih, I)), dl__rmat(xp, GH), 0);
+    if (bih || bhh) {
+        for (j = 0; j < GH; j++)
+            rp[j] = (bih ? bih[j] : 0.0f) + ((bhh && !(mode == DL_GRU && j >= 2 * H)) ? bhh[j] : 0.0f);
+        for (r = 0; r < T * B; r++) { float *row = xp + r * GH; for (j = 0; j < GH; j++) row[j] += rp[j]; }
+    }
+    if (in[1]) memcpy(hs, in[1]->data, (size_t)(B * H) * sizeof(float)); else memset(hs, 0, (size_t)(B * H) * sizeof(float));
+    if (mode == DL_LSTM) {
+        if (in[2]) memcpy(cs, in[2]->data, (size_t)(B * H) * sizeof(float)); else memset(cs, 0, (size_t)(B * H) * sizeof(float));
+    }
+    if (maxlen < T) memset(y, 0, (size_t)(T * B * H) * sizeof(float));
+    else if (len) for (b = 0; b < B; b++) if (len[b] < T) { memset(y, 0, (size_t)(T * B * H) * sizeof(float)); break; }
+    for (s = 0; s < maxlen; s++) {
+        /* R = h W_hh^T: [B, H] x [H, GH] */
+        dl__gemm_isa(ctx, B, GH, H, dl__rmat(hs, H), dl__mat_t(dl__rmat(whh, H)), dl__rmat(rp, GH), 0);
+        for (b = 0; b < B; b++) {
+            const int64_t L = len ? len[b] : T;
+            int64_t t; const float *xr, *rr; float *hb = hs + b * H, *yb, *sb;
+            if (s >= L) continue;
+            t = rev ? L - 1 - s : s;
+            xr = xp + (t * B + b) * GH; rr = rp + b * GH; yb = y + (t * B + b) * H;
+            sb = sv ? sv + (t * B + b) * S : NULL;
+            if (mode == DL_RNN_TANH) {
+                for (j = 0; j < H; j++) { float v = tanhf(xr[j] + rr[j]); hb[j] = v; yb[j] = v; }
+            } else if (mode == DL_RNN_RELU) {
+                for (j = 0; j < H; j++) { float v = xr[j] + rr[j]; v = v > 0.0f ? v : 0.0f; hb[j] = v; yb[j] = v; }
+            } else if (mode == DL_LSTM) {
+                float *cb = cs + b * H;
+                for (j = 0; j < H; j++) {
+                    float ig = dl__sigmf(xr[j] + rr[j]), fg = dl__sigmf(xr[H + j] + rr[H + j]);
+                    float gg = tanhf(xr[2 * H + j] + rr[2 * H + j]), og = dl__sigmf(xr[3 * H + j] + rr[3 * H + j]);
+                    float c = fg * cb[j] + ig * gg, h = og * tanhf(c);
+                    cb[j] = c; hb[j] = h; yb[j] = h;
+                    if (sb) { sb[j] = ig; sb[H + j] = fg; sb[2 * H + j] = gg; sb[3 * H + j] = og; sb[4 * H + j] = c; }
+                }
+            } else {
+                for (j = 0; j < H; j++) {
+                    float rg = dl__sigmf(xr[j] + rr[j]), zg = dl__sigmf(xr[H + j] + rr[H + j]);
+                    float hn = rr[2 * H + j] + (bhh ? bhh[2 * H + j] : 0.0f);
+                    float n = tanhf(xr[2 * H + j] + rg * hn), h = (1.0f - zg) * n + zg * hb[j];
+                    hb[j] = h; yb[j] = h;
+                    if (sb) { sb[j] = rg; sb[H + j] = zg; sb[2 * H + j] = n; sb[3 * H + j] = hn; }
+                }
+            }
+        }
+    }
+    memcpy(hn_out, hs, (size_t)(B * H) * sizeof(float));
+    if (mode == DL_LSTM) memcpy(hn_out + B * H, cs, (size_t)(B * H) * sizeof(float));
+}
+
+static void dl__rnn_bwd(dl_ctx *ctx, dl__node *nd, float *gx, float *gh0, float *gc0, float *gwih, float *gwhh,
+                        float *gbih, float *gbhh, float *dG, float *dGh, float *sb, float *dh, float *dc, float *hp) {
+    dl_tensor *const *in = nd->in; const dl_tensor *X = in[0];
+    const int mode = nd->iarg[0], rev = nd->iarg[1];
+    const int64_t T = X->shape[0], B = X->shape[1], I = X->shape[2], H = in[4]->shape[1];
+    const int64_t G = dl__rnn_gates(mode), GH = G * H, S = dl__rnn_saved_cols(mode, H);
+    const float *wih = in[3]->data, *whh = in[4]->data, *y = nd->out->data, *gP = nd->out->grad;
+    const float *h0 = in[1] ? in[1]->data : NULL, *c0 = in[2] ? in[2]->data : NULL;
+    const float *sv = in[8] ? in[8]->data : NULL;
+    const int32_t *len = in[7] ? in[7]->idata : NULL;
+    const int64_t maxlen = dl__rnn_maxlen(len, B, T);
+    int64_t s, b, j, r;
+    memset(dG, 0, (size_t)(T * B * GH) * sizeof(float));
+    if (dGh != dG) memset(dGh, 0, (size_t)(T * B * GH) * sizeof(float));
+    memcpy(dh, gP + T * B * H, (size_t)(B * H) * sizeof(float));
+    if (mode == DL_LSTM) memcpy(dc, gP + (T + 1) * B * H, (size_t)(B * H) * sizeof(float));
+    for (s = maxlen - 1; s >= 0; s--) {
+        for (b = 0; b < B; b++) {
+            const int64_t L = len ? len[b] : T;
+            int64_t t, tp; const float *gy, *yb, *svr, *hprev; float *dhb = dh + b * H, *gi, *gh, *srow = sb + b * GH;
+            if (s >= L) { memset(srow, 0, (size_t)GH * sizeof(float)); continue; }
+            t = rev ? L - 1 - s : s;
+            tp = s == 0 ? -1 : (rev ? t + 1 : t - 1);
+            gy = gP + (t * B + b) * H; yb = y + (t * B + b) * H;
+            gi = dG + (t * B + b) * GH; gh = dGh + (t * B + b) * GH;
+            svr = sv ? sv + (t * B + b) * S : NULL;
+            if (mode == DL_RNN_TANH) {
+                for (j = 0; j < H; j++) { float d = dhb[j] + gy[j], h = yb[j], a = d * (1.0f - h * h); gi[j] = a; srow[j] = a; dhb[j] = 0.0f; }
+            } else if (mode == DL_RNN_RELU) {
+                for (j = 0; j < H; j++) { float d = dhb[j] + gy[j], a = yb[j] > 0.0f ? d : 0.0f; gi[j] = a; srow[j] = a; dhb[j] = 0.0f; }
+            } else if (mode == DL_LSTM) {
+                float *dcb = dc + b * H;
+                const float *cprev = tp < 0 ? (c0 ? c0 + b * H : NULL) : sv + (tp * B + b) * S + 4 * H;
+                for (j = 0; j < H; j++) {
+                    const float ig = svr[j], fg = svr[H + j], gg = svr[2 * H + j], og = svr[3 * H + j], c = svr[4 * H + j];
+                    const float cp = cprev ? cprev[j] : 0.0f, tc = tanhf(c), d = dhb[j] + gy[j];
+                    const float dct = dcb[j] + d * og * (1.0f - tc * tc);
+                    const float ai = dct * gg * ig * (1.0f - ig), af = dct * cp * fg * (1.0f - fg);
+                    const float ag = dct * ig * (1.0f - gg * gg), ao = d * tc * og * (1.0f - og);
+                    gi[j] = ai; gi[H + j] = af; gi[2 * H + j] = ag; gi[3 * H + j] = ao;
+                    srow[j] = ai; srow[H + j] = af; srow[2 * H + j] = ag; srow[3 * H + j] = ao;
+                    dcb[j] = dct * fg; dhb[j] = 0.0f;
+                }
+            } else {
+                hprev = tp < 0 ? (h0 ? h0 + b * H : NULL) : y + (tp * B + b) * H;
+                for (j = 0; j < H; j++) {
+                    const float rg = svr[j], zg = svr[H + j], n = svr[2 * H + j], hn = svr[3 * H + j];
+                    const float hpv = hprev ? hprev[j] : 0.0f, d = dhb[j] + gy[j];
+                    const float an = d * (1.0f - zg) * (1.0f - n * n), ar = an * hn * rg * (1.0f - rg);
+                    const float az = d * (hpv - n) * zg * (1.0f - zg);
+                    gi[j] = ar; gi[H + j] = az; gi[2 * H + j] = an;
+                    gh[j] = ar; gh[H + j] = az; gh[2 * H + j] = an * rg;
+                    srow[j] = ar; srow[H + j] = az; srow[2 * H + j] = an * rg;
+                    dhb[j] = d * zg;
+                }
+            }
+        }
+        /* dh_prev += dGate_hh W_hh: [B, GH] x [GH, H] (rows of finished sequences add 0) */
+        dl__gemm_isa(ctx, B, H, GH, dl__rmat(sb, GH), dl__rmat(whh, H), dl__rmat(dh, H), 1);
+    }
+    if (gh0) for (j = 0; j < B * H; j++) gh0[j] += dh[j];
+    if (gc0) for (j = 0; j < B * H; j++) gc0[j] += dc[j];
+    if (gx) dl__gemm_isa(ctx, T * B, I, GH, dl__rmat(dG, GH), dl__rmat(wih, I), dl__rmat(gx, I), 1);
+    if (gwih) dl__gemm_isa(ctx, GH, I, T * B, dl__mat_t(dl__rmat(dG, GH)), dl__rmat(X->data, I), dl__rmat(gwih, I), 1);
+    if (gwhh) {
+        /* H_prev [T*B, H]: the state each valid (t, b) started from; 0 for padding rows */
+        for (b = 0; b < B; b++) {
+            const int64_t L = len ? len[b] : T; int64_t t;
+            for (t = 0; t < T; t++) {
+                float *dst = hp + (t * B + b) * H; int64_t tp;
+                if (t >= L) { memset(dst, 0, (size_t)H * sizeof(float)); continue; }
+                tp = rev ? (t == L - 1 ? -1 : t + 1) : t - 1;
+                if (tp >= 0) memcpy(dst, y + (tp * B + b) * H, (size_t)H * sizeof(float));
+                else if (h0) memcpy(dst, h0 + b * H, (size_t)H * sizeof(float));
+                else memset(dst, 0, (size_t)H * sizeof(float));
+            }
+        }
+        /* dW_hh^T [H, GH] += H_prev^T dG_hh, written through a transposed view of dW_hh: the
+           big dG_hh is then the GEMM's B operand, read once (about 1.4x faster than dG_hh^T H_prev) */
+        dl__gemm_isa(ctx, H, GH, T * B, dl__mat_t(dl__rmat(hp, H)), dl__rmat(dGh, GH), dl__mat_t(dl__rmat(gwhh, H)), 1);
+    }
+    if (gbih) for (r = 0; r < T * B; r++) { const float *g = dG + r * GH; for (j = 0; j < GH; j++) gbih[j] += g[j]; }
+    if (gbhh) for (r = 0; r < T * B; r++) { const float *g = dGh + r * GH; for (j = 0; j < GH; j++) gbhh[j] += g[j]; }
+}
+static void dl__bwd_rnn(dl_ctx *ctx, dl__node *nd) {
+    const dl_tensor *X = nd->in[0]; const int mode = nd->iarg[0];
+    const int64_t T = X->shape[0], B = X->shape[1], H = nd->in[4]->shape[1], GH = dl__rnn_gates(mode) * H;
+    float *gx = dl__ingrad(ctx, nd, 0), *gh0 = dl__ingrad(ctx, nd, 1), *gc0 = dl__ingrad(ctx, nd, 2);
+    float *gwih = dl__ingrad(ctx, nd, 3), *gwhh = dl__ingrad(ctx, nd, 4), *gbih = dl__ingrad(ctx, nd, 5), *gbhh = dl__ingrad(ctx, nd, 6);
+    float *dG, *dGh, *sb, *dh, *dc = NULL, *hp = NULL; int ok; dl_mark mk;
+    if (ctx->status || (!nd->out->grad && !ctx->measure)) return;
+    mk = dl_ctx_mark(ctx);   /* scratch below: the same bytes in measure mode, freed at the end */
+    dG = (float *)dl__alloc(ctx, (size_t)(T * B * GH) * sizeof(float), 0, &ok);
+    dGh = mode == DL_GRU ? (float *)dl__alloc(ctx, (size_t)(T * B * GH) * sizeof(float), 0, &ok) : dG;
+    sb = (float *)dl__alloc(ctx, (size_t)(B * GH) * sizeof(float), 0, &ok);
+    dh = (float *)dl__alloc(ctx, (size_t)(B * H) * sizeof(float), 0, &ok);
+    if (mode == DL_LSTM) dc = (float *)dl__alloc(ctx, (size_t)(B * H) * sizeof(float), 0, &ok);
+    if (nd->in[4]->requires_grad) hp = (float *)dl__alloc(ctx, (size_t)(T * B * H) * sizeof(float), 0, &ok);
+    if (!ctx->status && !ctx->measure) dl__rnn_bwd(ctx, nd, gx, gh0, gc0, gwih, gwhh, gbih, gbhh, dG, dGh, sb, dh, dc, hp);
+    dl_ctx_rewind(ctx, mk);
+}
+
+/* shape / dtype / value checks of one layer's arguments (argument numbers as in dl_rnn_layer) */
+static int dl__rnn_vec_ok(dl_ctx *ctx, const dl_tensor *t, int argno, const char *what, int64_t n) {
+    if (!t) return 1;
+    if (!dl__arg(ctx, t, argno, DL_F32)) return 0;
+    if (t->ndim != 1 || t->shape[0] != n) { dl__fail3(ctx, DL_STATUS_SHAPE, "%s%T must be [G*H] = [%I]", DL__A(what), DL__A(t), DL__A(&n)); return 0; }
+    return 1;
+}
+static int dl__rnn_state_ok(dl_ctx *ctx, const dl_tensor *t, int argno, const char *what, int64_t B, int64_t H) {
+    if (!t) return 1;
+    if (!dl__arg(ctx, t, argno, DL_F32)) return 0;
+    if (t->ndim != 2 || t->shape[0] != B || t->shape[1] != H) {
+        dl__fail4(ctx, DL_STATUS_SHAPE, "%s%T must be [B, H] = [%I, %I]", DL__A(what), DL__A(t), DL__A(&B), DL__A(&H));
+        return 0;
+    }
+    return 1;
+}
+static int dl__rnn_lengths_ok(dl_ctx *ctx, const dl_tensor *lengths, int argno, int64_t T, int64_t B) {
+    int64_t b;
+    if (!lengths) return 1;
+    if (!dl__arg(ctx, lengths, argno, DL_I32)) return 0;
+    if (lengths->ndim != 1 || lengths->shape[0] != B) {
+        dl__fail2(ctx, DL_STATUS_SHAPE, "lengths%T must be int32 [B] with B = %I", DL__A(lengths), DL__A(&B));
+        return 0;
+    }
+    if (lengths->idata) for (b = 0; b < B; b++) {
+        int64_t v = dl_get_index(lengths, b);
+        if (v < 1 || v > T) { dl__fail3(ctx, DL_STATUS_INVALID, "lengths[%I] = %I must be in [1, T = %I]", DL__A(&b), DL__A(&v), DL__A(&T)); return 0; }
+    }
+    return 1;
+}
+static int dl__rnn_mode_ok(dl_ctx *ctx, int mode) {
+    if (mode >= DL_RNN_TANH && mode <= DL_GRU) return 1;
+    dl__fail1(ctx, DL_STATUS_INVALID, "mode %d is not DL_RNN_TANH, DL_RNN_RELU, DL_LSTM or DL_GRU", DL__A(&mode));
+    return 0;
+}
+static int dl__rnn_layer_check(dl_ctx *ctx, int mode, dl_tensor *x, dl_tensor *h0, dl_tensor *c0, dl_tensor *w_ih,
+                               dl_tensor *w_hh, dl_tensor *b_ih, dl_tensor *b_hh, dl_tensor *lengths) {
+    int64_t G, H, GH, T, B;
+    if (ctx->status || !dl__rnn_mode_ok(ctx, mode)) return 0;
+    if (!dl__arg(ctx, x, 2, DL_F32)) return 0;
+    if (x->ndim != 3 || x->shape[0] < 1 || x->shape[1] < 1) {
+        dl__fail1(ctx, DL_STATUS_SHAPE, "x%T must be [T, B, input_size] (time-major) with T, B >= 1", DL__A(x));
+        return 0;
+    }
+    if (!dl__arg(ctx, w_ih, 5, DL_F32) || !dl__arg(ctx, w_hh, 6, DL_F32)) return 0;
+    G = dl__rnn_gates(mode);
+    if (w_hh->ndim != 2 || w_hh->shape[1] < 1 || w_hh->shape[0] != G * w_hh->shape[1]) {
+        dl__fail2(ctx, DL_STATUS_SHAPE, "w_hh%T must be [G*H, H] with G = %I gates for this mode", DL__A(w_hh), DL__A(&G));
+        return 0;
+    }
+    H = w_hh->shape[1]; GH = G * H; T = x->shape[0]; B = x->shape[1];
+    if (w_ih->ndim != 2 || w_ih->shape[0] != GH || w_ih->shape[1] != x->shape[2]) {
+        dl__fail4(ctx, DL_STATUS_SHAPE, "w_ih%T must be [G*H, input_size] = [%I, %I] for x%T", DL__A(w_ih), DL__A(&GH), DL__A(&x->shape[2]), DL__A(x));
+        return 0;
+    }
+    if (!dl__rnn_vec_ok(ctx, b_ih, 7, "b_ih", GH) || !dl__rnn_vec_ok(ctx, b_hh, 8, "b_hh", GH)) return 0;
+    if (c0 && mode != DL_LSTM) { dl__fail0(ctx, DL_STATUS_INVALID, "c0 is given, but only DL_LSTM has a cell state"); return 0; }
+    if (!dl__rnn_state_ok(ctx, h0, 3, "h0", B, H) || !dl__rnn_state_ok(ctx, c0, 4, "c0", B, H)) return 0;
+    return dl__rnn_lengths_ok(ctx, lengths, 9, T, B);
+}
+static dl_rnn_out dl__rnn_poison(dl_ctx *ctx, int mode) {
+    dl_rnn_out o; o.y = o.h = &ctx->poison; o.c = mode == DL_LSTM ? &ctx->poison : NULL; return o;
+}
+DL__API dl_rnn_out dl_rnn_layer(dl_ctx *ctx, dl_rnn_mode mode, dl_tensor *x, dl_tensor *h0, dl_tensor *c0,
+                                dl_tensor *w_ih, dl_tensor *w_hh, dl_tensor *b_ih, dl_tensor *b_hh,
+                                dl_tensor *lengths, int reverse) {
+    dl_rnn_out out; dl_tensor *in[9], *P, *sv = NULL; int64_t T, B, H, GH, S, i; int rec, ok, m = (int)mode;
+    dl_mark mk; dl__node *nd; float *xp, *rp, *hs, *cs = NULL;
+    out.y = out.h = out.c = NULL;
+    if (!ctx) return out;
+    ctx->op = "dl_rnn_layer";
+    if (!dl__rnn_layer_check(ctx, m, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths)) return dl__rnn_poison(ctx, m);
+    T = x->shape[0]; B = x->shape[1]; H = w_hh->shape[1]; GH = dl__rnn_gates(m) * H; S = dl__rnn_saved_cols(m, H);
+    in[0] = dl__contig(ctx, x); in[1] = h0 ? dl__contig(ctx, h0) : NULL; in[2] = c0 ? dl__contig(ctx, c0) : NULL;
+    in[3] = dl__contig(ctx, w_ih); in[4] = dl__contig(ctx, w_hh);
+    in[5] = b_ih ? dl__contig(ctx, b_ih) : NULL; in[6] = b_hh ? dl__contig(ctx, b_hh) : NULL;
+    in[7] = lengths ? dl__contig_index(ctx, lengths) : NULL; in[8] = NULL;
+    P = dl__new(ctx, dl_shape3(T + (m == DL_LSTM ? 2 : 1), B, H), DL_F32, 1);
+    if (ctx->status) return dl__rnn_poison(ctx, m);
+    for (rec = 0, i = 0; i < 7; i++) if (in[i] && in[i]->requires_grad) rec = ctx->grad_enabled;
+    if (rec && S) { sv = dl__new(ctx, dl_shape3(T, B, S), DL_F32, 1); in[8] = sv; }
+    mk = dl_ctx_mark(ctx);   /* forward scratch: Xp [T*B, GH], R [B, GH], h and c [B, H] */
+    xp = (float *)dl__alloc(ctx, (size_t)(T * B * GH) * sizeof(float), 0, &ok);
+    rp = (float *)dl__alloc(ctx, (size_t)(B * GH) * sizeof(float), 0, &ok);
+    hs = (float *)dl__alloc(ctx, (size_t)(B * H) * sizeof(float), 0, &ok);
+    if (m == DL_LSTM) cs = (float *)dl__alloc(ctx, (size_t)(B * H) * sizeof(float), 0, &ok);
+    if (!ctx->status && !ctx->measure) dl__rnn_fwd(ctx, m, reverse != 0, in, P->data, sv ? sv->data : NULL, xp, rp, hs, cs);
+    dl_ctx_rewind(ctx, mk);
+    if (ctx->status) return dl__rnn_poison(ctx, m);
+    nd = dl__record(ctx, DL__OP_rnn, P, in, 9);
+    if (nd) { nd->iarg[0] = m; nd->iarg[1] = reverse != 0; }
+    {   int64_t st3[3], st2[2];
+        st3[0] = B * H; st3[1] = H; st3[2] = 1; st2[0] = H; st2[1] = 1;
+        out.y = dl__view(ctx, P, dl_shape3(T, B, H), st3, 0, 0, st3);
+        out.h = dl__view(ctx, P, dl_shape2(B, H), st2, T * B * H, T * B * H, st2);
+        out.c = m == DL_LSTM ? dl__view(ctx, P, dl_shape2(B, H), st2, (T + 1) * B * H, (T + 1) * B * H, st2) : NULL;
+    }
+    ctx->op = "dl_rnn_layer";
+    if (ctx->status) return dl__rnn_poison(ctx, m);
+    return out;
+}
+
+DL__API void dl_rnn_init(dl_ctx *ctx, dl_rnn *r, dl_rnn_mode mode, int64_t input_size, int64_t hidden,
+                         int layers, int bidirectional, float dropout, int bias) {
+    int l, d, k, mx = DL_RNN_MAX_LAYERS; float bound; int64_t G;
+    if (!ctx) return;
+    ctx->op = "dl_rnn_init";
+    if (!r) { dl__fail0(ctx, DL_STATUS_INVALID, "r is NULL"); return; }
+    memset(r, 0, sizeof *r);
+    if (ctx->status || !dl__rnn_mode_ok(ctx, (int)mode)) return;
+    if (input_size < 1 || hidden < 1) { dl__fail2(ctx, DL_STATUS_SHAPE, "input_size %I and hidden %I must be positive", DL__A(&input_size), DL__A(&hidden)); return; }
+    if (layers < 1 || layers > DL_RNN_MAX_LAYERS) { dl__fail2(ctx, DL_STATUS_INVALID, "layers = %d must be in [1, %d]", DL__A(&layers), DL__A(&mx)); return; }
+    if (!(dropout >= 0.0f && dropout <= 1.0f)) { double dp = (double)dropout; dl__fail1(ctx, DL_STATUS_INVALID, "dropout = %g must be in [0, 1]", DL__A(&dp)); return; }
+    r->mode = mode; r->input_size = input_size; r->hidden = hidden; r->layers = layers;
+    r->dirs = bidirectional ? 2 : 1; r->dropout = dropout;
+    G = dl__rnn_gates((int)mode);
+    bound = 1.0f / sqrtf((float)hidden);
+    for (l = 0; l < layers; l++) for (d = 0; d < r->dirs; d++) {   /* torch's named_parameters order */
+        int64_t in = l == 0 ? input_size : hidden * r->dirs;
+        k = l * r->dirs + d;
+        r->w_ih[k] = dl_uniform(ctx, dl_shape2(G * hidden, in), -bound, bound); dl_requires_grad(ctx, r->w_ih[k], 1);
+        r->w_hh[k] = dl_uniform(ctx, dl_shape2(G * hidden, hidden), -bound, bound); dl_requires_grad(ctx, r->w_hh[k], 1);
+        if (bias) {
+            r->b_ih[k] = dl_uniform(ctx, dl_shape1(G * hidden), -bound, bound); dl_requires_grad(ctx, r->b_ih[k], 1);
+            r->b_hh[k] = dl_uniform(ctx, dl_shape1(G * hidden), -bound, bound); dl_requires_grad(ctx, r->b_hh[k], 1);
+        }
+    }
+    ctx->op = "dl_rnn_init";
+    if (ctx->status) r->layers = 0;
+}
+DL__API int dl_rnn_params(const dl_rnn *r, dl_tensor **out) {
+    int k, n = 0;
+    if (!r || r->layers < 1 || r->layers > DL_RNN_MAX_LAYERS || r->dirs < 1 || r->dirs > 2) return 0;
+    for (k = 0; k < r->layers * r->dirs; k++) {
+        if (out) { out[n] = r->w_ih[k]; out[n + 1] = r->w_hh[k]; }
+        n += 2;
+        if (r->b_ih[k]) { if (out) { out[n] = r->b_ih[k]; out[n + 1] = r->b_hh[k]; } n += 2; }
+    }
+    return n;
+}
+DL__API dl_rnn_out dl_rnn_forward(dl_ctx *ctx, const dl_rnn *r, dl_tensor *x, dl_tensor *h0, dl_tensor *c0,
+                                  dl_tensor *lengths, int train) {
+    dl_rnn_out out, lo; dl_tensor *inp, *hs[2 * DL_RNN_MAX_LAYERS], *cs[2 * DL_RNN_MAX_LAYERS], *ys[2];
+    int l, d, k, D, L, m; int64_t B, H, LD;
+    out.y = out.h = out.c = NULL;
+    if (!ctx) return out;
+    ctx->op = "dl_rnn_forward";
+    m = r ? (int)r->mode : 0;
+    if (ctx->status) return dl__rnn_poison(ctx, m);
+    if (!r) { dl__fail0(ctx, DL_STATUS_INVALID, "r is NULL"); return dl__rnn_poison(ctx, m); }
+    if (r->layers < 1 || r->layers > DL_RNN_MAX_LAYERS || (r->dirs != 1 && r->dirs != 2) || m < DL_RNN_TANH || m > DL_GRU) {
+        dl__fail0(ctx, DL_STATUS_INVALID, "r is not initialized (use dl_rnn_init)");
+        return dl__rnn_poison(ctx, m);
+    }
+    if (!dl__arg(ctx, x, 2, DL_F32)) return dl__rnn_poison(ctx, m);
+    if (x->ndim != 3 || x->shape[2] != r->input_size || x->shape[0] < 1 || x->shape[1] < 1) {
+        dl__fail2(ctx, DL_STATUS_SHAPE, "x%T must be [T, B, input_size] with input_size = %I, T, B >= 1", DL__A(x), DL__A(&r->input_size));
+        return dl__rnn_poison(ctx, m);
+    }
+    D = r->dirs; L = r->layers; B = x->shape[1]; H = r->hidden; LD = (int64_t)L * D;
+    if (c0 && m != DL_LSTM) { dl__fail0(ctx, DL_STATUS_INVALID, "c0 is given, but only DL_LSTM has a cell state"); return dl__rnn_poison(ctx, m); }
+    {   dl_tensor *st[2]; const char *nm[2]; int q;
+        st[0] = h0; st[1] = c0; nm[0] = "h0"; nm[1] = "c0";
+        for (q = 0; q < 2; q++) {
+            if (!st[q]) continue;
+            if (!dl__arg(ctx, st[q], 3 + q, DL_F32)) return dl__rnn_poison(ctx, m);
+            if (st[q]->ndim != 3 || st[q]->shape[0] != LD || st[q]->shape[1] != B || st[q]->shape[2] != H) {
+                const void *a[5]; a[0] = nm[q]; a[1] = st[q]; a[2] = &LD; a[3] = &B; a[4] = &H;
+                dl__fail_v(ctx, DL_STATUS_SHAPE, "%s%T must be [layers*dirs, B, hidden] = [%I, %I, %I]", a);
+                return dl__rnn_poison(ctx, m);
+            }
+        }
+    }
+    if (!dl__rnn_lengths_ok(ctx, lengths, 5, x->shape[0], B)) return dl__rnn_poison(ctx, m);
+    inp = x;
+    for (l = 0; l < L; l++) {
+        for (d = 0; d < D; d++) {
+            dl_tensor *hk = NULL, *ck = NULL;
+            k = l * D + d;
+            if (h0) hk = dl_reshape(ctx, dl_slice(ctx, h0, 0, k, k + 1, 1), dl_shape2(B, H));
+            if (c0) ck = dl_reshape(ctx, dl_slice(ctx, c0, 0, k, k + 1, 1), dl_shape2(B, H));
+            lo = dl_rnn_layer(ctx, r->mode, inp, hk, ck, r->w_ih[k], r->w_hh[k], r->b_ih[k], r->b_hh[k], lengths, d == 1);
+            ys[d] = lo.y; hs[k] = lo.h; cs[k] = lo.c;
+        }
+        inp = D == 2 ? dl_concat(ctx, ys, 2, 2) : ys[0];
+        if (train && r->dropout > 0.0f && l < L - 1) inp = dl_dropout(ctx, inp, r->dropout, 1);
+        if (ctx->status) { ctx->op = "dl_rnn_forward"; return dl__rnn_poison(ctx, m); }
+    }
+    out.y = inp;
+    out.h = dl_stack(ctx, hs, (int)LD, 0);
+    out.c = m == DL_LSTM ? dl_stack(ctx, cs, (int)LD, 0) : NULL;
+    ctx->op = "dl_rnn_forward";
+    if (ctx->status) return dl__rnn_poison(ctx, m);
+    return out;
+}
 
 /* (end of >>seq-rnn) */
 

@@ -13,6 +13,7 @@
 #include "test_pool.c"
 #include "test_norm.c"
 #include "test_image.c"
+#include "test_rnn.c"
 
 int main(int argc, char **argv) {
     if (argc > 1) t_filter = argv[1];
@@ -25,6 +26,7 @@ int main(int argc, char **argv) {
     suite_pool();
     suite_norm();
     suite_image();
+    suite_rnn();
     printf("%d passed, %d failed\n", t_passed, t_failed);
     return t_failed ? 1 : 0;
 }
