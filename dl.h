@@ -594,17 +594,23 @@ DLDEF int dl_rnn_params(const dl_rnn *r, dl_tensor **out);
 DLDEF dl_rnn_out dl_rnn_forward(dl_ctx *ctx, const dl_rnn *r, dl_tensor *x, dl_tensor *h0, dl_tensor *c0,
                                 dl_tensor *lengths, int train);
 /* draws a class from softmax(logits / temperature) restricted to the top_k largest logits
-   (top_k <= 0: all; temperature <= 0: argmax), with the ctx RNG */
+   (top_k <= 0: all; temperature <= 0 or top_k 1: argmax, the first on ties), with the ctx RNG.
+   Ties at the k-th value keep the lower index. A -inf logit is never drawn. Returns -1 and
+   sets DL_STATUS_INVALID for n < 1, NULL logits, top_k > n, a NaN or +inf logit, every
+   logit -inf, or a NaN temperature. */
 DLDEF int dl_sample_logits(dl_ctx *ctx, const float *logits, int n, float temperature, int top_k);
 /* scheduled sampling (Bengio et al. 2015): the probability of feeding the ground truth at
-   training step `step`, inverse-sigmoid decay k / (k + exp(step / k)), k >= 1 */
+   training step `step`, inverse-sigmoid decay k / (k + exp(step / k)), k >= 1 (k < 1 counts
+   as 1, step < 0 as 0) */
 DLDEF float dl_teacher_forcing_prob(float k, int64_t step);
 
 // >>api-attention   composed from differentiable ops (matmul, softmax, where): gradients free
 /* scaled dot-product attention: q [..., Lq, E], k [..., Lk, E], v [..., Lk, Ev] ->
    [..., Lq, Ev] = softmax(q k^T / sqrt(E) + mask) v. mask: NULL, a float additive mask, or an
    int32 mask where nonzero means "masked out", broadcastable to [..., Lq, Lk]; causal: also
-   mask key j > query i. weights: if not NULL, receives the attention weights [..., Lq, Lk]. */
+   mask key j > query i. weights: if not NULL, receives the attention weights [..., Lq, Lk].
+   q, k, v have the same leading dims. A query row whose every key is masked gets zero weights
+   and a zero output, and passes no gradient (torch 1.13 gives NaN there). */
 DLDEF dl_tensor *dl_attention(dl_ctx *ctx, dl_tensor *q, dl_tensor *k, dl_tensor *v, dl_tensor *mask,
                               int causal, dl_tensor **weights);
 /* multi-head attention with torch.nn.MultiheadAttention's parameters (batch_first = True) */
@@ -619,7 +625,8 @@ DLDEF void dl_mha_init(dl_ctx *ctx, dl_mha *m, int64_t embed, int64_t heads, int
    NULL, the weights averaged over heads [B, Lq, Lk]. -> [B, Lq, E] */
 DLDEF dl_tensor *dl_mha_forward(dl_ctx *ctx, const dl_mha *m, dl_tensor *query, dl_tensor *key, dl_tensor *value,
                                 dl_tensor *key_padding_mask, dl_tensor *attn_mask, int causal, dl_tensor **weights);
-/* additive (Bahdanau) attention: e_j = v . tanh(W_q q + W_k k_j), a = softmax(e) over j */
+/* additive (Bahdanau) attention: e_j = v . tanh(W_q q + W_k k_j), a = softmax(e) over j.
+   init: w_q, w_k U(+-1/sqrt(fan_in)) as torch's Linear, v U(+-1/sqrt(dim)) */
 typedef struct dl_additive_attn { dl_tensor *w_q, *w_k, *v; int64_t dq, dk, dim; } dl_additive_attn; /* [dim,dq], [dim,dk], [dim] */
 DLDEF void dl_additive_attn_init(dl_ctx *ctx, dl_additive_attn *a, int64_t dq, int64_t dk, int64_t dim);
 /* query [B, dq], keys [B, L, dk], values [B, L, dv]; mask int32 [B, L] (nonzero: ignore) or
@@ -5056,6 +5063,82 @@ DL__API dl_rnn_out dl_rnn_forward(dl_ctx *ctx, const dl_rnn *r, dl_tensor *x, dl
    >>seq-sampling  sampling from logits, teacher-forcing schedules
    ====================================================================================== */
 
+/* the k-th largest (k >= 1) of v[0..n), by quickselect (Hoare partition, descending);
+   reorders v */
+static float dl__kth_largest(float *v, int64_t n, int64_t k) {
+    int64_t lo = 0, hi = n - 1, want = k - 1;
+    while (lo < hi) {
+        float pivot = v[lo + (hi - lo) / 2]; int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] > pivot) i++;
+            while (v[j] < pivot) j--;
+            if (i <= j) { float t = v[i]; v[i] = v[j]; v[j] = t; i++; j--; }
+        }
+        if (want <= j) hi = j;
+        else if (want >= i) lo = i;
+        else return v[want];            /* between the two parts: equal to the pivot */
+    }
+    return v[want];
+}
+/* Draws i with probability e^(l_i/T) / sum over the kept classes. Kept: the top_k largest
+   logits, ties at the k-th value broken toward the lower index (top_k <= 0: every class).
+   -inf logits are never drawn (a masked class); NaN or +inf is an error. The top-k
+   threshold needs a scratch copy of the logits: arena bytes, released before returning. */
+DL__API int dl_sample_logits(dl_ctx *ctx, const float *logits, int n, float temperature, int top_k) {
+    int i, best = -1, finite = 0, k, eq_left = 0; float thr = -INFINITY; double m, sum = 0.0, u, acc = 0.0, t;
+    if (!ctx) return -1;
+    ctx->op = "dl_sample_logits";
+    if (ctx->status) return -1;
+    if (!logits || n < 1) { dl__fail1(ctx, DL_STATUS_INVALID, "logits must not be NULL and n (%d) must be >= 1", DL__A(&n)); return -1; }
+    if (top_k > n) { dl__fail2(ctx, DL_STATUS_INVALID, "top_k %d exceeds the number of classes %d", DL__A(&top_k), DL__A(&n)); return -1; }
+    if (temperature != temperature) { dl__fail0(ctx, DL_STATUS_INVALID, "temperature is NaN"); return -1; }
+    for (i = 0; i < n; i++) {
+        float l = logits[i];
+        if (l != l || l == INFINITY) {
+            double lv = (double)l;
+            dl__fail2(ctx, DL_STATUS_INVALID, "logit %d is %g: logits must be finite (or -inf for a class never drawn)", DL__A(&i), DL__A(&lv));
+            return -1;
+        }
+        if (l > -INFINITY) { finite++; if (best < 0 || l > logits[best]) best = i; }
+    }
+    if (best < 0) { dl__fail0(ctx, DL_STATUS_INVALID, "every logit is -inf"); return -1; }
+    if (temperature <= 0.0f || top_k == 1 || finite == 1) return best;
+    k = top_k <= 0 || top_k > finite ? finite : top_k;
+    if (k < finite) {                   /* threshold = the k-th largest logit */
+        dl_mark mk = dl_ctx_mark(ctx); int ok, gt = 0;
+        float *tmp = (float *)dl__alloc(ctx, (size_t)n * sizeof(float), 1, &ok);
+        if (!ok) return -1;
+        memcpy(tmp, logits, (size_t)n * sizeof(float));
+        thr = dl__kth_largest(tmp, n, k);
+        dl_ctx_rewind(ctx, mk);
+        for (i = 0; i < n; i++) gt += logits[i] > thr;
+        eq_left = k - gt;               /* how many logits equal to thr are kept */
+    } else eq_left = n;
+    m = (double)logits[best]; t = (double)temperature;
+    /* two passes over the same kept set: the sum, then the draw */
+    {   int pass, e;
+        for (pass = 0; pass < 2; pass++) {
+            int last = best;
+            if (pass == 1) u = (double)(dl_rand_u64(ctx) >> 11) * (1.0 / 9007199254740992.0) * sum;
+            else u = 0.0;
+            for (i = 0, e = eq_left; i < n; i++) {
+                float l = logits[i]; double w;
+                if (!(l > thr || (l == thr && l > -INFINITY && e-- > 0))) continue;
+                w = exp(((double)l - m) / t);
+                if (pass == 0) sum += w;
+                else { acc += w; last = i; if (u < acc) return i; }
+            }
+            if (pass == 1) return last;  /* rounding: u landed on the sum itself */
+        }
+    }
+    return best;
+}
+/* k / (k + e^(step/k)); k < 1 (or NaN) counts as 1 and step < 0 as 0 */
+DL__API float dl_teacher_forcing_prob(float k, int64_t step) {
+    double kk = k >= 1.0f ? (double)k : 1.0, s = step > 0 ? (double)step : 0.0;
+    return (float)(kk / (kk + exp(s / kk)));
+}
+
 /* (end of >>seq-sampling) */
 
 /* ======================================================================================
@@ -5063,6 +5146,245 @@ DL__API dl_rnn_out dl_rnn_forward(dl_ctx *ctx, const dl_rnn *r, dl_tensor *x, dl
    from differentiable ops, so their backward is the ops' backward.
    ====================================================================================== */
 
+/* does m broadcast to shape s (NumPy rules, m no larger)? */
+static int dl__bcasts_to(const dl_tensor *m, const dl_shape *s) {
+    int d, off = s->ndim - m->ndim;
+    if (off < 0) return 0;
+    for (d = 0; d < m->ndim; d++) if (m->shape[d] != 1 && m->shape[d] != s->d[off + d]) return 0;
+    return 1;
+}
+/* masked scores: a finite stand-in for -inf (e^(it - max) is 0 all the same), so that
+   desc.check_finite does not trip on a mask; a score below DL__MASKED / 2 counts as masked */
+#define DL__MASKED (-1e30f)
+/* an int32 mask (nonzero: masked) as an additive float mask, DL__MASKED / 0, viewed as shape
+   s (s has m's element count); no gradient */
+static dl_tensor *dl__mask_additive(dl_ctx *ctx, dl_tensor *m, dl_shape s) {
+    dl_tensor *t = dl__new(ctx, s, DL_F32, 1); int64_t i;
+    if (!ctx->status && t->data) for (i = 0; i < m->numel; i++) t->data[i] = dl_get_index(m, i) ? DL__MASKED : 0.0f;
+    return t;
+}
+/* softmax over the last axis of scores s [N, Lq, Lk] after adding the float masks (each
+   broadcast against ss = lead dims + [Lq, Lk], N = the lead dims' product) and, if causal,
+   DL__MASKED where key j > query i. A row with every key masked (-inf, or DL__MASKED from an
+   int32 mask) gets zero weights (softmax alone would give NaN or a uniform row): such rows
+   are set to 0 before the softmax and multiplied by 0 after it, so they pass no gradient. */
+static dl_tensor *dl__masked_softmax(dl_ctx *ctx, dl_tensor *s, dl_shape ss, dl_tensor *const *masks, int nmask, int causal) {
+    dl_tensor *alive, *p; dl_shape as; int i; int64_t N = s->shape[0], Lq = s->shape[1], Lk = s->shape[2], r, j;
+    if (!nmask && !causal) return dl_softmax(ctx, s, -1);
+    s = dl_reshape(ctx, s, ss);
+    for (i = 0; i < nmask; i++) s = dl_add(ctx, s, masks[i]);
+    if (causal) {
+        dl_tensor *c = dl__new(ctx, dl_shape2(Lq, Lk), DL_F32, 1);
+        if (!ctx->status && c->data)
+            for (r = 0; r < Lq; r++) for (j = 0; j < Lk; j++) c->data[r * Lk + j] = j > r ? DL__MASKED : 0.0f;
+        s = dl_add(ctx, s, c);
+    }
+    as = dl_shape3(N, Lq, 1);
+    alive = dl__new(ctx, as, DL_F32, 1);
+    if (!ctx->status && alive->data && s->data)          /* s is contiguous: dl_add's output */
+        for (r = 0; r < N * Lq; r++) {
+            float a = 0.0f;
+            for (j = 0; j < Lk; j++) if (s->data[r * Lk + j] > 0.5f * DL__MASKED) { a = 1.0f; break; }
+            alive->data[r] = a;
+        }
+    s = dl_reshape(ctx, s, dl_shape3(N, Lq, Lk));
+    s = dl_where(ctx, alive, s, dl_scalar(ctx, 0.0f));
+    p = dl_mul(ctx, dl_softmax(ctx, s, -1), alive);
+    return p;
+}
+/* softmax(q k^T / sqrt(E) + masks) v on q3 [N,Lq,E], k3 [N,Lk,E], v3 [N,Lk,Ev]; *probs gets
+   the weights [N,Lq,Lk] */
+static dl_tensor *dl__sdpa(dl_ctx *ctx, dl_tensor *q3, dl_tensor *k3, dl_tensor *v3, dl_shape ss,
+                           dl_tensor *const *masks, int nmask, int causal, dl_tensor **probs) {
+    dl_tensor *s = dl_matmul_ex(ctx, q3, k3, DL_TRANS_B), *p;
+    s = dl_mul_scalar(ctx, s, (float)(1.0 / sqrt((double)q3->shape[2])));
+    p = dl__masked_softmax(ctx, s, ss, masks, nmask, causal);
+    *probs = p;
+    return dl_matmul(ctx, p, v3);
+}
+DL__API dl_tensor *dl_attention(dl_ctx *ctx, dl_tensor *q, dl_tensor *k, dl_tensor *v, dl_tensor *mask,
+                                int causal, dl_tensor **weights) {
+    dl_shape ss, os; int d, nd; int64_t N = 1, Lq, Lk, E, Ev; dl_tensor *m = mask, *p = NULL, *y;
+    DL__ENTER(ctx, "dl_attention");
+    if (weights) *weights = &ctx->poison;
+    if (!dl__arg(ctx, q, 1, DL_F32) || !dl__arg(ctx, k, 2, DL_F32) || !dl__arg(ctx, v, 3, DL_F32)) return &ctx->poison;
+    if (mask && !dl__arg(ctx, mask, 4, mask->dtype)) return &ctx->poison;
+    nd = q->ndim;
+    if (nd < 2 || k->ndim != nd || v->ndim != nd)
+        return dl__fail3(ctx, DL_STATUS_SHAPE, "q%T k%T v%T need the same number of dims, at least 2", DL__A(q), DL__A(k), DL__A(v));
+    Lq = q->shape[nd - 2]; E = q->shape[nd - 1]; Lk = k->shape[nd - 2]; Ev = v->shape[nd - 1];
+    for (d = 0; d < nd - 2; d++) {
+        if (k->shape[d] != q->shape[d] || v->shape[d] != q->shape[d])
+            return dl__fail3(ctx, DL_STATUS_SHAPE, "q%T k%T v%T: leading dims differ", DL__A(q), DL__A(k), DL__A(v));
+        N *= q->shape[d];
+    }
+    if (k->shape[nd - 1] != E || v->shape[nd - 2] != Lk || Lk < 1 || E < 1)
+        return dl__fail3(ctx, DL_STATUS_SHAPE, "q%T k%T v%T: need q [...,Lq,E], k [...,Lk,E], v [...,Lk,Ev], Lk and E >= 1",
+                         DL__A(q), DL__A(k), DL__A(v));
+    ss = dl_shape_of(q); ss.d[nd - 1] = Lk;
+    if (mask && !dl__bcasts_to(mask, &ss))
+        return dl__fail3(ctx, DL_STATUS_SHAPE, "mask%T does not broadcast to the scores [..., Lq, Lk] of q%T k%T", DL__A(mask), DL__A(q), DL__A(k));
+    if (mask && mask->dtype == DL_I32) m = dl__mask_additive(ctx, mask, dl_shape_of(mask));
+    y = dl__sdpa(ctx, dl_reshape(ctx, q, dl_shape3(N, Lq, E)), dl_reshape(ctx, k, dl_shape3(N, Lk, E)),
+                 dl_reshape(ctx, v, dl_shape3(N, Lk, Ev)), ss, &m, m ? 1 : 0, causal, &p);
+    os = ss; os.d[nd - 1] = Ev;
+    y = dl_reshape(ctx, y, os);
+    if (weights) *weights = dl_reshape(ctx, p, ss);
+    ctx->op = "dl_attention";
+    return dl__done(ctx, y);
+}
+
+/* torch 1.13 MultiheadAttention._reset_parameters: xavier_uniform_ on in_proj_weight, zero
+   in_proj_bias and out_proj.bias; out_proj is a Linear, so its weight keeps Linear's
+   kaiming_uniform_(a = sqrt 5), i.e. U(+-1/sqrt(E)) */
+DL__API void dl_mha_init(dl_ctx *ctx, dl_mha *m, int64_t embed, int64_t heads, int bias) {
+    if (!ctx || !m) return;
+    memset(m, 0, sizeof *m);
+    ctx->op = "dl_mha_init";
+    m->in_proj_weight = m->out_proj_weight = &ctx->poison;
+    if (ctx->status) return;
+    if (embed < 1 || heads < 1 || embed % heads) {
+        dl__fail2(ctx, DL_STATUS_SHAPE, "embed %I must be a positive multiple of heads %I", DL__A(&embed), DL__A(&heads));
+        return;
+    }
+    m->embed = embed; m->heads = heads;
+    m->in_proj_weight = dl_empty(ctx, dl_shape2(3 * embed, embed));
+    dl_init_xavier_uniform(ctx, m->in_proj_weight, 1.0f);
+    m->out_proj_weight = dl_empty(ctx, dl_shape2(embed, embed));
+    dl_init_kaiming_uniform(ctx, m->out_proj_weight, sqrtf(5.0f), 0, DL_NL_LEAKY_RELU);
+    dl_requires_grad(ctx, m->in_proj_weight, 1);
+    dl_requires_grad(ctx, m->out_proj_weight, 1);
+    if (bias) {
+        m->in_proj_bias = dl_zeros(ctx, dl_shape1(3 * embed));
+        m->out_proj_bias = dl_zeros(ctx, dl_shape1(embed));
+        dl_requires_grad(ctx, m->in_proj_bias, 1);
+        dl_requires_grad(ctx, m->out_proj_bias, 1);
+    }
+}
+/* x [B,L,E] @ w[i*E:(i+1)*E]^T (+ b[i*E:(i+1)*E]) */
+static dl_tensor *dl__mha_proj(dl_ctx *ctx, dl_tensor *x, dl_tensor *w, dl_tensor *b, int64_t i, int64_t E) {
+    dl_tensor *y = dl_matmul_ex(ctx, x, dl_slice(ctx, w, 0, i * E, (i + 1) * E, 1), DL_TRANS_B);
+    return b ? dl_add(ctx, y, dl_slice(ctx, b, 0, i * E, (i + 1) * E, 1)) : y;
+}
+/* [B,L,H*D] -> [B*H,L,D] */
+static dl_tensor *dl__mha_split(dl_ctx *ctx, dl_tensor *x, int64_t H) {
+    static const int perm[4] = {0, 2, 1, 3};
+    int64_t B = x->shape[0], L = x->shape[1], D = x->shape[2] / H;
+    x = dl_permute(ctx, dl_reshape(ctx, x, dl_shape4(B, L, H, D)), perm);
+    return dl_reshape(ctx, x, dl_shape3(B * H, L, D));
+}
+DL__API dl_tensor *dl_mha_forward(dl_ctx *ctx, const dl_mha *m, dl_tensor *query, dl_tensor *key, dl_tensor *value,
+                                  dl_tensor *key_padding_mask, dl_tensor *attn_mask, int causal, dl_tensor **weights) {
+    static const int perm[4] = {0, 2, 1, 3};
+    dl_tensor *masks[2], *q, *k, *v, *o, *p = NULL; int nm = 0; int64_t B, Lq, Lk, E, H;
+    DL__ENTER(ctx, "dl_mha_forward");
+    if (weights) *weights = &ctx->poison;
+    if (ctx->status) return &ctx->poison;
+    if (!m) return dl__fail0(ctx, DL_STATUS_INVALID, "m is NULL");
+    if (!dl__arg(ctx, query, 3, DL_F32) || !dl__arg(ctx, key, 4, DL_F32) || !dl__arg(ctx, value, 5, DL_F32)) return &ctx->poison;
+    if (key_padding_mask && !dl__arg(ctx, key_padding_mask, 6, DL_I32)) return &ctx->poison;
+    if (attn_mask && !dl__arg(ctx, attn_mask, 7, attn_mask->dtype)) return &ctx->poison;
+    E = m->embed; H = m->heads;
+    if (E < 1 || H < 1 || E % H || !m->in_proj_weight || !m->out_proj_weight)
+        return dl__fail0(ctx, DL_STATUS_INVALID, "m is not initialized (dl_mha_init)");
+    if (!dl__arg(ctx, m->in_proj_weight, 2, DL_F32) || !dl__arg(ctx, m->out_proj_weight, 2, DL_F32)) return &ctx->poison;
+    if (m->in_proj_weight->ndim != 2 || m->in_proj_weight->shape[0] != 3 * E || m->in_proj_weight->shape[1] != E ||
+        m->out_proj_weight->ndim != 2 || m->out_proj_weight->shape[0] != E || m->out_proj_weight->shape[1] != E ||
+        (m->in_proj_bias && (m->in_proj_bias->ndim != 1 || m->in_proj_bias->shape[0] != 3 * E)) ||
+        (m->out_proj_bias && (m->out_proj_bias->ndim != 1 || m->out_proj_bias->shape[0] != E)))
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "parameters do not fit embed %I: in_proj_weight%T (want [3E,E])", DL__A(&E), DL__A(m->in_proj_weight));
+    if (query->ndim != 3 || key->ndim != 3 || value->ndim != 3 || query->shape[2] != E || key->shape[2] != E ||
+        value->shape[2] != E || key->shape[0] != query->shape[0] || value->shape[0] != query->shape[0] ||
+        value->shape[1] != key->shape[1] || key->shape[1] < 1)
+        return dl__fail4(ctx, DL_STATUS_SHAPE, "need query [B,Lq,E], key and value [B,Lk,E] with E = %I: query%T key%T value%T",
+                         DL__A(&E), DL__A(query), DL__A(key), DL__A(value));
+    B = query->shape[0]; Lq = query->shape[1]; Lk = key->shape[1];
+    if (key_padding_mask && (key_padding_mask->ndim != 2 || key_padding_mask->shape[0] != B || key_padding_mask->shape[1] != Lk))
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "key_padding_mask%T must be [B,Lk] for key%T", DL__A(key_padding_mask), DL__A(key));
+    if (attn_mask && (attn_mask->ndim != 2 || attn_mask->shape[0] != Lq || attn_mask->shape[1] != Lk))
+        return dl__fail3(ctx, DL_STATUS_SHAPE, "attn_mask%T must be [Lq,Lk] for query%T key%T", DL__A(attn_mask), DL__A(query), DL__A(key));
+    if (attn_mask) masks[nm++] = attn_mask->dtype == DL_I32 ? dl__mask_additive(ctx, attn_mask, dl_shape_of(attn_mask)) : attn_mask;
+    if (key_padding_mask) masks[nm++] = dl__mask_additive(ctx, key_padding_mask, dl_shape4(B, 1, 1, Lk));
+    q = dl__mha_split(ctx, dl__mha_proj(ctx, query, m->in_proj_weight, m->in_proj_bias, 0, E), H);
+    k = dl__mha_split(ctx, dl__mha_proj(ctx, key, m->in_proj_weight, m->in_proj_bias, 1, E), H);
+    v = dl__mha_split(ctx, dl__mha_proj(ctx, value, m->in_proj_weight, m->in_proj_bias, 2, E), H);
+    o = dl__sdpa(ctx, q, k, v, dl_shape4(B, H, Lq, Lk), masks, nm, causal, &p);       /* [B*H,Lq,D] */
+    o = dl_permute(ctx, dl_reshape(ctx, o, dl_shape4(B, H, Lq, E / H)), perm);
+    o = dl_matmul_ex(ctx, dl_reshape(ctx, o, dl_shape3(B, Lq, E)), m->out_proj_weight, DL_TRANS_B);
+    if (m->out_proj_bias) o = dl_add(ctx, o, m->out_proj_bias);
+    if (weights) *weights = dl_mean(ctx, dl_reshape(ctx, p, dl_shape4(B, H, Lq, Lk)), 1, 0);
+    ctx->op = "dl_mha_forward";
+    return dl__done(ctx, o);
+}
+
+/* no torch module to copy: w_q, w_k as Linear (U(+-1/sqrt(fan_in))), v U(+-1/sqrt(dim)) */
+DL__API void dl_additive_attn_init(dl_ctx *ctx, dl_additive_attn *a, int64_t dq, int64_t dk, int64_t dim) {
+    if (!ctx || !a) return;
+    memset(a, 0, sizeof *a);
+    ctx->op = "dl_additive_attn_init";
+    a->w_q = a->w_k = a->v = &ctx->poison;
+    if (ctx->status) return;
+    if (dq < 1 || dk < 1 || dim < 1) {
+        dl__fail3(ctx, DL_STATUS_SHAPE, "dq %I, dk %I and dim %I must be positive", DL__A(&dq), DL__A(&dk), DL__A(&dim));
+        return;
+    }
+    a->dq = dq; a->dk = dk; a->dim = dim;
+    a->w_q = dl_uniform(ctx, dl_shape2(dim, dq), -1.0f / sqrtf((float)dq), 1.0f / sqrtf((float)dq));
+    a->w_k = dl_uniform(ctx, dl_shape2(dim, dk), -1.0f / sqrtf((float)dk), 1.0f / sqrtf((float)dk));
+    a->v = dl_uniform(ctx, dl_shape1(dim), -1.0f / sqrtf((float)dim), 1.0f / sqrtf((float)dim));
+    dl_requires_grad(ctx, a->w_q, 1); dl_requires_grad(ctx, a->w_k, 1); dl_requires_grad(ctx, a->v, 1);
+}
+/* e [B,1,L] = tanh(keys W_k^T + (query W_q^T)[B,1,dim]) v, a = masked softmax(e),
+   context = a [B,1,L] @ values [B,L,dv] */
+DL__API dl_tensor *dl_additive_attention(dl_ctx *ctx, const dl_additive_attn *a, dl_tensor *query, dl_tensor *keys,
+                                         dl_tensor *values, dl_tensor *mask, dl_tensor **weights) {
+    dl_tensor *e, *p, *y, *mk = NULL; int64_t B, L, dim;
+    DL__ENTER(ctx, "dl_additive_attention");
+    if (weights) *weights = &ctx->poison;
+    if (ctx->status) return &ctx->poison;
+    if (!a) return dl__fail0(ctx, DL_STATUS_INVALID, "a is NULL");
+    if (!dl__arg(ctx, query, 3, DL_F32) || !dl__arg(ctx, keys, 4, DL_F32) || !dl__arg(ctx, values, 5, DL_F32)) return &ctx->poison;
+    if (mask && !dl__arg(ctx, mask, 6, DL_I32)) return &ctx->poison;
+    if (!dl__arg(ctx, a->w_q, 2, DL_F32) || !dl__arg(ctx, a->w_k, 2, DL_F32) || !dl__arg(ctx, a->v, 2, DL_F32)) return &ctx->poison;
+    dim = a->dim;
+    if (a->w_q->ndim != 2 || a->w_k->ndim != 2 || a->v->ndim != 1 || a->w_q->shape[0] != dim || a->w_k->shape[0] != dim ||
+        a->v->shape[0] != dim || a->w_q->shape[1] != a->dq || a->w_k->shape[1] != a->dk)
+        return dl__fail3(ctx, DL_STATUS_SHAPE, "parameters w_q%T w_k%T v%T do not fit dq, dk, dim", DL__A(a->w_q), DL__A(a->w_k), DL__A(a->v));
+    if (query->ndim != 2 || keys->ndim != 3 || values->ndim != 3 || query->shape[1] != a->dq || keys->shape[2] != a->dk ||
+        keys->shape[0] != query->shape[0] || values->shape[0] != query->shape[0] || values->shape[1] != keys->shape[1] ||
+        keys->shape[1] < 1)
+        return dl__fail3(ctx, DL_STATUS_SHAPE, "need query [B,dq], keys [B,L,dk], values [B,L,dv]: query%T keys%T values%T",
+                         DL__A(query), DL__A(keys), DL__A(values));
+    B = query->shape[0]; L = keys->shape[1];
+    if (mask && (mask->ndim != 2 || mask->shape[0] != B || mask->shape[1] != L))
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "mask%T must be [B,L] for keys%T", DL__A(mask), DL__A(keys));
+    if (mask) mk = dl__mask_additive(ctx, mask, dl_shape3(B, 1, L));
+    e = dl_add(ctx, dl_matmul_ex(ctx, keys, a->w_k, DL_TRANS_B),
+               dl_reshape(ctx, dl_matmul_ex(ctx, query, a->w_q, DL_TRANS_B), dl_shape3(B, 1, dim)));
+    e = dl_matmul(ctx, dl_tanh(ctx, e), dl_reshape(ctx, a->v, dl_shape2(dim, 1)));          /* [B,L,1] */
+    p = dl__masked_softmax(ctx, dl_reshape(ctx, e, dl_shape3(B, 1, L)), dl_shape3(B, 1, L), &mk, mk ? 1 : 0, 0);
+    y = dl_reshape(ctx, dl_matmul(ctx, p, values), dl_shape2(B, values->shape[2]));
+    if (weights) *weights = dl_reshape(ctx, p, dl_shape2(B, L));
+    ctx->op = "dl_additive_attention";
+    return dl__done(ctx, y);
+}
+
+/* PE[p, 2i] = sin(p / 10000^(2i/dim)), PE[p, 2i+1] = cos(p / 10000^(2i/dim)), in double */
+DL__API dl_tensor *dl_sinusoidal_positions(dl_ctx *ctx, int64_t len, int64_t dim) {
+    dl_tensor *y; int64_t p, c;
+    DL__ENTER(ctx, "dl_sinusoidal_positions");
+    if (ctx->status) return &ctx->poison;
+    if (len < 0 || dim < 1) return dl__fail2(ctx, DL_STATUS_SHAPE, "need len >= 0 and dim >= 1, got len %I, dim %I", DL__A(&len), DL__A(&dim));
+    y = dl__new(ctx, dl_shape2(len, dim), DL_F32, 1);
+    if (!ctx->status && y->data)
+        for (p = 0; p < len; p++) for (c = 0; c < dim; c++) {
+            double ang = (double)p * exp(-log(10000.0) * (double)(c - (c & 1)) / (double)dim);
+            y->data[p * dim + c] = (float)((c & 1) ? cos(ang) : sin(ang));
+        }
+    return dl__done(ctx, y);
+}
+
+#undef DL__MASKED
 /* (end of >>attention) */
 
 /* >>backward-table  generated from DL_OPS: dl__bwd_<op> for every op */

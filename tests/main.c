@@ -14,6 +14,7 @@
 #include "test_norm.c"
 #include "test_image.c"
 #include "test_rnn.c"
+#include "test_attention.c"
 
 int main(int argc, char **argv) {
     if (argc > 1) t_filter = argv[1];
@@ -27,6 +28,7 @@ int main(int argc, char **argv) {
     suite_norm();
     suite_image();
     suite_rnn();
+    suite_attention();
     printf("%d passed, %d failed\n", t_passed, t_failed);
     return t_failed ? 1 : 0;
 }
