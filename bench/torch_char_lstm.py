@@ -54,22 +54,18 @@ def shuffle(words, rng):
         words[i], words[j] = words[j], words[i]
 
 
-with open(path, "rb") as f:
-    words = [w for w in f.read().split(b"\n") if w]
-syms = sorted(set(b"".join(words)) | {10})
+with open(path, encoding="utf-8") as f:
+    words = [w for w in f.read().split("\n") if w]
+syms = sorted(set("".join(words)) | {"\n"})           # characters (code points), sorted
 tok = {c: i for i, c in enumerate(syms)}
 V = len(syms)
 test_w = [w for i, w in enumerate(words) if i % HOLD_OUT == HOLD_OUT - 1]
 train_w = [w for i, w in enumerate(words) if i % HOLD_OUT != HOLD_OUT - 1]
 rng = SplitMix64(SEED)
-lut = torch.zeros(256, dtype=torch.long)
-for c, i in tok.items():
-    lut[c] = i
 
 
 def stream(ws):
-    data = torch.frombuffer(bytearray(b"".join(w + b"\n" for w in ws)), dtype=torch.uint8)
-    return lut[data.long()]
+    return torch.tensor([tok[c] for c in "".join(w + "\n" for w in ws)], dtype=torch.long)
 
 
 shuffle(test_w, rng)
@@ -121,7 +117,7 @@ def test_bpc():
 
 print("%s: %d words, vocabulary %d; %d training words (%d chars), %d held-out (%d chars); torch %s, %d thread(s)"
       % (path, len(words), V, len(train_w), len(tr), len(test_w), len(te), torch.__version__, threads))
-print("unigram model (training byte frequencies): %.3f bits/char on the held-out words" % unigram)
+print("unigram model (training character frequencies): %.3f bits/char on the held-out words" % unigram)
 sys.stdout.flush()
 tr_rows = rows(tr, tr_len)
 state, k, epoch, loss_sum, n, bpc = None, 0, 1, 0.0, 0, float("nan")

@@ -1,6 +1,6 @@
 /* examples/06_char_lstm.c - a character-level LSTM language model (the W4 shape of
    WORKLOADS.md) on a real corpus: the English word list of Debian's wamerican package,
-   one word per line (104,334 words, 71 distinct bytes).
+   one word per line (104,334 words, 70 distinct characters).
      token -> embedding 64 -> 1-layer LSTM, hidden 256 -> linear 256->V at every step
    softmax cross-entropy over all steps, Adam lr 1e-3, global-norm gradient clipping at 5,
    batch 32, sequence length 64, torch's default init (N(0,1) embedding, U(+-1/sqrt(256))
@@ -9,16 +9,16 @@
    Data. Every 10th word of the file is held out for test. The remaining words are shuffled
    (a splitmix64 Fisher-Yates that bench/torch_char_lstm.py repeats exactly), reshuffled
    each epoch, and written one after the other, each followed by '\n', into one stream of
-   bytes. The stream is cut into 32 contiguous streams, one per batch row, and each
+   characters. The stream is cut into 32 contiguous streams, one per batch row, and each
    training step reads the next 64 characters of every row: truncated backpropagation
    through time, with the LSTM's state (h, c) carried from one chunk to the next (detached:
-   no gradient flows across the chunk boundary) and reset at each epoch. The vocabulary is
-   the set of bytes of the whole file (71; a few words are UTF-8, so "character" means
-   byte here; 99.97% of the bytes are ASCII).
+   no gradient flows across the chunk boundary) and reset at each epoch. The file is UTF-8
+   (a few words have accents: "café") and the vocabulary is the set of its characters
+   (Unicode code points, '\n' included: 70), sorted.
 
-   Metric. Held-out bits per character: the mean of -log2 p(next byte) over the test
+   Metric. Held-out bits per character: the mean of -log2 p(next character) over the test
    stream, read the same way (32 rows, state carried, no gradient), next to the unigram
-   model's bits per character on the same bytes (the training byte frequencies, add-one
+   model's bits per character on the same characters (the training frequencies, add-one
    smoothed): the unigram knows nothing about order, so the gap is what the LSTM has learnt
    about spelling. Then it generates words (dl_sample_logits: temperature and top-k),
    starting from '\n' with a zero state, and says how many are in the training list, are
@@ -49,6 +49,7 @@
 #define EVAL_EVERY 400
 #define WORDS     "/usr/share/dict/american-english"
 #define MAX_PARAMS 8
+#define MAX_VOCAB 1024
 
 typedef struct model {
     dl_tensor *emb;                /* [V, EMB]                                       */
@@ -81,13 +82,46 @@ static void shuffle_words(char **w, int64_t n, uint64_t *s) {
         char *t = w[i]; w[i] = w[j]; w[j] = t;
     }
 }
-/* the words, each followed by '\n', as token ids; returns the length */
-static int64_t write_stream(char *const *w, int64_t n, const int *tok, int32_t *out) {
+/* the next character of a UTF-8 string (a byte that does not start a valid sequence
+   stands for itself, as in Latin-1) */
+static uint32_t utf8_next(const unsigned char **s) {
+    const unsigned char *p = *s;
+    int n, i;
+    uint32_t c;
+    if (p[0] >= 0xc2 && p[0] < 0xe0) { n = 1; c = p[0] & 31u; }
+    else if (p[0] >= 0xe0 && p[0] < 0xf0) { n = 2; c = p[0] & 15u; }
+    else if (p[0] >= 0xf0 && p[0] < 0xf5) { n = 3; c = p[0] & 7u; }
+    else { n = 0; c = p[0]; }
+    for (i = 1; i <= n; i++) {                 /* stops at the terminating 0 */
+        if ((p[i] & 0xc0) != 0x80) { n = 0; c = p[0]; break; }
+        c = (c << 6) | (p[i] & 63u);
+    }
+    *s = p + n + 1;
+    return c;
+}
+static int utf8_put(uint32_t c, char *out) {       /* returns the bytes written (1..4) */
+    if (c < 0x80) { out[0] = (char)c; return 1; }
+    if (c < 0x800) { out[0] = (char)(0xc0 | (c >> 6)); out[1] = (char)(0x80 | (c & 63)); return 2; }
+    if (c < 0x10000) { out[0] = (char)(0xe0 | (c >> 12)); out[1] = (char)(0x80 | ((c >> 6) & 63)); out[2] = (char)(0x80 | (c & 63)); return 3; }
+    out[0] = (char)(0xf0 | (c >> 18)); out[1] = (char)(0x80 | ((c >> 12) & 63));
+    out[2] = (char)(0x80 | ((c >> 6) & 63)); out[3] = (char)(0x80 | (c & 63)); return 4;
+}
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+/* the token of character c: its index in the sorted vocabulary sym[0..vocab) */
+static int32_t token(const uint32_t *sym, int vocab, uint32_t c) {
+    const uint32_t *hit = (const uint32_t *)bsearch(&c, sym, (size_t)vocab, sizeof c, cmp_u32);
+    return hit ? (int32_t)(hit - sym) : 0;
+}
+/* the words, each followed by '\n', as tokens; returns the length */
+static int64_t write_stream(char *const *w, int64_t n, const uint32_t *sym, int vocab, int32_t *out) {
     int64_t i, k = 0;
     const unsigned char *p;
     for (i = 0; i < n; i++) {
-        for (p = (const unsigned char *)w[i]; *p; p++) out[k++] = tok[*p];
-        out[k++] = tok['\n'];
+        for (p = (const unsigned char *)w[i]; *p;) out[k++] = token(sym, vocab, utf8_next(&p));
+        out[k++] = token(sym, vocab, '\n');
     }
     return k;
 }
@@ -214,14 +248,14 @@ static double test_bpc(dl_ctx *ctx, model *m, const int32_t *stream, int64_t len
 
 int main(int argc, char **argv) {
     const char *path = WORDS;
-    int steps = STEPS, vocab = 0, tok[256], step, i;
-    unsigned char sym[256];
+    int steps = STEPS, vocab = 0, step, i;
+    uint32_t sym[MAX_VOCAB];
     FILE *f;
     long fsize;
     char *text, **all, **train_w, **test_w, **sorted, *p;
     int64_t n_words = 0, n_train = 0, n_test = 0, n_tr_tok, n_te_tok, tr_len, te_len, tr_chunks, te_chunks, k, w;
     int32_t *tr_stream, *te_stream;
-    double count[256], unigram_bits = 0, t_start, t_log, loss_log = 0, bpc = 0;
+    double count[MAX_VOCAB], unigram_bits = 0, t_start, t_log, loss_log = 0, bpc = 0;
     uint64_t rng = SEED;
     size_t need;
     dl_ctx_desc cd;
@@ -257,10 +291,18 @@ int main(int argc, char **argv) {
         if (e > p) all[n_words++] = p;
         p = e + 1;
     }
-    memset(tok, 0, sizeof tok);                   /* vocabulary: every byte of the file */
-    for (w = 0; w < n_words; w++) for (p = all[w]; *p; p++) tok[(unsigned char)*p] = 1;
-    tok['\n'] = 1;
-    for (i = 0; i < 256; i++) if (tok[i]) { sym[vocab] = (unsigned char)i; tok[i] = vocab++; }
+    sym[vocab++] = '\n';                          /* vocabulary: every character of the file */
+    for (w = 0; w < n_words; w++) {
+        const unsigned char *q = (const unsigned char *)all[w];
+        while (*q) {
+            uint32_t c = utf8_next(&q);
+            for (i = 0; i < vocab && sym[i] != c; i++) {}
+            if (i < vocab) continue;
+            if (vocab == MAX_VOCAB) { fprintf(stderr, "06_char_lstm: more than %d distinct characters in %s\n", MAX_VOCAB, path); return 1; }
+            sym[vocab++] = c;
+        }
+    }
+    qsort(sym, (size_t)vocab, sizeof sym[0], cmp_u32);
     train_w = (char **)malloc(sizeof(char *) * (size_t)n_words);
     test_w = (char **)malloc(sizeof(char *) * (size_t)n_words);
     sorted = (char **)malloc(sizeof(char *) * (size_t)n_words);
@@ -273,14 +315,14 @@ int main(int argc, char **argv) {
     }
     qsort(sorted, (size_t)n_words, sizeof(char *), cmp_str);
     shuffle_words(test_w, n_test, &rng);          /* the test stream, built once */
-    n_te_tok = write_stream(test_w, n_test, tok, te_stream);
+    n_te_tok = write_stream(test_w, n_test, sym, vocab, te_stream);
     shuffle_words(train_w, n_train, &rng);        /* epoch 1's training stream */
-    n_tr_tok = write_stream(train_w, n_train, tok, tr_stream);
+    n_tr_tok = write_stream(train_w, n_train, sym, vocab, tr_stream);
     tr_len = n_tr_tok / BATCH; tr_chunks = (tr_len - 1) / SEQ;
     te_len = n_te_tok / BATCH; te_chunks = (te_len - 1) / SEQ;
 
-    /* the unigram model: training byte frequencies (add-one), scored on the bytes the
-       LSTM is scored on (the targets of every full test chunk) */
+    /* the unigram model: training character frequencies (add-one), scored on the
+       characters the LSTM is scored on (the targets of every full test chunk) */
     for (i = 0; i < vocab; i++) count[i] = 1.0;
     for (k = 0; k < n_tr_tok; k++) count[tr_stream[k]] += 1.0;
     for (k = 0; k < BATCH; k++) {
@@ -300,13 +342,13 @@ int main(int argc, char **argv) {
     if (dl_ctx_status(ctx)) { fprintf(stderr, "06_char_lstm: setup: %s\n", dl_ctx_message(ctx)); return 1; }
     mk = dl_ctx_mark(ctx);
 
-    printf("%s: %ld words, vocabulary %d bytes; %ld training words (%ld chars), %ld held-out words (%ld chars)\n",
+    printf("%s: %ld words, vocabulary %d characters; %ld training words (%ld chars), %ld held-out words (%ld chars)\n",
            path, (long)n_words, vocab, (long)n_train, (long)n_tr_tok, (long)n_test, (long)n_te_tok);
     printf("char LSTM: embedding %d, LSTM %d, linear %d->%d; batch %d x seq %d (truncated BPTT, state carried), "
            "Adam lr %g, clip %g; %ld steps per epoch; arena %.1f MiB\n",
            EMB, HIDDEN, HIDDEN, vocab, BATCH, SEQ, (double)LR, (double)CLIP, (long)tr_chunks,
            (double)dl_ctx_capacity(ctx) / 1048576.0);
-    printf("unigram model (training byte frequencies): %.3f bits/char on the held-out words\n", unigram_bits);
+    printf("unigram model (training character frequencies): %.3f bits/char on the held-out words\n", unigram_bits);
     fflush(stdout);
 
     t_start = t_log = now_s();
@@ -314,7 +356,7 @@ int main(int argc, char **argv) {
     for (step = 1; step <= steps; step++) {
         if (k == tr_chunks) {                     /* next epoch: reshuffle, reset the state */
             shuffle_words(train_w, n_train, &rng);
-            write_stream(train_w, n_train, tok, tr_stream);
+            write_stream(train_w, n_train, sym, vocab, tr_stream);
             dl_fill(m.h, 0.0f); dl_fill(m.c, 0.0f);
             k = 0; epoch++;
         }
@@ -349,9 +391,9 @@ int main(int argc, char **argv) {
         static const int topks[3] = {0, 10, 0};
         int s;
         for (s = 0; s < 3; s++) {
-            char word[64], line[2048];
+            char word[256], line[4096];
             int len = 0, words = 0, known = 0, held = 0, chars = 0;
-            int32_t cur = tok['\n'];
+            int32_t cur = token(sym, vocab, '\n');
             size_t used = 0;
             dl_fill(m.h1, 0.0f); dl_fill(m.c1, 0.0f);
             line[0] = 0;
@@ -361,7 +403,7 @@ int main(int argc, char **argv) {
                 cur = dl_sample_logits(ctx, logits->data, vocab, temps[s], topks[s]);
                 dl_ctx_rewind(ctx, mk);
                 chars++;
-                if (sym[cur] != '\n') { if (len < 63) word[len++] = (char)sym[cur]; continue; }
+                if (sym[cur] != '\n') { if (len < 240) len += utf8_put(sym[cur], word + len); continue; }
                 word[len] = 0;
                 if (len > 0) {
                     char *key = word, **hit = (char **)bsearch(&key, sorted, (size_t)n_words, sizeof(char *), cmp_str);

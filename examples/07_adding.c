@@ -25,14 +25,27 @@
 #include <time.h>
 
 #define SEED       1
+#ifndef HIDDEN
 #define HIDDEN     128
+#endif
+#ifndef BATCH
 #define BATCH      50
+#endif
+#ifndef LR
 #define LR         1e-3f
+#endif
+#ifndef CLIP
 #define CLIP       1.0f
+#endif
+#ifndef STEPS
 #define STEPS      2500
+#endif
 #define N_TEST     1000
 #define EVAL_BATCH 500
 #define LOG_EVERY  250
+#ifndef FORGET_BIAS
+#define FORGET_BIAS 0.0f
+#endif
 
 typedef struct model { dl_rnn rnn; dl_linear fc; dl_tensor *params[6]; int nparams; dl_optim *opt; } model;
 
@@ -64,6 +77,10 @@ static void model_init(dl_ctx *ctx, model *m, dl_rnn_mode mode) {
     dl_optim_desc od;
     dl_rnn_init(ctx, &m->rnn, mode, 2, HIDDEN, 1, 0, 0.0f, 1);
     dl_linear_init(ctx, &m->fc, HIDDEN, 1, 1);
+    if (mode == DL_LSTM && FORGET_BIAS != 0.0f && !dl_ctx_is_measuring(ctx)) {
+        int64_t j;
+        for (j = HIDDEN; j < 2 * HIDDEN; j++) m->rnn.b_ih[0]->data[j] = FORGET_BIAS;
+    }
     m->nparams = dl_rnn_params(&m->rnn, m->params);
     m->params[m->nparams++] = m->fc.weight;
     m->params[m->nparams++] = m->fc.bias;
