@@ -179,9 +179,13 @@ typedef struct dl_ctx_desc {      /* zero means default                         
     int measure;                  /* 1: shapes only, count bytes (see MEMORY)             */
     int check_finite;             /* 1: every op output is checked for NaN/Inf            */
     int isa;                      /* cap on the kernels used: DL_ISA_AUTO (best available),
-                                     DL_ISA_REFERENCE (the plain scalar reference loops)  */
+                                     DL_ISA_REFERENCE (the plain scalar reference loops),
+                                     or a named set (DL_ISA_AVX2 ...): see dl_ctx_isa      */
 } dl_ctx_desc;
-enum { DL_ISA_AUTO = 0, DL_ISA_REFERENCE = 1, DL_ISA_PORTABLE = 2 }; /* PORTABLE: tiled C */
+/* kernel sets, best last per architecture; desc.isa caps the choice (a cap this CPU or build
+   cannot run falls back to the next lower set it can). PORTABLE: register-tiled C. */
+enum { DL_ISA_AUTO = 0, DL_ISA_REFERENCE = 1, DL_ISA_PORTABLE = 2, DL_ISA_SSE2 = 3, DL_ISA_AVX2 = 4,
+       DL_ISA_AVX512 = 5, DL_ISA_NEON = 6 };
 
 typedef struct dl_mark { size_t offset, meta; dl__node *tape; } dl_mark;
 
@@ -202,6 +206,8 @@ DLDEF size_t  dl_ctx_peak_bytes(const dl_ctx *ctx);         /* buffer bytes ever
 DLDEF size_t  dl_ctx_capacity(const dl_ctx *ctx);           /* buffer bytes usable        */
 DLDEF size_t  dl_ctx_overhead_bytes(void);                  /* header before the arena    */
 DLDEF int     dl_ctx_is_measuring(const dl_ctx *ctx);
+DLDEF int     dl_ctx_isa(const dl_ctx *ctx);                /* kernel set in use: DL_ISA_* */
+DLDEF const char *dl_isa_name(int isa);                     /* "avx2", "reference", ...   */
 DLDEF int     dl_set_grad_enabled(dl_ctx *ctx, int enabled); /* returns previous setting  */
 DLDEF void    dl_ctx_seed(dl_ctx *ctx, uint64_t seed);
 DLDEF uint64_t dl_rand_u64(dl_ctx *ctx);                    /* next raw 64 random bits    */
@@ -649,6 +655,16 @@ DLDEF dl_tensor *dl_sinusoidal_positions(dl_ctx *ctx, int64_t len, int64_t dim);
 
 #include <string.h>
 #include <math.h>
+/* SIMD kernels: x86-64 picks at run time (cpuid + xgetbv, functions compiled with
+   __attribute__((target))), AArch64 uses NEON at compile time. DL_NO_SIMD: portable C only. */
+#if !defined(DL_NO_SIMD) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define DL__X86_64 1
+#include <immintrin.h>
+#endif
+#if !defined(DL_NO_SIMD) && defined(__aarch64__) && defined(__ARM_NEON)
+#define DL__NEON64 1
+#include <arm_neon.h>
+#endif
 #ifndef DL_NO_STDIO
 #include <stdio.h>
 #endif
@@ -899,6 +915,59 @@ static void *dl__alloc(dl_ctx *ctx, size_t bytes, int meta, int *ok) {
     }
 }
 
+/* >>isa  the best kernel set this CPU runs, capped by desc.isa. Ranks: reference 0,
+   portable 1, sse2/neon 2, avx2 3, avx512 4; a cap above what the CPU has gives the best it
+   has, and a cap naming another architecture's set counts by its rank. */
+static int dl__isa_rank(int isa) {
+    switch (isa) {
+    case DL_ISA_REFERENCE: return 0; case DL_ISA_PORTABLE: return 1; case DL_ISA_SSE2: case DL_ISA_NEON: return 2;
+    case DL_ISA_AVX2: return 3; case DL_ISA_AVX512: return 4; default: return 99;
+    }
+}
+static int dl__isa_lower(int isa) {
+    switch (isa) {
+    case DL_ISA_AVX512: return DL_ISA_AVX2; case DL_ISA_AVX2: return DL_ISA_SSE2;
+    case DL_ISA_SSE2: case DL_ISA_NEON: return DL_ISA_PORTABLE; default: return DL_ISA_REFERENCE;
+    }
+}
+#if defined(DL__X86_64)
+static void dl__cpuid(unsigned leaf, unsigned sub, unsigned r[4]) {
+    __asm__ __volatile__("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+static int dl__isa_detect(void) {
+    unsigned r[4], maxleaf, lo, hi; unsigned long long xcr0; int best = DL_ISA_SSE2;  /* x86-64 baseline */
+    dl__cpuid(0, 0, r); maxleaf = r[0];
+    if (maxleaf < 7) return best;
+    dl__cpuid(1, 0, r);
+    if (!(r[2] & (1u << 27)) || !(r[2] & (1u << 28)) || !(r[2] & (1u << 12))) return best;  /* OSXSAVE, AVX, FMA */
+    __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    xcr0 = ((unsigned long long)hi << 32) | lo;
+    if ((xcr0 & 6u) != 6u) return best;                              /* the OS saves xmm and ymm */
+    dl__cpuid(7, 0, r);
+    if (r[1] & (1u << 5)) best = DL_ISA_AVX2;
+    if (best == DL_ISA_AVX2 && (r[1] & (1u << 16)) && (xcr0 & 0xe6u) == 0xe6u) best = DL_ISA_AVX512; /* AVX512F, opmask+zmm state */
+    return best;
+}
+#elif defined(DL__NEON64)
+static int dl__isa_detect(void) { return DL_ISA_NEON; }
+#else
+static int dl__isa_detect(void) { return DL_ISA_PORTABLE; }
+#endif
+static int dl__isa_pick(int cap) {
+    int isa = dl__isa_detect();
+    if (cap == DL_ISA_AUTO) return isa;
+    if (dl__isa_rank(cap) == 99) cap = DL_ISA_PORTABLE;
+    while (dl__isa_rank(isa) > dl__isa_rank(cap)) isa = dl__isa_lower(isa);
+    return isa;
+}
+DL__API int dl_ctx_isa(const dl_ctx *ctx) { return ctx ? ctx->isa : 0; }
+DL__API const char *dl_isa_name(int isa) {
+    switch (isa) {
+    case DL_ISA_REFERENCE: return "reference"; case DL_ISA_PORTABLE: return "portable"; case DL_ISA_SSE2: return "sse2";
+    case DL_ISA_AVX2: return "avx2"; case DL_ISA_AVX512: return "avx512"; case DL_ISA_NEON: return "neon"; default: return "auto";
+    }
+}
+
 DL__API dl_ctx *dl_ctx_init(const dl_ctx_desc *desc) {
     dl_ctx_desc d;
     unsigned char *mem, *aligned;
@@ -936,7 +1005,7 @@ DL__API dl_ctx *dl_ctx_init(const dl_ctx_desc *desc) {
     ctx->measure = d.measure != 0;
     if (ctx->measure) ctx->meta_cap = size; else ctx->cap = size;
     ctx->check_finite = d.check_finite != 0;
-    ctx->isa = d.isa == DL_ISA_REFERENCE ? DL_ISA_REFERENCE : DL_ISA_PORTABLE;
+    ctx->isa = dl__isa_pick(d.isa);
     ctx->grad_enabled = 1;
     ctx->seed = d.seed ? d.seed : 0x5eedu;
     ctx->poison.flags = DL__F_POISON;
@@ -1759,9 +1828,184 @@ static void dl__gemm(int64_t M, int64_t N, int64_t K, dl__mat A, dl__mat B, dl__
     }
 }
 
+
+/* ======================================================================================
+   >>gemm-packed  The SIMD GEMM (BLIS's loop order): for each KC slice of K and each MC
+   block of rows, A's block is packed into MR-row micro-panels (in L2); for each NR-column
+   micro-panel of B, packed on the fly (in L1), the micro-kernel of the ISA computes every
+   MR x NR tile of the block in registers. Buffers are on the stack (about 100 KiB), so no
+   heap and measure mode stays exact. Edge tiles go through a small local tile. A C stored
+   column-major (cs == 1 fails, rs == 1) is computed as C^T = B^T A^T. Each ISA's micro-kernel
+   is one function; the tests compare every available one with dl__gemm_ref.
+   ====================================================================================== */
+#define DL__KC 256
+#define DL__MC 72                     /* a multiple of every MR (4, 6, 8)                   */
+#define DL__NR_MAX 32
+typedef void (*dl__ukernel)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int acc);
+
+#if defined(DL__X86_64)
+__attribute__((target("avx2,fma")))
+static void dl__uk_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int acc) {  /* 6 x 16 */
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    int64_t k;
+    for (k = 0; k < kc; k++, a += 6, b += 16) {
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8); __m256 x;
+        x = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+    }
+#define DL__ST(r, v0, v1) \
+    if (acc) { v0 = _mm256_add_ps(v0, _mm256_loadu_ps(c + r * ldc)); v1 = _mm256_add_ps(v1, _mm256_loadu_ps(c + r * ldc + 8)); } \
+    _mm256_storeu_ps(c + r * ldc, v0); _mm256_storeu_ps(c + r * ldc + 8, v1);
+    DL__ST(0, c00, c01) DL__ST(1, c10, c11) DL__ST(2, c20, c21) DL__ST(3, c30, c31) DL__ST(4, c40, c41) DL__ST(5, c50, c51)
+#undef DL__ST
+}
+__attribute__((target("avx512f")))
+static void dl__uk_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int acc) {  /* 6 x 32 */
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    int64_t k;
+    for (k = 0; k < kc; k++, a += 6, b += 32) {
+        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16); __m512 x;
+        x = _mm512_set1_ps(a[0]); c00 = _mm512_fmadd_ps(x, b0, c00); c01 = _mm512_fmadd_ps(x, b1, c01);
+        x = _mm512_set1_ps(a[1]); c10 = _mm512_fmadd_ps(x, b0, c10); c11 = _mm512_fmadd_ps(x, b1, c11);
+        x = _mm512_set1_ps(a[2]); c20 = _mm512_fmadd_ps(x, b0, c20); c21 = _mm512_fmadd_ps(x, b1, c21);
+        x = _mm512_set1_ps(a[3]); c30 = _mm512_fmadd_ps(x, b0, c30); c31 = _mm512_fmadd_ps(x, b1, c31);
+        x = _mm512_set1_ps(a[4]); c40 = _mm512_fmadd_ps(x, b0, c40); c41 = _mm512_fmadd_ps(x, b1, c41);
+        x = _mm512_set1_ps(a[5]); c50 = _mm512_fmadd_ps(x, b0, c50); c51 = _mm512_fmadd_ps(x, b1, c51);
+    }
+#define DL__ST(r, v0, v1) \
+    if (acc) { v0 = _mm512_add_ps(v0, _mm512_loadu_ps(c + r * ldc)); v1 = _mm512_add_ps(v1, _mm512_loadu_ps(c + r * ldc + 16)); } \
+    _mm512_storeu_ps(c + r * ldc, v0); _mm512_storeu_ps(c + r * ldc + 16, v1);
+    DL__ST(0, c00, c01) DL__ST(1, c10, c11) DL__ST(2, c20, c21) DL__ST(3, c30, c31) DL__ST(4, c40, c41) DL__ST(5, c50, c51)
+#undef DL__ST
+}
+static void dl__uk_sse2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int acc) {  /* 4 x 8 */
+    __m128 c00 = _mm_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    int64_t k;
+    for (k = 0; k < kc; k++, a += 4, b += 8) {
+        const __m128 b0 = _mm_loadu_ps(b), b1 = _mm_loadu_ps(b + 4); __m128 x;
+        x = _mm_set1_ps(a[0]); c00 = _mm_add_ps(c00, _mm_mul_ps(x, b0)); c01 = _mm_add_ps(c01, _mm_mul_ps(x, b1));
+        x = _mm_set1_ps(a[1]); c10 = _mm_add_ps(c10, _mm_mul_ps(x, b0)); c11 = _mm_add_ps(c11, _mm_mul_ps(x, b1));
+        x = _mm_set1_ps(a[2]); c20 = _mm_add_ps(c20, _mm_mul_ps(x, b0)); c21 = _mm_add_ps(c21, _mm_mul_ps(x, b1));
+        x = _mm_set1_ps(a[3]); c30 = _mm_add_ps(c30, _mm_mul_ps(x, b0)); c31 = _mm_add_ps(c31, _mm_mul_ps(x, b1));
+    }
+#define DL__ST(r, v0, v1) \
+    if (acc) { v0 = _mm_add_ps(v0, _mm_loadu_ps(c + r * ldc)); v1 = _mm_add_ps(v1, _mm_loadu_ps(c + r * ldc + 4)); } \
+    _mm_storeu_ps(c + r * ldc, v0); _mm_storeu_ps(c + r * ldc + 4, v1);
+    DL__ST(0, c00, c01) DL__ST(1, c10, c11) DL__ST(2, c20, c21) DL__ST(3, c30, c31)
+#undef DL__ST
+}
+#endif
+
+#if defined(DL__NEON64)
+static void dl__uk_neon(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int acc) {  /* 8 x 8 */
+    float32x4_t v[8][2]; int64_t k; int r;
+    for (r = 0; r < 8; r++) v[r][0] = v[r][1] = vdupq_n_f32(0.0f);
+    for (k = 0; k < kc; k++, a += 8, b += 8) {
+        const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), lo = vld1q_f32(a), hi = vld1q_f32(a + 4);
+#define DL__R(r, src, l) v[r][0] = vfmaq_laneq_f32(v[r][0], b0, src, l); v[r][1] = vfmaq_laneq_f32(v[r][1], b1, src, l);
+        DL__R(0, lo, 0) DL__R(1, lo, 1) DL__R(2, lo, 2) DL__R(3, lo, 3)
+        DL__R(4, hi, 0) DL__R(5, hi, 1) DL__R(6, hi, 2) DL__R(7, hi, 3)
+#undef DL__R
+    }
+    for (r = 0; r < 8; r++) {
+        float *p = c + r * ldc;
+        if (acc) { v[r][0] = vaddq_f32(v[r][0], vld1q_f32(p)); v[r][1] = vaddq_f32(v[r][1], vld1q_f32(p + 4)); }
+        vst1q_f32(p, v[r][0]); vst1q_f32(p + 4, v[r][1]);
+    }
+}
+#endif
+
+/* A rows [i0, i0+mc) x k [k0, k0+kc) into MR-row micro-panels: panel p holds, for each k,
+   MR values a(i0 + p*MR + r, k), rows past M as zeros */
+static void dl__pack_a(const dl__mat *A, int64_t M, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, float *dst) {
+    int64_t p, k; int r;
+    for (p = 0; p < mc; p += mr) {
+        if (A->rs == 1 && i0 + p + mr <= M) {       /* A stored column-major: MR values per k are adjacent */
+            const float *s = A->p + (i0 + p) + k0 * A->cs; float *d = dst + p * kc;
+            for (k = 0; k < kc; k++) memcpy(d + k * mr, s + k * A->cs, (size_t)mr * sizeof(float));
+            continue;
+        }
+        for (r = 0; r < mr; r++) {
+            int64_t i = i0 + p + r; float *d = dst + p * kc + r;
+            if (i < M) { const float *s = A->p + i * A->rs + k0 * A->cs; for (k = 0; k < kc; k++) d[k * mr] = s[k * A->cs]; }
+            else for (k = 0; k < kc; k++) d[k * mr] = 0.0f;
+        }
+    }
+}
+/* B's k [k0, k0+kc) x columns [j0, j0+nr): for each k, NR values, columns past N as zeros */
+static void dl__pack_b(const dl__mat *B, int64_t N, int64_t j0, int64_t k0, int64_t kc, int nr, float *dst) {
+    int64_t k, j, n = N - j0 < nr ? N - j0 : nr;
+    for (k = 0; k < kc; k++) {
+        const float *s = B->p + (k0 + k) * B->rs + j0 * B->cs; float *d = dst + k * nr;
+        if (B->rs == 1 && B->cs != 1) break;        /* column-major B: below, column by column */
+        if (B->cs == 1) memcpy(d, s, (size_t)n * sizeof(float));
+        else for (j = 0; j < n; j++) d[j] = s[j * B->cs];
+        for (j = n; j < nr; j++) d[j] = 0.0f;
+    }
+    if (k < kc) {
+        for (j = 0; j < nr; j++) {
+            float *d = dst + j;
+            if (j < n) { const float *s = B->p + k0 + (j0 + j) * B->cs; for (k = 0; k < kc; k++) d[k * nr] = s[k]; }
+            else for (k = 0; k < kc; k++) d[k * nr] = 0.0f;
+        }
+    }
+}
+static void dl__gemm_packed(int64_t M, int64_t N, int64_t K, dl__mat A, dl__mat B, dl__mat C, int accumulate,
+                            int mr, int nr, dl__ukernel uk) {
+    float ap[DL__MC * DL__KC], bp[DL__KC * DL__NR_MAX], tile[8 * DL__NR_MAX];
+    int64_t k0, i0, j0, i, j;
+    if (C.cs != 1 && C.rs == 1) {               /* column-major C: compute C^T = B^T A^T */
+        dl__mat t = dl__mat_t(C);
+        dl__gemm_packed(N, M, K, dl__mat_t(B), dl__mat_t(A), t, accumulate, mr, nr, uk);
+        return;
+    }
+    if (K == 0) { if (!accumulate) for (i = 0; i < M; i++) for (j = 0; j < N; j++) C.p[i * C.rs + j * C.cs] = 0.0f; return; }
+    for (k0 = 0; k0 < K; k0 += DL__KC) {
+        const int64_t kc = K - k0 < DL__KC ? K - k0 : DL__KC;
+        const int acc = accumulate || k0 > 0;
+        for (i0 = 0; i0 < M; i0 += DL__MC) {
+            const int64_t mc = M - i0 < DL__MC ? M - i0 : DL__MC, mcr = (mc + mr - 1) / mr * mr;
+            dl__pack_a(&A, M, i0, mcr, k0, kc, mr, ap);
+            for (j0 = 0; j0 < N; j0 += nr) {
+                const int64_t n = N - j0 < nr ? N - j0 : nr;
+                dl__pack_b(&B, N, j0, k0, kc, nr, bp);
+                for (i = 0; i < mc; i += mr) {
+                    const int64_t m = mc - i < mr ? mc - i : mr;
+                    float *c = C.p + (i0 + i) * C.rs + j0 * C.cs;
+                    if (m == mr && n == nr && C.cs == 1) uk(kc, ap + i * kc, bp, c, C.rs, acc);
+                    else {                                   /* edge tile: through a local tile */
+                        int64_t r, q;
+                        uk(kc, ap + i * kc, bp, tile, nr, 0);
+                        for (r = 0; r < m; r++) for (q = 0; q < n; q++) {
+                            float *o = c + r * C.rs + q * C.cs;
+                            *o = acc ? *o + tile[r * nr + q] : tile[r * nr + q];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 static void dl__gemm_isa(const dl_ctx *ctx, int64_t M, int64_t N, int64_t K, dl__mat A, dl__mat B, dl__mat C, int accumulate) {
-    if (ctx->isa == DL_ISA_REFERENCE) dl__gemm_ref(M, N, K, A, B, C, accumulate);
-    else dl__gemm(M, N, K, A, B, C, accumulate);
+    switch (ctx->isa) {
+    case DL_ISA_REFERENCE: dl__gemm_ref(M, N, K, A, B, C, accumulate); return;
+#if defined(DL__X86_64)
+    case DL_ISA_SSE2: dl__gemm_packed(M, N, K, A, B, C, accumulate, 4, 8, dl__uk_sse2); return;
+    case DL_ISA_AVX2: dl__gemm_packed(M, N, K, A, B, C, accumulate, 6, 16, dl__uk_avx2); return;
+    case DL_ISA_AVX512: dl__gemm_packed(M, N, K, A, B, C, accumulate, 6, 32, dl__uk_avx512); return;
+#endif
+#if defined(DL__NEON64)
+    case DL_ISA_NEON: dl__gemm_packed(M, N, K, A, B, C, accumulate, 8, 8, dl__uk_neon); return;
+#endif
+    default: dl__gemm(M, N, K, A, B, C, accumulate); return;
+    }
 }
 
 /* >>op-matmul  Y = op(A) op(B), batched over a leading dim (a 2-D side is shared).
@@ -3189,7 +3433,7 @@ DL__API dl_tensor *dl_batch_rows(dl_ctx *ctx, const float *data, int64_t row_len
     DL__ENTER(ctx, "dl_batch_rows");
     t = dl__new(ctx, s, DL_F32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!data || !rows || t->numel != n * row_len)
+    if ((!data && !ctx->measure) || !rows || t->numel != n * row_len)   /* measure mode: data may be NULL */
         return dl__fail2(ctx, DL_STATUS_SHAPE, "shape %T does not hold %I rows (or data/rows NULL)", DL__A(t), DL__A(&n));
     if (t->data) for (i = 0; i < n; i++) memcpy(t->data + i * row_len, data + (int64_t)rows[i] * row_len, (size_t)row_len * sizeof(float));
     return t;
@@ -3199,7 +3443,7 @@ DL__API dl_tensor *dl_batch_rows_u8(dl_ctx *ctx, const unsigned char *data, int6
     DL__ENTER(ctx, "dl_batch_rows_u8");
     t = dl__new(ctx, s, DL_F32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!data || !rows || t->numel != n * row_len)
+    if ((!data && !ctx->measure) || !rows || t->numel != n * row_len)   /* measure mode: data may be NULL */
         return dl__fail2(ctx, DL_STATUS_SHAPE, "shape %T does not hold %I rows (or data/rows NULL)", DL__A(t), DL__A(&n));
     if (t->data)
         for (i = 0; i < n; i++) {

@@ -49,7 +49,7 @@ static int load(dl_ctx *ctx, const char *dir, const char *name, dl_idx *out) {
 
 /* rows[0..n) of the 784-byte images as a float [n,784] tensor in [0,1] */
 static dl_tensor *image_batch(dl_ctx *ctx, const dl_idx *img, const int32_t *rows, int64_t n) {
-    return dl_batch_rows_u8(ctx, img->u8, 784, rows, n, dl_shape2(n, 784), 1.0f / 255.0f);
+    return dl_batch_rows_u8(ctx, img ? img->u8 : NULL, 784, rows, n, dl_shape2(n, 784), 1.0f / 255.0f);
 }
 
 static dl_tensor *forward(dl_ctx *ctx, const dl_linear *l, dl_tensor *x) {

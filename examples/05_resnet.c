@@ -93,7 +93,7 @@ static int load(dl_ctx *ctx, const char *dir, const char *name, dl_idx *out) {
 /* rows[0..n) of the 784-byte images as a float [n,1,28,28] tensor in [0,1]; img may be
    NULL (the measuring run has no data) */
 static dl_tensor *image_batch(dl_ctx *ctx, const dl_idx *img, const int32_t *rows, int64_t n) {
-    return dl_batch_rows_u8(ctx, img->u8, 784, rows, n, dl_shape4(n, 1, 28, 28), 1.0f / 255.0f);
+    return dl_batch_rows_u8(ctx, img ? img->u8 : NULL, 784, rows, n, dl_shape4(n, 1, 28, 28), 1.0f / 255.0f);
 }
 
 static void add_param(resnet *m, dl_tensor *p) { if (m->nparams < MAX_PARAMS) m->params[m->nparams++] = p; }

@@ -1,0 +1,79 @@
+/* bench/gemm.c - dl.h's GEMM (through dl_matmul_ex) against OpenBLAS's cblas_sgemm, same
+   process, same matrices, interleaved, one thread. Prints one line per case:
+     gemm m=.. n=.. k=.. trans=.. threads=1 isa=.. dl_gflops=.. openblas_gflops=.. ratio=..
+   ratio = dl / openblas (higher is better for dl.h). Median of `reps` timed runs each.
+   Build and run (make bench does this):
+     cc -O2 -march=native -I. bench/gemm.c -o build/bench_gemm -lopenblas -lm
+     OPENBLAS_NUM_THREADS=1 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ./build/bench_gemm [isa]
+   isa: auto (default), portable, sse2, avx2, avx512 (a cap, as dl_ctx_desc.isa).
+   The OpenBLAS kernel set it uses is printed from openblas_get_config(). */
+#define _POSIX_C_SOURCE 199309L
+#define DL_IMPLEMENTATION
+#include "dl.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cblas.h>
+
+extern char *openblas_get_config(void);
+extern char *openblas_get_corename(void);
+
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec; }
+static int cmpd(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return x < y ? -1 : x > y; }
+
+int main(int argc, char **argv) {
+    /* square sizes, then W1's (M = batch 128): forward Y = X W^T, dW = G^T X, dX = G W */
+    static const struct { int m, n, k, tr; } cs[] = {
+        {128, 128, 128, 0}, {256, 256, 256, 0}, {512, 512, 512, 0}, {1024, 1024, 1024, 0}, {2048, 2048, 2048, 0},
+        {128, 512, 784, DL_TRANS_B}, {512, 784, 128, DL_TRANS_A}, {128, 784, 512, 0},
+        {128, 256, 512, DL_TRANS_B}, {256, 512, 128, DL_TRANS_A}, {128, 512, 256, 0},
+        {128, 10, 256, DL_TRANS_B}, {10, 256, 128, DL_TRANS_A}, {128, 256, 10, 0},
+    };
+    int isa = DL_ISA_AUTO, c;
+    dl_ctx_desc d; dl_ctx *ctx;
+    if (argc > 1) {
+        if (!strcmp(argv[1], "portable")) isa = DL_ISA_PORTABLE; else if (!strcmp(argv[1], "sse2")) isa = DL_ISA_SSE2;
+        else if (!strcmp(argv[1], "avx2")) isa = DL_ISA_AVX2; else if (!strcmp(argv[1], "avx512")) isa = DL_ISA_AVX512;
+        else if (!strcmp(argv[1], "reference")) isa = DL_ISA_REFERENCE;
+    }
+    memset(&d, 0, sizeof d); d.memory_size = (size_t)200 << 20; d.isa = isa;
+    ctx = dl_ctx_init(&d);
+    if (!ctx) { fprintf(stderr, "no memory\n"); return 1; }
+    printf("# dl.h %s, kernel set %s; OpenBLAS %s (core %s), 1 thread\n", dl_version(), dl_isa_name(dl_ctx_isa(ctx)),
+           openblas_get_config(), openblas_get_corename());
+    openblas_set_num_threads(1);
+    for (c = 0; c < (int)(sizeof cs / sizeof cs[0]); c++) {
+        const int m = cs[c].m, n = cs[c].n, k = cs[c].k, tr = cs[c].tr;
+        const double flop = 2.0 * m * n * k;
+        int reps = flop > 4e9 ? 5 : flop > 2e8 ? 15 : 60, inner = flop < 5e7 ? (int)(5e7 / flop) + 1 : 1, r, i;
+        double td[64], to[64];
+        dl_mark mk = dl_ctx_mark(ctx);
+        dl_tensor *a = (tr & DL_TRANS_A) ? dl_uniform(ctx, dl_shape2(k, m), -1, 1) : dl_uniform(ctx, dl_shape2(m, k), -1, 1);
+        dl_tensor *b = (tr & DL_TRANS_B) ? dl_uniform(ctx, dl_shape2(n, k), -1, 1) : dl_uniform(ctx, dl_shape2(k, n), -1, 1);
+        float *co = (float *)malloc(sizeof(float) * (size_t)m * n);
+        for (r = 0; r < reps + 1; r++) {   /* first round is warm-up */
+            double t0 = now();
+            for (i = 0; i < inner; i++) { dl_mark m2 = dl_ctx_mark(ctx); dl_matmul_ex(ctx, a, b, tr); dl_ctx_rewind(ctx, m2); }
+            t0 = (now() - t0) / inner;
+            {
+                double t1 = now();
+                for (i = 0; i < inner; i++)
+                    cblas_sgemm(CblasRowMajor, (tr & DL_TRANS_A) ? CblasTrans : CblasNoTrans, (tr & DL_TRANS_B) ? CblasTrans : CblasNoTrans,
+                                m, n, k, 1.0f, a->data, (tr & DL_TRANS_A) ? m : k, b->data, (tr & DL_TRANS_B) ? k : n, 0.0f, co, n);
+                t1 = (now() - t1) / inner;
+                if (r) { td[r - 1] = t0; to[r - 1] = t1; }
+            }
+        }
+        if (dl_ctx_status(ctx)) { fprintf(stderr, "%s\n", dl_ctx_message(ctx)); return 1; }
+        qsort(td, (size_t)reps, sizeof(double), cmpd); qsort(to, (size_t)reps, sizeof(double), cmpd);
+        printf("gemm m=%d n=%d k=%d trans=%s threads=1 isa=%s dl_gflops=%.1f openblas_gflops=%.1f ratio=%.2f\n", m, n, k,
+               tr == DL_TRANS_A ? "A" : tr == DL_TRANS_B ? "B" : "none", dl_isa_name(dl_ctx_isa(ctx)),
+               flop / td[reps / 2] * 1e-9, flop / to[reps / 2] * 1e-9, to[reps / 2] / td[reps / 2]);
+        fflush(stdout);
+        free(co);
+        dl_ctx_rewind(ctx, mk);
+    }
+    dl_ctx_free(ctx);
+    return 0;
+}
