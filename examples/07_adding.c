@@ -7,15 +7,19 @@
    better means carrying a number across up to 99 steps while ignoring the others.
 
    Model: dl_rnn_forward (1 layer, hidden 128) -> the final hidden state h_T -> linear
-   128->1, trained on fresh random batches of 50 with the mean squared error, Adam lr 1e-3,
-   global-norm gradient clipping at 1 (dl_clip_grad_norm), torch's default init. First an
-   LSTM, then a GRU, from the same seed, scored on the same 1000 test sequences. It prints
-   the training and test MSE every 250 steps, then
-   `adding T=100: LSTM test MSE x (n s), GRU test MSE y (m s); always answering 1: 0.167`.
-   The LSTM typically sits on the 0.167 plateau for a while, then falls well below 0.01.
+   128->1, trained on fresh random batches of 50 with the mean squared error, Adam lr 2e-3,
+   global-norm gradient clipping at 1 (dl_clip_grad_norm), torch's default init except the
+   LSTM's forget-gate bias, set to 1 (Gers et al. 2000; Jozefowicz et al. 2015) so that
+   the cell starts out remembering. First an LSTM, then a GRU, from the same seed, scored
+   on the same 1000 test sequences. It prints the training and test MSE every 250 steps,
+   then `adding T=100: LSTM test MSE x (n s), GRU test MSE y (m s); always answering 1: 0.167`.
+   The LSTM sits on the 0.167 plateau (it answers the mean) for a while, ~1600 steps with
+   the default seed, then falls well below 0.01. Every knob below can be changed at
+   build time: -DHIDDEN=64 -DBATCH=20 -DLR=1e-3f -DFORGET_BIAS=0.0f -DSEED=2 ...
+   bench/torch_adding.py runs the same recipe in PyTorch.
 
    Build: cc -O2 -march=native -I. examples/07_adding.c -lm -o build/07_adding
-   Run:   build/07_adding [steps] [T] [lstm|gru]   (default 2500 steps, T = 100, both)  */
+   Run:   build/07_adding [steps] [T] [lstm|gru]   (default 3000 steps, T = 100, both)  */
 #define _POSIX_C_SOURCE 199309L
 #define DL_IMPLEMENTATION
 #include "dl.h"
@@ -34,19 +38,19 @@
 #define BATCH      50
 #endif
 #ifndef LR
-#define LR         1e-3f
+#define LR         2e-3f
 #endif
 #ifndef CLIP
 #define CLIP       1.0f
 #endif
 #ifndef STEPS
-#define STEPS      2500
+#define STEPS      3000
 #endif
 #define N_TEST     1000
 #define EVAL_BATCH 500
 #define LOG_EVERY  250
 #ifndef FORGET_BIAS
-#define FORGET_BIAS 0.0f
+#define FORGET_BIAS 1.0f          /* LSTM: b_ih[H:2H] (b_hh keeps torch's init); 0: torch's init */
 #endif
 
 typedef struct model { dl_rnn rnn; dl_linear fc; dl_tensor *params[6]; int nparams; dl_optim *opt; } model;
@@ -185,8 +189,8 @@ int main(int argc, char **argv) {
     base /= N_TEST;
     printf("adding problem: T = %ld, %d test sequences; always answering 1: test MSE %.4f (expected 1/6)\n",
            (long)T, N_TEST, base);
-    printf("hidden %d, batch %d, Adam lr %g, clip %g, %d steps; arena %.1f MiB\n", HIDDEN, BATCH, (double)LR,
-           (double)CLIP, steps, (double)need / 1048576.0);
+    printf("hidden %d, batch %d, Adam lr %g, clip %g, LSTM forget-gate bias %g, %d steps; arena %.1f MiB\n", HIDDEN,
+           BATCH, (double)LR, (double)CLIP, (double)FORGET_BIAS, steps, (double)need / 1048576.0);
     m0 = dl_ctx_mark(ctx);
     for (k = first; k <= last; k++) {
         model m;
