@@ -4919,7 +4919,8 @@ DL__API dl_tensor *dl_embedding(dl_ctx *ctx, dl_tensor *weight, dl_tensor *idx, 
 
 /* >>op-rnn  one layer, one direction, the whole sequence; x [T,B,I], gates G (1, 4, 3), GH = G*H.
    Forward: Xp = x W_ih^T + b_ih (+ b_hh, except GRU's n part) for all T*B rows in one GEMM;
-   per step R = h W_hh^T (one GEMM [B,H] x [H,GH]), then the gate math:
+   per step R^T = W_hh h^T (one GEMM [GH,H] x [H,B]; the state is kept transposed), then
+   the gate math:
      RNN:  h = act(Xp + R)
      LSTM: i, f, g, o = sig, sig, tanh, sig (Xp + R);  c = f c' + i g;  h = o tanh(c)
      GRU:  r, z = sig(Xp + R);  hn = R_n + b_hn;  n = tanh(Xp_n + r hn);  h = (1-z) n + z h'
@@ -4927,9 +4928,10 @@ DL__API dl_tensor *dl_embedding(dl_ctx *ctx, dl_tensor *weight, dl_tensor *idx, 
    The op's output is P [T+1 (+1 LSTM), B, H]: y, then h_n, then c_n; the public outputs
    are views of it. Saved per (t, b): LSTM i, f, g, o, c (5H); GRU r, z, n, hn (4H); RNN
    nothing (act' comes from y); then copies of h0 and c0. Backward (BPTT), steps in reverse:
-     dGate (pre-activation) from dh = dh_next + dy[t] (and dc), dh_prev = dGate_hh W_hh
-     (+ z dh for GRU) one GEMM per step; after the loop dx = dG W_ih, dW_ih = dG^T x,
-     dW_hh = dG_hh^T H_prev as GEMMs over all T*B rows; db = column sums.
+     dGate (pre-activation) from dh = dh_next + dy[t] (and dc); dh_prev^T = W_hh^T dGate_hh^T
+     (+ z dh for GRU), one GEMM per step; after the loop dx = dG W_ih, dW_ih = dG^T x,
+     dW_hh^T = H_prev^T dG_hh as GEMMs over all T*B rows; db = column sums. The GRU's
+     dGate_hh differs from dGate_ih in its n part (r * dn, as b_hn sits inside r * (...)).
    Inputs: 0 x, 1 h0, 2 c0, 3 w_ih, 4 w_hh, 5 b_ih, 6 b_hh, 7 lengths, 8 saved.        */
 static int dl__rnn_gates(int mode) { return mode == DL_LSTM ? 4 : mode == DL_GRU ? 3 : 1; }
 static int64_t dl__rnn_saved_cols(int mode, int64_t H) { return mode == DL_LSTM ? 5 * H : mode == DL_GRU ? 4 * H : 0; }
