@@ -12,7 +12,7 @@
               chance that one of them is also a training string is negligible), until EOS.
    Prints the loss, the teacher-forcing probability and the held-out exact-match accuracy
    every 100 steps, then `exact-match accuracy XX.XX% on 1024 held-out strings (N steps, X s)`.
-   Single-threaded: one core. Default run (600 steps): 100.00% exact match, 51 s of CPU.
+   Single-threaded: one core. Default run (600 steps): 100.00% exact match, about 45 s of CPU.
 
    Build: cc -O2 -march=native -I. examples/08_seq2seq.c -lm -o build/08_seq2seq
    Run:   build/08_seq2seq [steps (default 600)]                                            */
