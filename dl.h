@@ -4,7 +4,8 @@
      In exactly one C or C++ file:
          #define DL_IMPLEMENTATION
          #include "dl.h"
-     Everywhere else just #include "dl.h". Link with -lm. No other dependency.
+     Everywhere else just #include "dl.h". Link with -lm (and -pthread where the C library
+     still needs it, for the optional thread pool). No other dependency.
 
    A 12-LINE PROGRAM  (compiled by tests/compile/quickstart.c, so it cannot go stale)
      static char mem[1 << 20];
@@ -35,14 +36,16 @@
        test (tests/). dl_gradcheck() checks your own graphs the same way.
      - Around the core: activations, dl_linear, losses, optimizers (torch.optim's rules),
        LR schedules, clipping and regularizers, torch.nn.init initializers, convolutions
-       (via im2col + GEMM), pooling, batch/layer/group norm, image augmentation, an IDX
+       (via im2col + GEMM), pooling, batch/layer/group norm, image augmentation, embeddings,
+       recurrent layers (RNN, LSTM, GRU as torch.nn's: layers, bidirectional, lengths),
+       attention (scaled dot-product, multi-head, additive), sampling from logits, an IDX
        reader that reads gzip, metrics, and a checksummed weights format. Sections are
        marked with greppable banners: // >>api-... for declarations, >>ops-... and
        >>op-... for each op's forward and backward side by side.
    WHAT IT IS NOT (yet)
-     - No float64/float16 compute, no higher-order derivatives, no hand-written SIMD or
-       threads yet (portable C the compiler vectorizes), no recurrent layers or
-       attention, no GPU (dl_cuda.h is planned).
+     - No float64/float16 compute, no higher-order derivatives, no GPU (dl_cuda.h is
+       planned). SIMD and threads cover the matrix products (so convolutions and recurrent
+       layers); elementwise ops are still plain C the compiler vectorizes.
 
    CONFIG MACROS  (define before the #include that has DL_IMPLEMENTATION)
      DL_IMPLEMENTATION   emit the implementation in this translation unit
@@ -52,6 +55,8 @@
      DL_ASSERT           internal invariant checks (default: assert.h's assert)
      DL_NO_STDIO         drop dl_print and every use of <stdio.h>
      DL_NO_MALLOC        drop DL_MALLOC entirely: contexts must be given memory
+     DL_NO_SIMD          portable C kernels only (no intrinsics, no cpuid)
+     DL_NO_THREADS       no built-in pool (desc.parallel_for still works)
 
    ERRORS
      Each context keeps its first failure as a dl_status and a message that names the op and
@@ -95,16 +100,24 @@
      about 1e-4 relative, so tighter tolerances produce false failures.
 
    THREADS, SIMD & DETERMINISM
-     Single-threaded in this version. Matrix products use a register-tiled portable C
-     kernel (vectorized by the compiler: build with -O2 -march=native for speed) beside the
-     plain scalar reference loops; desc.isa = DL_ISA_REFERENCE selects the reference, and
-     the tests check one against the other. Results are bit-identical
-     run to run for the same seed. Randomness comes from a counter-based generator
-     (splitmix64) kept in the context: same seed, same bits, on every platform.
+     Matrix products use packed panels and one register-blocked micro-kernel per kernel set:
+     AVX-512 (6x32), AVX2+FMA (6x16), SSE2 (4x8) and NEON (8x8), beside a register-tiled
+     portable C kernel and the plain scalar reference. x86-64 picks the best set at run time
+     (cpuid + xgetbv; no -march flag needed), AArch64 uses NEON. desc.isa caps the choice
+     (DL_ISA_REFERENCE, _PORTABLE, _SSE2, _AVX2, _AVX512), so one binary runs every path;
+     dl_ctx_isa() says which one runs, and the tests check each against the reference.
+     Threads: desc.threads = n starts a pool of n - 1 POSIX threads beside the caller
+     (dl_ctx_free joins them), or desc.parallel_for hands the tasks to your job system.
+     Work is split into tasks by the shapes alone and each output element is summed in a
+     fixed order, so results are bit-identical for any thread count (tested), and run to
+     run for the same seed. A different kernel set may round differently. Randomness comes
+     from a counter-based generator (splitmix64) kept in the context: same seed, same bits,
+     on every platform.
 
    RECENT CHANGES   (full list in CHANGELOG.md)
      0.1.0  arena, tensors, autodiff, core ops, gradcheck, errors; training stack;
-            convolutions, pooling, normalization.
+            convolutions, pooling, normalization; embeddings, RNN/LSTM/GRU, attention,
+            sampling; packed SIMD GEMM (AVX-512/AVX2/SSE2/NEON) and a thread pool.
 */
 #ifndef DL_H
 #define DL_H
@@ -171,6 +184,11 @@ typedef struct dl_tensor {
     const char *name;             /* optional, for messages                               */
 } dl_tensor;
 
+/* a job system's parallel for: run task(arg, i) for every i in [0, n), in any order and on
+   any threads, and return when all are done. Work is split into tasks independently of the
+   thread count, so results are bit-identical for any number of threads. */
+typedef void (*dl_parallel_for_fn)(void *user, int64_t n, void (*task)(void *arg, int64_t i), void *arg);
+
 typedef struct dl_ctx_desc {      /* zero means default                                   */
     void *memory;                 /* caller's buffer; NULL: one DL_MALLOC of memory_size  */
     size_t memory_size;           /* buffer bytes (header included); measure mode: bytes
@@ -181,6 +199,10 @@ typedef struct dl_ctx_desc {      /* zero means default                         
     int isa;                      /* cap on the kernels used: DL_ISA_AUTO (best available),
                                      DL_ISA_REFERENCE (the plain scalar reference loops),
                                      or a named set (DL_ISA_AVX2 ...): see dl_ctx_isa      */
+    int threads;                  /* built-in pool: 0 or 1 = none (default), n = n threads
+                                     in all (the caller's included); needs dl_ctx_free     */
+    dl_parallel_for_fn parallel_for; /* or the caller's job system (wins over threads)    */
+    void *parallel_user;          /* passed back to parallel_for                          */
 } dl_ctx_desc;
 /* kernel sets, best last per architecture; desc.isa caps the choice (a cap this CPU or build
    cannot run falls back to the next lower set it can). PORTABLE: register-tiled C. */
@@ -207,6 +229,7 @@ DLDEF size_t  dl_ctx_capacity(const dl_ctx *ctx);           /* buffer bytes usab
 DLDEF size_t  dl_ctx_overhead_bytes(void);                  /* header before the arena    */
 DLDEF int     dl_ctx_is_measuring(const dl_ctx *ctx);
 DLDEF int     dl_ctx_isa(const dl_ctx *ctx);                /* kernel set in use: DL_ISA_* */
+DLDEF int     dl_ctx_threads(const dl_ctx *ctx);            /* pool threads; 0: caller's hook */
 DLDEF const char *dl_isa_name(int isa);                     /* "avx2", "reference", ...   */
 DLDEF int     dl_set_grad_enabled(dl_ctx *ctx, int enabled); /* returns previous setting  */
 DLDEF void    dl_ctx_seed(dl_ctx *ctx, uint64_t seed);
@@ -665,6 +688,12 @@ DLDEF dl_tensor *dl_sinusoidal_positions(dl_ctx *ctx, int64_t len, int64_t dim);
 #define DL__NEON64 1
 #include <arm_neon.h>
 #endif
+/* the built-in thread pool: POSIX threads where there are any; DL_NO_THREADS: none (the
+   parallel_for hook in dl_ctx_desc still works) */
+#if !defined(DL_NO_THREADS) && (defined(__unix__) || defined(__APPLE__)) && !defined(__EMSCRIPTEN__)
+#define DL__THREADS 1
+#include <pthread.h>
+#endif
 #ifndef DL_NO_STDIO
 #include <stdio.h>
 #endif
@@ -741,6 +770,22 @@ struct dl__node {
     float farg[2];
 };
 
+/* >>threads  the built-in pool: POSIX threads, fork-join. The caller runs tasks too; a
+   task index is taken under the mutex, so any thread runs any task, in any order. */
+#if defined(DL__THREADS)
+#define DL__MAX_THREADS 64
+typedef struct dl__pool {
+    pthread_t th[DL__MAX_THREADS];
+    int n, quit;                       /* workers started; shutting down                   */
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    unsigned long gen;                 /* bumped for each parallel for                     */
+    void (*task)(void *, int64_t);
+    void *arg;
+    int64_t ntasks, next, finished;
+} dl__pool;
+#endif
+
 struct dl_ctx {
     unsigned char *base;        /* arena start (64-aligned)                             */
     size_t cap;                 /* arena bytes usable                                   */
@@ -757,6 +802,11 @@ struct dl_ctx {
     int32_t poison_ival;
     char msg[320];
     char gc_msg[320];
+    dl_parallel_for_fn pfor;    /* the caller's, or the built-in pool's; NULL: serial    */
+    void *pfor_user;
+#if defined(DL__THREADS)
+    dl__pool pool;              /* the built-in pool (pool.n workers beside the caller)  */
+#endif
 };
 
 /* ======================================================================================
@@ -915,6 +965,74 @@ static void *dl__alloc(dl_ctx *ctx, size_t bytes, int meta, int *ok) {
     }
 }
 
+/* >>threads-pool  fork-join over task indices; dl__parallel is what kernels call */
+#if defined(DL__THREADS)
+static void dl__pool_drain(dl__pool *p) {       /* with p->mu held: run tasks until none is left */
+    while (p->next < p->ntasks) {
+        int64_t i = p->next++;
+        pthread_mutex_unlock(&p->mu);
+        p->task(p->arg, i);
+        pthread_mutex_lock(&p->mu);
+        if (++p->finished == p->ntasks) pthread_cond_broadcast(&p->done);
+    }
+}
+static void *dl__pool_worker(void *vp) {
+    dl__pool *p = (dl__pool *)vp; unsigned long seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->quit && p->gen == seen) pthread_cond_wait(&p->work, &p->mu);
+        if (p->quit) break;
+        seen = p->gen;
+        dl__pool_drain(p);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+static void dl__pool_for(void *user, int64_t n, void (*task)(void *, int64_t), void *arg) {
+    dl__pool *p = (dl__pool *)user;
+    pthread_mutex_lock(&p->mu);
+    p->task = task; p->arg = arg; p->ntasks = n; p->next = 0; p->finished = 0; p->gen++;
+    pthread_cond_broadcast(&p->work);
+    dl__pool_drain(p);                                  /* the caller works too */
+    while (p->finished < p->ntasks) pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+static void dl__pool_start(dl_ctx *ctx, int threads) {
+    dl__pool *p = &ctx->pool; int i; pthread_attr_t at;
+    if (threads > DL__MAX_THREADS) threads = DL__MAX_THREADS;
+    if (pthread_mutex_init(&p->mu, NULL)) return;
+    if (pthread_cond_init(&p->work, NULL)) { pthread_mutex_destroy(&p->mu); return; }
+    if (pthread_cond_init(&p->done, NULL)) { pthread_cond_destroy(&p->work); pthread_mutex_destroy(&p->mu); return; }
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, (size_t)4 << 20);   /* the packed GEMM keeps ~100 KiB on the stack */
+    for (i = 0; i < threads - 1; i++)
+        if (pthread_create(&p->th[i], &at, dl__pool_worker, p)) break;
+    pthread_attr_destroy(&at);
+    p->n = i;
+    ctx->pfor = dl__pool_for; ctx->pfor_user = p;      /* with 0 workers it still runs, serially */
+}
+static void dl__pool_stop(dl_ctx *ctx) {
+    dl__pool *p = &ctx->pool; int i;
+    if (ctx->pfor != dl__pool_for) return;
+    pthread_mutex_lock(&p->mu); p->quit = 1; pthread_cond_broadcast(&p->work); pthread_mutex_unlock(&p->mu);
+    for (i = 0; i < p->n; i++) pthread_join(p->th[i], NULL);
+    pthread_cond_destroy(&p->work); pthread_cond_destroy(&p->done); pthread_mutex_destroy(&p->mu);
+    ctx->pfor = NULL;
+}
+#endif
+static void dl__parallel(const dl_ctx *ctx, int64_t n, void (*task)(void *, int64_t), void *arg) {
+    int64_t i;
+    if (ctx->pfor && n > 1) ctx->pfor(ctx->pfor_user, n, task, arg);
+    else for (i = 0; i < n; i++) task(arg, i);
+}
+DL__API int dl_ctx_threads(const dl_ctx *ctx) {
+    if (!ctx || !ctx->pfor) return 1;
+#if defined(DL__THREADS)
+    if (ctx->pfor == dl__pool_for) return ctx->pool.n + 1;
+#endif
+    return 0;   /* the caller's job system: unknown */
+}
+
 /* >>isa  the best kernel set this CPU runs, capped by desc.isa. Ranks: reference 0,
    portable 1, sse2/neon 2, avx2 3, avx512 4; a cap above what the CPU has gives the best it
    has, and a cap naming another architecture's set counts by its rank. */
@@ -1006,6 +1124,13 @@ DL__API dl_ctx *dl_ctx_init(const dl_ctx_desc *desc) {
     if (ctx->measure) ctx->meta_cap = size; else ctx->cap = size;
     ctx->check_finite = d.check_finite != 0;
     ctx->isa = dl__isa_pick(d.isa);
+    if (d.parallel_for) { ctx->pfor = d.parallel_for; ctx->pfor_user = d.parallel_user; }
+#if defined(DL__THREADS)
+    else if (d.threads > 1 && !d.measure) dl__pool_start(ctx, d.threads);
+#endif
+#ifndef DL_NO_MALLOC
+    if (owned && !ctx->measure) memset(ctx->base, 0, size);   /* touch every page now, not in a training step */
+#endif
     ctx->grad_enabled = 1;
     ctx->seed = d.seed ? d.seed : 0x5eedu;
     ctx->poison.flags = DL__F_POISON;
@@ -1016,6 +1141,9 @@ DL__API dl_ctx *dl_ctx_init(const dl_ctx_desc *desc) {
     return ctx;
 }
 DL__API void dl_ctx_free(dl_ctx *ctx) {
+#if defined(DL__THREADS)
+    if (ctx) dl__pool_stop(ctx);
+#endif
 #ifndef DL_NO_MALLOC
     if (ctx && ctx->owned) DL_FREE(ctx->owned);
 #else
@@ -1939,8 +2067,37 @@ static void dl__pack_a(const dl__mat *A, int64_t M, int64_t i0, int64_t mc, int6
     }
 }
 /* B's k [k0, k0+kc) x columns [j0, j0+nr): for each k, NR values, columns past N as zeros */
-static void dl__pack_b(const dl__mat *B, int64_t N, int64_t j0, int64_t k0, int64_t kc, int nr, float *dst) {
+#if defined(DL__X86_64)
+/* column-major B (a transposed operand: x W^T) in 8 x 8 blocks, transposed in registers */
+__attribute__((target("avx2,fma")))
+static void dl__pack_bt_avx(const float *src, int64_t cs, int64_t kc, int nr, float *dst) {
+    int64_t k, j, c;
+    for (j = 0; j < nr; j += 8) {
+        for (k = 0; k + 8 <= kc; k += 8) {
+            const float *p = src + j * cs + k;
+            __m256 r0 = _mm256_loadu_ps(p), r1 = _mm256_loadu_ps(p + cs), r2 = _mm256_loadu_ps(p + 2 * cs), r3 = _mm256_loadu_ps(p + 3 * cs);
+            __m256 r4 = _mm256_loadu_ps(p + 4 * cs), r5 = _mm256_loadu_ps(p + 5 * cs), r6 = _mm256_loadu_ps(p + 6 * cs), r7 = _mm256_loadu_ps(p + 7 * cs);
+            __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+            __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5), t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE), u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE), u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            float *d = dst + k * nr + j;
+            _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20)); _mm256_storeu_ps(d + nr, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_storeu_ps(d + 2 * nr, _mm256_permute2f128_ps(u2, u6, 0x20)); _mm256_storeu_ps(d + 3 * nr, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_storeu_ps(d + 4 * nr, _mm256_permute2f128_ps(u0, u4, 0x31)); _mm256_storeu_ps(d + 5 * nr, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_storeu_ps(d + 6 * nr, _mm256_permute2f128_ps(u2, u6, 0x31)); _mm256_storeu_ps(d + 7 * nr, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+        for (; k < kc; k++) for (c = 0; c < 8; c++) dst[k * nr + j + c] = src[(j + c) * cs + k];
+    }
+}
+#endif
+static void dl__pack_b(const dl__mat *B, int64_t N, int64_t j0, int64_t k0, int64_t kc, int nr, int avx, float *dst) {
     int64_t k, j, n = N - j0 < nr ? N - j0 : nr;
+#if defined(DL__X86_64)
+    if (avx && n == nr && B->rs == 1 && B->cs != 1) { dl__pack_bt_avx(B->p + k0 + j0 * B->cs, B->cs, kc, nr, dst); return; }
+#else
+    (void)avx;
+#endif
     for (k = 0; k < kc; k++) {
         const float *s = B->p + (k0 + k) * B->rs + j0 * B->cs; float *d = dst + k * nr;
         if (B->rs == 1 && B->cs != 1) break;        /* column-major B: below, column by column */
@@ -1956,53 +2113,69 @@ static void dl__pack_b(const dl__mat *B, int64_t N, int64_t j0, int64_t k0, int6
         }
     }
 }
-static void dl__gemm_packed(int64_t M, int64_t N, int64_t K, dl__mat A, dl__mat B, dl__mat C, int accumulate,
-                            int mr, int nr, dl__ukernel uk) {
+/* one task: the C block rows [i0, i0+mc) x columns [j0, j0+nc), over all of K */
+typedef struct dl__gjob { int64_t M, N, K, nj; dl__mat A, B, C; int accumulate, mr, nr, avx; dl__ukernel uk; } dl__gjob;
+#define DL__NC 256                    /* columns per task (a multiple of every NR)          */
+static void dl__gemm_task(void *arg, int64_t t) {
+    const dl__gjob *g = (const dl__gjob *)arg;
     float ap[DL__MC * DL__KC], bp[DL__KC * DL__NR_MAX], tile[8 * DL__NR_MAX];
-    int64_t k0, i0, j0, i, j;
-    if (C.cs != 1 && C.rs == 1) {               /* column-major C: compute C^T = B^T A^T */
-        dl__mat t = dl__mat_t(C);
-        dl__gemm_packed(N, M, K, dl__mat_t(B), dl__mat_t(A), t, accumulate, mr, nr, uk);
-        return;
-    }
-    if (K == 0) { if (!accumulate) for (i = 0; i < M; i++) for (j = 0; j < N; j++) C.p[i * C.rs + j * C.cs] = 0.0f; return; }
-    for (k0 = 0; k0 < K; k0 += DL__KC) {
-        const int64_t kc = K - k0 < DL__KC ? K - k0 : DL__KC;
-        const int acc = accumulate || k0 > 0;
-        for (i0 = 0; i0 < M; i0 += DL__MC) {
-            const int64_t mc = M - i0 < DL__MC ? M - i0 : DL__MC, mcr = (mc + mr - 1) / mr * mr;
-            dl__pack_a(&A, M, i0, mcr, k0, kc, mr, ap);
-            for (j0 = 0; j0 < N; j0 += nr) {
-                const int64_t n = N - j0 < nr ? N - j0 : nr;
-                dl__pack_b(&B, N, j0, k0, kc, nr, bp);
-                for (i = 0; i < mc; i += mr) {
-                    const int64_t m = mc - i < mr ? mc - i : mr;
-                    float *c = C.p + (i0 + i) * C.rs + j0 * C.cs;
-                    if (m == mr && n == nr && C.cs == 1) uk(kc, ap + i * kc, bp, c, C.rs, acc);
-                    else {                                   /* edge tile: through a local tile */
-                        int64_t r, q;
-                        uk(kc, ap + i * kc, bp, tile, nr, 0);
-                        for (r = 0; r < m; r++) for (q = 0; q < n; q++) {
-                            float *o = c + r * C.rs + q * C.cs;
-                            *o = acc ? *o + tile[r * nr + q] : tile[r * nr + q];
-                        }
+    const int mr = g->mr, nr = g->nr;
+    const int64_t i0 = (t / g->nj) * DL__MC, jb = (t % g->nj) * DL__NC;
+    const int64_t mc = g->M - i0 < DL__MC ? g->M - i0 : DL__MC, mcr = (mc + mr - 1) / mr * mr;
+    const int64_t jend = g->N - jb < DL__NC ? g->N : jb + DL__NC;
+    const dl__mat C = g->C;
+    int64_t k0, j0, i;
+    for (k0 = 0; k0 < g->K; k0 += DL__KC) {
+        const int64_t kc = g->K - k0 < DL__KC ? g->K - k0 : DL__KC;
+        const int acc = g->accumulate || k0 > 0;
+        dl__pack_a(&g->A, g->M, i0, mcr, k0, kc, mr, ap);
+        for (j0 = jb; j0 < jend; j0 += nr) {
+            const int64_t n = jend - j0 < nr ? jend - j0 : nr;
+            dl__pack_b(&g->B, jend, j0, k0, kc, nr, g->avx, bp);
+            for (i = 0; i < mc; i += mr) {
+                const int64_t m = mc - i < mr ? mc - i : mr;
+                float *c = C.p + (i0 + i) * C.rs + j0 * C.cs;
+                if (m == mr && n == nr && C.cs == 1) g->uk(kc, ap + i * kc, bp, c, C.rs, acc);
+                else {                                   /* edge tile: through a local tile */
+                    int64_t r, q;
+                    g->uk(kc, ap + i * kc, bp, tile, nr, 0);
+                    for (r = 0; r < m; r++) for (q = 0; q < n; q++) {
+                        float *o = c + r * C.rs + q * C.cs;
+                        *o = acc ? *o + tile[r * nr + q] : tile[r * nr + q];
                     }
                 }
             }
         }
     }
 }
-
+/* Tasks are C blocks fixed by the shapes alone, each summing over K in the same order, so
+   the bits do not depend on how many threads run them. */
+static void dl__gemm_packed(const dl_ctx *ctx, int64_t M, int64_t N, int64_t K, dl__mat A, dl__mat B, dl__mat C,
+                            int accumulate, int mr, int nr, dl__ukernel uk) {
+    dl__gjob g; int64_t i, j, nt;
+    if (C.cs != 1 && C.rs == 1) {               /* column-major C: compute C^T = B^T A^T */
+        dl__gemm_packed(ctx, N, M, K, dl__mat_t(B), dl__mat_t(A), dl__mat_t(C), accumulate, mr, nr, uk);
+        return;
+    }
+    if (M == 0 || N == 0) return;
+    if (K == 0) { if (!accumulate) for (i = 0; i < M; i++) for (j = 0; j < N; j++) C.p[i * C.rs + j * C.cs] = 0.0f; return; }
+    g.M = M; g.N = N; g.K = K; g.A = A; g.B = B; g.C = C; g.accumulate = accumulate; g.mr = mr; g.nr = nr; g.uk = uk;
+    g.avx = ctx->isa == DL_ISA_AVX2 || ctx->isa == DL_ISA_AVX512;
+    g.nj = (N + DL__NC - 1) / DL__NC;
+    nt = (M + DL__MC - 1) / DL__MC * g.nj;
+    if ((double)M * (double)N * (double)K < 65536.0) for (i = 0; i < nt; i++) dl__gemm_task(&g, i);  /* too small to fork */
+    else dl__parallel(ctx, nt, dl__gemm_task, &g);
+}
 static void dl__gemm_isa(const dl_ctx *ctx, int64_t M, int64_t N, int64_t K, dl__mat A, dl__mat B, dl__mat C, int accumulate) {
     switch (ctx->isa) {
     case DL_ISA_REFERENCE: dl__gemm_ref(M, N, K, A, B, C, accumulate); return;
 #if defined(DL__X86_64)
-    case DL_ISA_SSE2: dl__gemm_packed(M, N, K, A, B, C, accumulate, 4, 8, dl__uk_sse2); return;
-    case DL_ISA_AVX2: dl__gemm_packed(M, N, K, A, B, C, accumulate, 6, 16, dl__uk_avx2); return;
-    case DL_ISA_AVX512: dl__gemm_packed(M, N, K, A, B, C, accumulate, 6, 32, dl__uk_avx512); return;
+    case DL_ISA_SSE2: dl__gemm_packed(ctx, M, N, K, A, B, C, accumulate, 4, 8, dl__uk_sse2); return;
+    case DL_ISA_AVX2: dl__gemm_packed(ctx, M, N, K, A, B, C, accumulate, 6, 16, dl__uk_avx2); return;
+    case DL_ISA_AVX512: dl__gemm_packed(ctx, M, N, K, A, B, C, accumulate, 6, 32, dl__uk_avx512); return;
 #endif
 #if defined(DL__NEON64)
-    case DL_ISA_NEON: dl__gemm_packed(M, N, K, A, B, C, accumulate, 8, 8, dl__uk_neon); return;
+    case DL_ISA_NEON: dl__gemm_packed(ctx, M, N, K, A, B, C, accumulate, 8, 8, dl__uk_neon); return;
 #endif
     default: dl__gemm(M, N, K, A, B, C, accumulate); return;
     }

@@ -2,9 +2,10 @@
    process, same matrices, interleaved, one thread. Prints one line per case:
      gemm m=.. n=.. k=.. trans=.. threads=1 isa=.. dl_gflops=.. openblas_gflops=.. ratio=..
    ratio = dl / openblas (higher is better for dl.h). Median of `reps` timed runs each.
+   Usage: bench_gemm [isa] [threads]   (threads: dl.h's pool and OpenBLAS's, default 1)
    Build and run (make bench does this):
      cc -O2 -march=native -I. bench/gemm.c -o build/bench_gemm -lopenblas -lm
-     OPENBLAS_NUM_THREADS=1 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ./build/bench_gemm [isa]
+     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ./build/bench_gemm [isa] [threads]
    isa: auto (default), portable, sse2, avx2, avx512 (a cap, as dl_ctx_desc.isa).
    The OpenBLAS kernel set it uses is printed from openblas_get_config(). */
 #define _POSIX_C_SOURCE 199309L
@@ -30,19 +31,20 @@ int main(int argc, char **argv) {
         {128, 256, 512, DL_TRANS_B}, {256, 512, 128, DL_TRANS_A}, {128, 512, 256, 0},
         {128, 10, 256, DL_TRANS_B}, {10, 256, 128, DL_TRANS_A}, {128, 256, 10, 0},
     };
-    int isa = DL_ISA_AUTO, c;
+    int isa = DL_ISA_AUTO, c, threads = argc > 2 ? atoi(argv[2]) : 1;
     dl_ctx_desc d; dl_ctx *ctx;
     if (argc > 1) {
         if (!strcmp(argv[1], "portable")) isa = DL_ISA_PORTABLE; else if (!strcmp(argv[1], "sse2")) isa = DL_ISA_SSE2;
         else if (!strcmp(argv[1], "avx2")) isa = DL_ISA_AVX2; else if (!strcmp(argv[1], "avx512")) isa = DL_ISA_AVX512;
         else if (!strcmp(argv[1], "reference")) isa = DL_ISA_REFERENCE;
     }
-    memset(&d, 0, sizeof d); d.memory_size = (size_t)200 << 20; d.isa = isa;
+    if (threads < 1) threads = 1;
+    memset(&d, 0, sizeof d); d.memory_size = (size_t)200 << 20; d.isa = isa; d.threads = threads;
     ctx = dl_ctx_init(&d);
     if (!ctx) { fprintf(stderr, "no memory\n"); return 1; }
-    printf("# dl.h %s, kernel set %s; OpenBLAS %s (core %s), 1 thread\n", dl_version(), dl_isa_name(dl_ctx_isa(ctx)),
-           openblas_get_config(), openblas_get_corename());
-    openblas_set_num_threads(1);
+    printf("# dl.h %s, kernel set %s; OpenBLAS %s (core %s); %d thread(s) each\n", dl_version(), dl_isa_name(dl_ctx_isa(ctx)),
+           openblas_get_config(), openblas_get_corename(), threads);
+    openblas_set_num_threads(threads);
     for (c = 0; c < (int)(sizeof cs / sizeof cs[0]); c++) {
         const int m = cs[c].m, n = cs[c].n, k = cs[c].k, tr = cs[c].tr;
         const double flop = 2.0 * m * n * k;
@@ -67,8 +69,8 @@ int main(int argc, char **argv) {
         }
         if (dl_ctx_status(ctx)) { fprintf(stderr, "%s\n", dl_ctx_message(ctx)); return 1; }
         qsort(td, (size_t)reps, sizeof(double), cmpd); qsort(to, (size_t)reps, sizeof(double), cmpd);
-        printf("gemm m=%d n=%d k=%d trans=%s threads=1 isa=%s dl_gflops=%.1f openblas_gflops=%.1f ratio=%.2f\n", m, n, k,
-               tr == DL_TRANS_A ? "A" : tr == DL_TRANS_B ? "B" : "none", dl_isa_name(dl_ctx_isa(ctx)),
+        printf("gemm m=%d n=%d k=%d trans=%s threads=%d isa=%s dl_gflops=%.1f openblas_gflops=%.1f ratio=%.2f\n", m, n, k,
+               tr == DL_TRANS_A ? "A" : tr == DL_TRANS_B ? "B" : "none", threads, dl_isa_name(dl_ctx_isa(ctx)),
                flop / td[reps / 2] * 1e-9, flop / to[reps / 2] * 1e-9, to[reps / 2] / td[reps / 2]);
         fflush(stdout);
         free(co);

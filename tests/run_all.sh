@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/run_all.sh - every test leg of dl.h; `make test` runs it, CI runs `make test`.
 #
-#   bash tests/run_all.sh [LEG...]      legs: main compile asan valgrind (default: all)
+#   bash tests/run_all.sh [LEG...]      legs: main compile asan valgrind neon sse2 (default: all)
 #
 # Each test prints one line, `PASS name` or `FAIL name`, with its output (compiler
 # errors, sanitizer report) indented below on failure; full logs go to build/logs/.
@@ -13,6 +13,8 @@
 #             each examples/*.c builds
 #   asan      the suite under gcc -fsanitize=address,undefined: ONE test, passes on exit 0
 #   valgrind  the suite (-O1 -g) under valgrind memcheck: ONE test, passes on exit 0
+#   neon      the suite cross-built for AArch64 and run under qemu-aarch64: ONE test
+#   sse2      the suite run under qemu-x86_64 -cpu Nehalem (no AVX: SSE2 kernels): ONE test
 #
 # Adding a leg (NEON under qemu-aarch64, Cortex-M, other compilers...): write a function
 # leg_NAME that calls run_test / pass / fail / add_counts, then add NAME to ALL_LEGS.
@@ -29,7 +31,7 @@ mkdir -p "$B/compile" "$LOGS" || exit 2
 
 CC=${CC:-cc}
 TIMEOUT=${TIMEOUT:-900}
-ALL_LEGS="main compile asan valgrind"
+ALL_LEGS="main compile asan valgrind neon sse2"
 
 WARN_COMMON="-Wall -Wextra -Wpedantic -Werror -Wshadow -Wdouble-promotion"
 WARN_C="-std=c99 $WARN_COMMON -Wstrict-prototypes"
@@ -208,8 +210,20 @@ leg_valgrind() {
         "timeout $TIMEOUT valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect ./$B/test_valgrind"
 }
 
-# ---- leg e: later legs go here (NEON under qemu-aarch64, Cortex-M, ...) --------------
-# not implemented yet; see the header of this file for how to add one
+# ---- legs e, f: the other kernel sets, emulated (one test each) ----------------------
+# neon: the suite cross-built for AArch64 (NEON kernels chosen at compile time) and run
+# under qemu-aarch64. sse2: the native x86-64 build run under qemu-x86_64 -cpu Nehalem,
+# whose cpuid has no AVX, so every context picks the SSE2 kernels.
+leg_neon() {
+    checked_run "neon suite (aarch64 under qemu-aarch64)" "$LOGS/neon.log" \
+        "need aarch64-linux-gnu-gcc qemu-aarch64 && aarch64-linux-gnu-gcc -O2 -static $WARN_C -I. tests/main.c -o $B/test_neon -lm" \
+        "timeout $TIMEOUT qemu-aarch64 ./$B/test_neon"
+}
+leg_sse2() {
+    checked_run "sse2 suite (x86-64 under qemu-x86_64 -cpu Nehalem)" "$LOGS/sse2.log" \
+        "need gcc qemu-x86_64 && gcc -O2 $WARN_C -I. tests/main.c -o $B/test_sse2 -lm" \
+        "timeout $TIMEOUT qemu-x86_64 -cpu Nehalem ./$B/test_sse2"
+}
 
 # ---- run ------------------------------------------------------------------------------
 LEGS=${*:-$ALL_LEGS}

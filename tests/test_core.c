@@ -407,6 +407,52 @@ static void test_isa_paths(void) {
     }
 }
 
+/* threads: the same bits for 1, 2 and 3 pool threads and for a caller's parallel_for that
+   runs the tasks backwards; a matmul chain with a conv, forward and backward, sizes big
+   enough to be split into several tasks */
+static void reverse_for(void *user, int64_t n, void (*task)(void *arg, int64_t i), void *arg) {
+    int64_t i; int *calls = (int *)user;
+    ++*calls;
+    for (i = n - 1; i >= 0; i--) task(arg, i);
+}
+static void test_threads_bits(void) {
+    enum { RUNS = 4 };
+    float *res[RUNS]; int64_t nres = 0; int v, calls = 0;
+    T_BEGIN("threads: results are bit-identical for 1, 2, 3 pool threads and a caller's parallel_for");
+    for (v = 0; v < RUNS; v++) {
+        dl_ctx_desc d; dl_ctx *cx; dl_tensor *x, *w1, *w2, *img, *k, *y, *loss, *c; dl_conv_desc cd; int64_t i, n = 0;
+        memset(&d, 0, sizeof d); d.memory_size = (size_t)64 << 20; d.seed = 5;
+        if (v < 3) d.threads = v + 1; else { d.parallel_for = reverse_for; d.parallel_user = &calls; }
+        cx = dl_ctx_init(&d);
+        T_EXPECT(v == 3 ? dl_ctx_threads(cx) == 0 : dl_ctx_threads(cx) == v + 1, "threads %d", dl_ctx_threads(cx));
+        x = dl_uniform(cx, dl_shape2(200, 300), -1, 1);
+        w1 = dl_uniform(cx, dl_shape2(600, 300), -1, 1); w2 = dl_uniform(cx, dl_shape2(600, 33), -1, 1);
+        img = dl_uniform(cx, dl_shape4(3, 4, 30, 30), -1, 1); k = dl_uniform(cx, dl_shape4(40, 4, 3, 3), -1, 1);
+        dl_requires_grad(cx, w1, 1); dl_requires_grad(cx, w2, 1); dl_requires_grad(cx, k, 1);
+        y = dl_matmul(cx, dl_tanh(cx, dl_matmul_ex(cx, x, w1, DL_TRANS_B)), w2);
+        memset(&cd, 0, sizeof cd); cd.pad[0] = cd.pad[1] = cd.pad[2] = cd.pad[3] = 1;
+        c = dl_conv2d(cx, img, k, NULL, &cd);
+        loss = dl_add(cx, dl_sum_all(cx, dl_square(cx, y)), dl_sum_all(cx, dl_square(cx, c)));
+        dl_backward(cx, loss);
+        T_EXPECT(dl_ctx_status(cx) == DL_STATUS_OK, "%s", dl_ctx_message(cx));
+        if (dl_ctx_status(cx) == DL_STATUS_OK) {
+            nres = y->numel + c->numel + w1->numel + w2->numel + k->numel;
+            res[v] = (float *)malloc(sizeof(float) * (size_t)nres);
+            for (i = 0; i < y->numel; i++) res[v][n++] = y->data[i];
+            for (i = 0; i < c->numel; i++) res[v][n++] = c->data[i];
+            for (i = 0; i < w1->numel; i++) res[v][n++] = w1->grad[i];
+            for (i = 0; i < w2->numel; i++) res[v][n++] = w2->grad[i];
+            for (i = 0; i < k->numel; i++) res[v][n++] = k->grad[i];
+        } else res[v] = NULL;
+        dl_ctx_free(cx);
+    }
+    T_EXPECT(calls > 0, "the caller's parallel_for was never called");
+    for (v = 1; v < RUNS; v++)
+        T_EXPECT(res[0] && res[v] && memcmp(res[0], res[v], sizeof(float) * (size_t)nres) == 0, "run %d differs from 1 thread", v);
+    for (v = 0; v < RUNS; v++) free(res[v]);
+    T_END();
+}
+
 /* tied weights: one W used as encoder (x W^T) and decoder (h W); its gradient is the sum */
 static dl_tensor *tied_autoencoder(dl_ctx *ctx, dl_tensor *const *in, int n, void *user) {
     dl_tensor *h = dl_tanh(ctx, dl_matmul_ex(ctx, in[0], in[1], DL_TRANS_B));   /* [4,3] */
@@ -456,6 +502,7 @@ static void suite_core(void) {
     test_batch_rows();
     test_sharing();
     test_isa_paths();
+    test_threads_bits();
     test_arena();
     test_measure();
     test_errors();
