@@ -8,7 +8,7 @@
 # active): the faster one is the peer's figure. Peers: Debian's python3-torch
 # (/usr/bin/python3) and, if it exists, the newest PyTorch in the venv at $TORCH_VENV
 # (default /tmp/venv: python3 -m venv /tmp/venv && /tmp/venv/bin/pip install torch).
-# dl.h is built with cc -O2 -march=native.
+# dl.h is built with cc -O2 -march=native -pthread and runs with desc.threads = THREADS.
 #
 # Usage: bench/w4.sh                 env: ROUNDS (4) STEPS (10) WARMUP (3) MODE (train|infer)
 #                                         THREADS (1) TORCH_VENV (/tmp/venv) CC (cc)
@@ -21,7 +21,7 @@ ROUNDS=${ROUNDS:-4} STEPS=${STEPS:-10} WARMUP=${WARMUP:-3} MODE=${MODE:-train} T
 TORCH_VENV=${TORCH_VENV:-/tmp/venv}
 CC=${CC:-cc}
 mkdir -p build
-$CC -O2 -march=native -I. bench/w4_lstm.c -lm -o build/w4_lstm
+$CC -O2 -march=native -pthread -I. bench/w4_lstm.c -lm -o build/w4_lstm
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -39,12 +39,13 @@ echo "# W4 $MODE, $THREADS thread(s), $ROUNDS rounds x $STEPS timed steps after 
 for ((r = 1; r <= ROUNDS; r++)); do
     for i in "${!names[@]}"; do
         if [ "$i" = 0 ]; then
-            out=$(OMP_NUM_THREADS=$THREADS build/w4_lstm "$STEPS" "$WARMUP" "$MODE")
+            out=$(build/w4_lstm "$STEPS" "$WARMUP" "$MODE" "$THREADS")
         else
             out=$("${peer_env[@]}" OMP_WAIT_POLICY="${waits[$i]}" "${pys[$i]}" bench/torch_w4.py "$STEPS" "$WARMUP" "$THREADS" "$MODE")
         fi
         echo "$out" | grep ' step_ms ' | sed 's/.* step_ms //' | tr ' ' '\n' >> "$tmp/$i.ms"
         echo "$out" | grep ' median_ms ' | sed 's/.*peak_rss_mib \([0-9.]*\).*/\1/' >> "$tmp/$i.rss"
+        if [ "$r" = 1 ]; then echo "# $(echo "$out" | grep ' median_ms ')"; fi
     done
 done
 echo "# after: $(uptime)"

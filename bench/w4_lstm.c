@@ -6,11 +6,11 @@
    what bench/torch_w4.py times; `infer` times the forward pass (logits) without a tape.
    After `warmup` untimed steps it times `steps` steps one by one and prints
        W4 dl mode=train step_ms t1 t2 ...
-       W4 dl mode=train median_ms M arena_mib A peak_rss_mib R
+       W4 dl mode=train median_ms M arena_mib A peak_rss_mib R isa I threads N
    bench/w4.sh runs it interleaved with PyTorch and prints the ratio.
 
    Build: cc -O2 -march=native -I. bench/w4_lstm.c -lm -o build/w4_lstm
-   Run:   build/w4_lstm [steps] [warmup] [train|infer]     (default 30 5 train)           */
+   Run:   build/w4_lstm [steps] [warmup] [train|infer] [threads]   (default 30 5 train 1)  */
 #define _POSIX_C_SOURCE 200112L
 #define DL_IMPLEMENTATION
 #include "dl.h"
@@ -84,13 +84,18 @@ static void w4_step(dl_ctx *ctx, w4 *m, int train) {
     }
 }
 
+static const char *isa_name(int isa) {
+    static const char *names[] = {"auto", "reference", "portable", "sse2", "avx2", "avx512", "neon"};
+    return isa >= 0 && isa < 7 ? names[isa] : "?";
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv) {
-    int steps = 30, warmup = 5, train = 1, i;
+    int steps = 30, warmup = 5, train = 1, threads = 1, i;
     static double ms[MAX_STEPS], sorted[MAX_STEPS];
     dl_ctx_desc d;
     dl_ctx *ctx;
@@ -103,8 +108,9 @@ int main(int argc, char **argv) {
     if (argc > 1) steps = atoi(argv[1]);
     if (argc > 2) warmup = atoi(argv[2]);
     if (argc > 3) { mode = argv[3]; train = strcmp(mode, "train") == 0; }
-    if (steps < 1 || steps > MAX_STEPS || warmup < 0 || argc > 4 || (!train && strcmp(mode, "infer") != 0)) {
-        fprintf(stderr, "usage: %s [steps 1..%d] [warmup] [train|infer]\n", argv[0], MAX_STEPS);
+    if (argc > 4) threads = atoi(argv[4]);
+    if (steps < 1 || steps > MAX_STEPS || warmup < 0 || threads < 1 || argc > 5 || (!train && strcmp(mode, "infer") != 0)) {
+        fprintf(stderr, "usage: %s [steps 1..%d] [warmup] [train|infer] [threads >= 1]\n", argv[0], MAX_STEPS);
         return 2;
     }
     /* the arena: one step measured on shapes only */
@@ -116,7 +122,7 @@ int main(int argc, char **argv) {
     need = dl_ctx_status(ctx) ? 0 : dl_ctx_peak_bytes(ctx);
     if (!need) { fprintf(stderr, "w4_lstm: measuring: %s\n", dl_ctx_message(ctx)); return 1; }
     dl_ctx_free(ctx);
-    memset(&d, 0, sizeof d); d.memory_size = need; d.seed = 1;
+    memset(&d, 0, sizeof d); d.memory_size = need; d.seed = 1; d.threads = threads;
     ctx = dl_ctx_init(&d);
     if (!ctx) { fprintf(stderr, "w4_lstm: no memory\n"); return 1; }
     w4_init(ctx, &m);
@@ -133,9 +139,9 @@ int main(int argc, char **argv) {
     memcpy(sorted, ms, sizeof(double) * (size_t)steps);
     qsort(sorted, (size_t)steps, sizeof(double), cmp_double);
     getrusage(RUSAGE_SELF, &ru);
-    printf("\nW4 dl mode=%s median_ms %.3f arena_mib %.1f peak_rss_mib %.1f\n", mode,
+    printf("\nW4 dl mode=%s median_ms %.3f arena_mib %.1f peak_rss_mib %.1f isa %s threads %d\n", mode,
            steps % 2 ? sorted[steps / 2] : 0.5 * (sorted[steps / 2 - 1] + sorted[steps / 2]),
-           (double)need / 1048576.0, (double)ru.ru_maxrss / 1024.0);
+           (double)need / 1048576.0, (double)ru.ru_maxrss / 1024.0, isa_name(dl_ctx_isa(ctx)), dl_ctx_threads(ctx));
     dl_ctx_free(ctx);
     return 0;
 }

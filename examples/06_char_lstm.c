@@ -24,9 +24,13 @@
    starting from '\n' with a zero state, and says how many are in the training list, are
    held-out words it never saw, or are new.
 
+   The default run (1200 steps, 2.8 epochs): held-out 2.965 bits/char, unigram 4.440
+   (561 s on a shared 2-core machine running other jobs; bench/w4.sh times the step itself).
+   bench/torch_char_lstm.py runs the same recipe in PyTorch.
+
    Data: sudo apt-get install wamerican   (/usr/share/dict/american-english)
    Build: cc -O2 -march=native -I. examples/06_char_lstm.c -lm -o build/06_char_lstm
-   Run:   build/06_char_lstm [steps] [word_list]        (default 1200 steps, ~4 min on one core) */
+   Run:   build/06_char_lstm [steps] [word_list]                    (default 1200 steps) */
 #define _POSIX_C_SOURCE 199309L
 #define DL_IMPLEMENTATION
 #include "dl.h"
