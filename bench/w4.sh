@@ -45,7 +45,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
         fi
         echo "$out" | grep ' step_ms ' | sed 's/.* step_ms //' | tr ' ' '\n' >> "$tmp/$i.ms"
         echo "$out" | grep ' median_ms ' | sed 's/.*peak_rss_mib \([0-9.]*\).*/\1/' >> "$tmp/$i.rss"
-        if [ "$r" = 1 ]; then echo "# $(echo "$out" | grep ' median_ms ')"; fi
+        if [ "$r" = 1 ]; then echo "# round 1, ${names[$i]}: $(echo "$out" | grep ' median_ms ')"; fi
     done
 done
 echo "# after: $(uptime)"
