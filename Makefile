@@ -6,7 +6,6 @@
 #   make examples   build examples/*.c into build/
 #   make demo       build and run examples/02_digits.c (an MLP on the 8x8 digits, ~1 s)
 #   make bench      benchmarks (none yet)
-#   make bench-w4   W4 (char LSTM training step): dl.h vs PyTorch, interleaved (bench/w4.sh)
 #   make fuzz       libFuzzer on the weights and IDX/gzip parsers (FUZZ_SECONDS, default 60)
 #   make clean      remove build/
 CC ?= cc
@@ -15,7 +14,7 @@ WARN = -std=c99 -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes -W
 
 EXAMPLES := $(patsubst examples/%.c,build/%,$(wildcard examples/*.c))
 
-.PHONY: test check asan valgrind examples demo bench bench-w4 clean fuzz
+.PHONY: test check asan valgrind examples demo bench clean fuzz
 
 test:
 	@CC="$(CC)" bash tests/run_all.sh
@@ -41,9 +40,6 @@ $(EXAMPLES): build/%: examples/%.c dl.h
 
 bench:
 	@echo "no benchmarks yet (bench/ will hold the WORKLOADS.md runs)"
-
-bench-w4:
-	bash bench/w4.sh
 
 FUZZ_SECONDS ?= 60
 fuzz:
