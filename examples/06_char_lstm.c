@@ -25,7 +25,7 @@
    held-out words it never saw, or are new.
 
    The default run (1200 steps, 2.8 epochs): held-out 2.965 bits/char, unigram 4.440
-   (561 s on a shared 2-core machine running other jobs; bench/w4.sh times the step itself).
+   (561 s on a shared 2-core machine running other jobs; bench/run_workloads.sh times the W4 step itself).
    bench/torch_char_lstm.py runs the same recipe in PyTorch.
 
    Data: sudo apt-get install wamerican   (/usr/share/dict/american-english)
