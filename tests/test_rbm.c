@@ -143,8 +143,8 @@ static void test_rbm_cd_converges(void) {
     if (!t_skip_case) printf("  rbm cd-k gradient error: k=1 %.4f, k=10 %.4f, k=100 %.4f (|g| %.4f)\n", e[0], e[1], e[2], gn);
     T_EXPECT(e[0] > e[1] && e[1] > e[2], "errors k=1 %.4f, k=10 %.4f, k=100 %.4f should decrease (|g| %.4f)", e[0], e[1], e[2], gn);
     T_EXPECT(e[0] > 0.3 * gn && e[2] < 0.1 * gn, "k=1 error %.4f should be large, k=100 %.4f small, |g| %.4f", e[0], e[2], gn);
-    /* PCD: a persistent chain (16000 rows) that has run long samples the model */
-    chain = dl_zeros(ctx, dl_shape2(ND * REP, V));
+    /* PCD: a persistent chain (4000 rows) that has run long samples the model */
+    chain = dl_zeros(ctx, dl_shape2(4000, V));
     dl_rbm_cd_grad(ctx, &r, batch, 100, chain, gW, gbv, gbh);
     dl_rbm_cd_grad(ctx, &r, batch, 1, chain, gW, gbv, gbh);
     if (!t_skip_case) printf("  rbm pcd gradient error %.4f\n", tr_grad_err(gW, gbv, gbh, g));
