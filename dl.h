@@ -684,6 +684,74 @@ DLDEF dl_tensor *dl_sinusoidal_positions(dl_ctx *ctx, int64_t len, int64_t dim);
 // (end of >>api-ae-vae)
 
 // >>api-rbm   restricted Boltzmann machines, DBN, NADE (declarations below this line)
+/* RBM with binary hidden units h and binary (DL_RBM_BINARY) or unit-variance Gaussian
+   (DL_RBM_GAUSSIAN; standardize the data) visible units v. Energy:
+     binary    E(v,h) = -b_v.v - b_h.h - h.W v
+     gaussian  E(v,h) = |v - b_v|^2 / 2 - b_h.h - h.W v
+   so p(h_j=1|v) = sigmoid(b_h + W v)_j, p(v|h) = Bernoulli(sigmoid(b_v + W^T h)) or
+   N(b_v + W^T h, 1). Batches are rows: v [N,V], h [N,H]. Sampling uses the ctx RNG.   */
+enum { DL_RBM_BINARY = 0, DL_RBM_GAUSSIAN = 1 };
+typedef struct dl_rbm {
+    int64_t nv, nh; int visible;       /* sizes V, H; DL_RBM_BINARY or DL_RBM_GAUSSIAN      */
+    dl_tensor *W, *b_v, *b_h;          /* [H,V], [V], [H]                                    */
+    dl_tensor *mW, *mb_v, *mb_h;       /* momentum (velocity) of the CD/PCD updates          */
+} dl_rbm;
+/* W ~ N(0, std^2) (std 0 means 0.01), biases 0; from the arena (call before dl_ctx_mark) */
+DLDEF void dl_rbm_init(dl_ctx *ctx, dl_rbm *r, int64_t nv, int64_t nh, int visible, float std);
+/* free energy F(v) = -log sum_h e^-E(v,h): [N,V] -> [N]; differentiable (composed of ops)
+     binary   -b_v.v - sum_j softplus(b_h + W v)_j;  gaussian  |v-b_v|^2/2 - sum_j softplus(.) */
+DLDEF dl_tensor *dl_rbm_free_energy(dl_ctx *ctx, const dl_rbm *r, dl_tensor *v);
+DLDEF dl_tensor *dl_rbm_hidden_probs(dl_ctx *ctx, const dl_rbm *r, dl_tensor *v);  /* p(h=1|v) [N,H]; no gradient */
+DLDEF dl_tensor *dl_rbm_visible_mean(dl_ctx *ctx, const dl_rbm *r, dl_tensor *h);  /* E[v|h] [N,V]: sigmoid or linear */
+DLDEF dl_tensor *dl_rbm_sample_hidden(dl_ctx *ctx, const dl_rbm *r, dl_tensor *v); /* h ~ p(h|v), 0/1 */
+DLDEF dl_tensor *dl_rbm_sample_visible(dl_ctx *ctx, const dl_rbm *r, dl_tensor *h); /* v ~ p(v|h) */
+/* `steps` block Gibbs steps v -> h -> v' from v; returns the final v (a new tensor) */
+DLDEF dl_tensor *dl_rbm_gibbs(dl_ctx *ctx, const dl_rbm *r, dl_tensor *v, int steps);
+/* CD-k / PCD-k estimate of the gradient of the mean log-likelihood of the batch v [N,V]:
+     gW = <p(h|v) v^T>_data - <p(h|v~) v~^T>_chain (means over rows), gb_v, gb_h likewise.
+   chain NULL: CD-k, the chain starts at v and runs k steps. chain [M,V]: PCD-k, the
+   persistent chain is advanced k steps in place (any M). gW [H,V], gb_v [V], gb_h [H] are
+   overwritten. Returns the mean squared reconstruction error |v - E[v|h~p(h|v)]|^2 / V
+   (a progress number), or -1 on failure. Scratch is rewound before returning.        */
+DLDEF float dl_rbm_cd_grad(dl_ctx *ctx, const dl_rbm *r, dl_tensor *v, int k, dl_tensor *chain,
+                           dl_tensor *gW, dl_tensor *gb_v, dl_tensor *gb_h);
+typedef struct dl_rbm_train_desc {  /* zero means default                                   */
+    int k;                          /* Gibbs steps: 1                                        */
+    float lr;                       /* 0.01 (gaussian data wants ~0.001)                     */
+    float momentum;                 /* 0                                                     */
+    float weight_decay;             /* 0: L2 on W only, added as -weight_decay * W          */
+} dl_rbm_train_desc;
+/* one CD-k (chain NULL) or PCD-k step: m = momentum m + lr (g - wd W); W += m (biases
+   likewise, without decay). Returns the reconstruction error as dl_rbm_cd_grad.       */
+DLDEF float dl_rbm_train_step(dl_ctx *ctx, dl_rbm *r, dl_tensor *v, dl_tensor *chain, const dl_rbm_train_desc *d);
+/* log Z exactly by enumeration (double precision): enumerate 0 picks the smaller layer,
+   1 the visible configurations (binary only), 2 the hidden ones (the visible sum or
+   integral done analytically). At most 2^24 configurations; NAN on failure.           */
+DLDEF double dl_rbm_log_z_exact(dl_ctx *ctx, const dl_rbm *r, int enumerate);
+/* annealed importance sampling (Salakhutdinov & Murray 2008) from the base model with
+   W = 0 (binary: visible biases base_bv [V], e.g. dl_rbm_base_rate of the data, or zeros
+   when NULL; gaussian: the same b_v, base_bv ignored) to the RBM through `betas`
+   intermediate inverse temperatures (10% of them in [0,0.5], 40% in [0.5,0.9], 50% in
+   [0.9,1]) with `chains` independent runs. Returns the estimate of log Z; *log_z_sd (if
+   not NULL) gets the delta-method standard deviation of the estimate. NAN on failure.  */
+DLDEF double dl_rbm_log_z_ais(dl_ctx *ctx, const dl_rbm *r, int chains, int betas, const dl_tensor *base_bv, double *log_z_sd);
+DLDEF dl_tensor *dl_rbm_base_rate(dl_ctx *ctx, const dl_tensor *data); /* logit of the smoothed column means of data [N,V] -> [V] */
+/* mean over the rows of data of log p(v) = -F(v) - log_z, in nats (NAN on failure)    */
+DLDEF double dl_rbm_log_likelihood(dl_ctx *ctx, const dl_rbm *r, dl_tensor *data, double log_z);
+/* DBN fine-tuning: a dl_linear (in V, out H) holding copies of W and b_h, with gradients
+   on, so sigmoid(linear(x)) is the RBM's p(h|x) (arena: call before dl_ctx_mark)      */
+DLDEF void dl_rbm_to_linear(dl_ctx *ctx, const dl_rbm *r, dl_linear *l);
+
+/* NADE (Larochelle & Murray 2011) on binary x [N,D]: a_d = c + W[:, <d] x_<d,
+   p(x_d = 1 | x_<d) = sigmoid(b_d + V[d,:] . sigmoid(a_d)). W [H,D], c [H], V [D,H], b [D]. */
+typedef struct dl_nade { int64_t d, h; dl_tensor *W, *c, *V, *b; } dl_nade;
+/* W, V ~ U(+-1/sqrt(fan_in)) as torch's Linear, biases 0, gradients on */
+DLDEF void dl_nade_init(dl_ctx *ctx, dl_nade *m, int64_t d, int64_t h);
+DLDEF int  dl_nade_params(const dl_nade *m, dl_tensor **out);       /* W, c, V, b; out may be NULL; returns 4 */
+/* exact log p(x) [N], differentiable (composed of ops; O(N D^2 H) through a masked GEMM) */
+DLDEF dl_tensor *dl_nade_log_prob(dl_ctx *ctx, const dl_nade *m, dl_tensor *x);
+/* n samples [n,D], drawn pixel by pixel with the ctx RNG; no gradient */
+DLDEF dl_tensor *dl_nade_sample(dl_ctx *ctx, const dl_nade *m, int64_t n);
 
 // (end of >>api-rbm)
 
@@ -6084,6 +6152,489 @@ DL__API dl_tensor *dl_sinusoidal_positions(dl_ctx *ctx, int64_t len, int64_t dim
 /* ======================================================================================
    >>rbm  restricted Boltzmann machines (CD-k, PCD-k, AIS), deep belief nets, NADE
    ====================================================================================== */
+static float dl__rbm_sig(float x) {
+    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+    { float e = expf(x); return e / (1.0f + e); }
+}
+static float dl__rbm_softplus(float x) { return x > 0.0f ? x + log1pf(expf(-x)) : log1pf(expf(x)); }
+static double dl__rbm_softplusd(double x) { return x > 0.0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
+/* streaming log-sum-exp */
+static void dl__lse_add(double *mx, double *s, double x) {
+    if (*s == 0.0) { *mx = x; *s = 1.0; }
+    else if (x > *mx) { *s = *s * exp(*mx - x) + 1.0; *mx = x; }
+    else *s += exp(x - *mx);
+}
+/* the model's tensors: present, float32, contiguous, shapes [H,V], [V], [H] */
+static int dl__rbm_ok(dl_ctx *ctx, const dl_rbm *r) {
+    if (ctx->status) return 0;
+    if (!r) { dl__fail0(ctx, DL_STATUS_INVALID, "rbm is NULL"); return 0; }
+    if (!dl__arg(ctx, r->W, 1, DL_F32) || !dl__arg(ctx, r->b_v, 1, DL_F32) || !dl__arg(ctx, r->b_h, 1, DL_F32)) return 0;
+    if (r->visible != DL_RBM_BINARY && r->visible != DL_RBM_GAUSSIAN) { dl__fail1(ctx, DL_STATUS_INVALID, "rbm visible type %d unknown", DL__A(&r->visible)); return 0; }
+    if (r->W->ndim != 2 || r->W->shape[0] != r->nh || r->W->shape[1] != r->nv || r->b_v->ndim != 1 || r->b_v->shape[0] != r->nv
+        || r->b_h->ndim != 1 || r->b_h->shape[0] != r->nh) {
+        dl__fail3(ctx, DL_STATUS_SHAPE, "rbm W%T b_v%T b_h%T do not match nh x nv", DL__A(r->W), DL__A(r->b_v), DL__A(r->b_h));
+        return 0;
+    }
+    if (!dl_is_contiguous(r->W) || !dl_is_contiguous(r->b_v) || !dl_is_contiguous(r->b_h)) {
+        dl__fail0(ctx, DL_STATUS_INVALID, "rbm tensors must be contiguous");
+        return 0;
+    }
+    return 1;
+}
+/* x: float32 [N, n] */
+static int dl__rbm_rows(dl_ctx *ctx, const dl_tensor *x, int argno, int64_t n) {
+    if (!dl__arg(ctx, x, argno, DL_F32)) return 0;
+    if (x->ndim != 2 || x->shape[1] != n) {
+        dl__fail3(ctx, DL_STATUS_SHAPE, "argument %d%T must be [N,%I]", DL__A(&argno), DL__A(x), DL__A(&n));
+        return 0;
+    }
+    return 1;
+}
+/* out [M,H] = v W^T + b_h (then sigmoid(beta * .) when prob) */
+static void dl__rbm_up(const dl_ctx *ctx, const dl_rbm *r, const float *v, int64_t M, float *out, int prob, float beta) {
+    int64_t i, j, V = r->nv, H = r->nh; const float *c = r->b_h->data;
+    dl__mat A, B, C;
+    A.p = (float *)v; A.rs = V; A.cs = 1; B.p = r->W->data; B.rs = 1; B.cs = V; C.p = out; C.rs = H; C.cs = 1;
+    dl__gemm_isa(ctx, M, H, V, A, B, C, 0);
+    for (i = 0; i < M; i++) for (j = 0; j < H; j++) {
+        float x = out[i * H + j] + c[j];
+        out[i * H + j] = prob ? dl__rbm_sig(beta * x) : x;
+    }
+}
+/* out [M,V] = h W (no bias) */
+static void dl__rbm_down(const dl_ctx *ctx, const dl_rbm *r, const float *h, int64_t M, float *out) {
+    dl__mat A, B, C;
+    A.p = (float *)h; A.rs = r->nh; A.cs = 1; B.p = r->W->data; B.rs = r->nv; B.cs = 1; C.p = out; C.rs = r->nv; C.cs = 1;
+    dl__gemm_isa(ctx, M, r->nv, r->nh, A, B, C, 0);
+}
+/* E[v|h] from hW: sigmoid(b_v + hW) or b_v + hW */
+static void dl__rbm_vmean(const dl_rbm *r, float *x, int64_t M) {
+    int64_t i, j, V = r->nv; const float *b = r->b_v->data;
+    for (i = 0; i < M; i++) for (j = 0; j < V; j++) {
+        float a = x[i * V + j] + b[j];
+        x[i * V + j] = r->visible == DL_RBM_GAUSSIAN ? a : dl__rbm_sig(a);
+    }
+}
+static void dl__rbm_bern(dl_ctx *ctx, const float *p, float *out, int64_t n) {
+    int64_t i; for (i = 0; i < n; i++) out[i] = dl_rand_uniform(ctx) < p[i] ? 1.0f : 0.0f;
+}
+/* v ~ p(v | mean): Bernoulli or N(mean, 1) */
+static void dl__rbm_vsample(dl_ctx *ctx, const dl_rbm *r, const float *mean, float *out, int64_t n) {
+    int64_t i;
+    if (r->visible == DL_RBM_GAUSSIAN) for (i = 0; i < n; i++) out[i] = mean[i] + dl_rand_normal(ctx);
+    else dl__rbm_bern(ctx, mean, out, n);
+}
+
+DL__API void dl_rbm_init(dl_ctx *ctx, dl_rbm *r, int64_t nv, int64_t nh, int visible, float std) {
+    if (!ctx || !r) return;
+    memset(r, 0, sizeof *r);
+    ctx->op = "dl_rbm_init";
+    r->W = r->b_v = r->b_h = &ctx->poison;
+    if (nv <= 0 || nh <= 0) { dl__fail2(ctx, DL_STATUS_SHAPE, "nv %I and nh %I must be positive", DL__A(&nv), DL__A(&nh)); return; }
+    if (visible != DL_RBM_BINARY && visible != DL_RBM_GAUSSIAN) { dl__fail1(ctx, DL_STATUS_INVALID, "visible type %d unknown (DL_RBM_BINARY or DL_RBM_GAUSSIAN)", DL__A(&visible)); return; }
+    r->nv = nv; r->nh = nh; r->visible = visible;
+    r->W = dl_normal(ctx, dl_shape2(nh, nv), 0.0f, std > 0.0f ? std : 0.01f);
+    r->b_v = dl_zeros(ctx, dl_shape1(nv)); r->b_h = dl_zeros(ctx, dl_shape1(nh));
+    r->mW = dl_zeros(ctx, dl_shape2(nh, nv)); r->mb_v = dl_zeros(ctx, dl_shape1(nv)); r->mb_h = dl_zeros(ctx, dl_shape1(nh));
+}
+
+DL__API dl_tensor *dl_rbm_free_energy(dl_ctx *ctx, const dl_rbm *r, dl_tensor *v) {
+    dl_tensor *sp, *vis, *f;
+    DL__ENTER(ctx, "dl_rbm_free_energy");
+    if (!dl__rbm_ok(ctx, r) || !dl__rbm_rows(ctx, v, 2, r->nv)) return &ctx->poison;
+    sp = dl_sum(ctx, dl_softplus(ctx, dl_add(ctx, dl_matmul_ex(ctx, v, r->W, DL_TRANS_B), r->b_h)), 1, 0);
+    if (r->visible == DL_RBM_GAUSSIAN) {
+        vis = dl_mul_scalar(ctx, dl_sum(ctx, dl_square(ctx, dl_sub(ctx, v, r->b_v)), 1, 0), 0.5f);
+        f = dl_sub(ctx, vis, sp);
+    } else {
+        vis = dl_sum(ctx, dl_mul(ctx, v, r->b_v), 1, 0);
+        f = dl_neg(ctx, dl_add(ctx, vis, sp));
+    }
+    ctx->op = "dl_rbm_free_energy";
+    return dl__done(ctx, f);
+}
+/* which: 0 p(h|v), 1 h sample, 2 E[v|h], 3 v sample */
+static dl_tensor *dl__rbm_cond(dl_ctx *ctx, const dl_rbm *r, dl_tensor *x, int which) {
+    int64_t N, nin = which < 2 ? r->nv : r->nh, nout = which < 2 ? r->nh : r->nv;
+    dl_tensor *y; dl_mark m;
+    if (!dl__rbm_ok(ctx, r) || !dl__rbm_rows(ctx, x, 2, nin)) return &ctx->poison;
+    N = x->shape[0];
+    y = dl__new(ctx, dl_shape2(N, nout), DL_F32, 1);
+    m = dl_ctx_mark(ctx);
+    x = dl__contig(ctx, x);
+    if (ctx->status || ctx->measure) { dl_ctx_rewind(ctx, m); return dl__done(ctx, y); }
+    if (which < 2) dl__rbm_up(ctx, r, x->data, N, y->data, 1, 1.0f);
+    else { dl__rbm_down(ctx, r, x->data, N, y->data); dl__rbm_vmean(r, y->data, N); }
+    if (which == 1) dl__rbm_bern(ctx, y->data, y->data, y->numel);
+    if (which == 3) dl__rbm_vsample(ctx, r, y->data, y->data, y->numel);
+    dl_ctx_rewind(ctx, m);
+    return dl__done(ctx, y);
+}
+DL__API dl_tensor *dl_rbm_hidden_probs(dl_ctx *ctx, const dl_rbm *r, dl_tensor *v) { DL__ENTER(ctx, "dl_rbm_hidden_probs"); return dl__rbm_cond(ctx, r, v, 0); }
+DL__API dl_tensor *dl_rbm_sample_hidden(dl_ctx *ctx, const dl_rbm *r, dl_tensor *v) { DL__ENTER(ctx, "dl_rbm_sample_hidden"); return dl__rbm_cond(ctx, r, v, 1); }
+DL__API dl_tensor *dl_rbm_visible_mean(dl_ctx *ctx, const dl_rbm *r, dl_tensor *h) { DL__ENTER(ctx, "dl_rbm_visible_mean"); return dl__rbm_cond(ctx, r, h, 2); }
+DL__API dl_tensor *dl_rbm_sample_visible(dl_ctx *ctx, const dl_rbm *r, dl_tensor *h) { DL__ENTER(ctx, "dl_rbm_sample_visible"); return dl__rbm_cond(ctx, r, h, 3); }
+
+/* `steps` Gibbs steps in place on v [M,V] (contiguous data); h [M,H] and t [M,V] scratch */
+static void dl__rbm_chain(dl_ctx *ctx, const dl_rbm *r, float *v, int64_t M, int steps, float *h, float *t) {
+    int s;
+    for (s = 0; s < steps; s++) {
+        dl__rbm_up(ctx, r, v, M, h, 1, 1.0f);
+        dl__rbm_bern(ctx, h, h, M * r->nh);
+        dl__rbm_down(ctx, r, h, M, t);
+        dl__rbm_vmean(r, t, M);
+        dl__rbm_vsample(ctx, r, t, v, M * r->nv);
+    }
+}
+DL__API dl_tensor *dl_rbm_gibbs(dl_ctx *ctx, const dl_rbm *r, dl_tensor *v, int steps) {
+    dl_tensor *y; dl_mark m; float *h, *t; int64_t N; int ok;
+    DL__ENTER(ctx, "dl_rbm_gibbs");
+    if (!dl__rbm_ok(ctx, r) || !dl__rbm_rows(ctx, v, 2, r->nv)) return &ctx->poison;
+    if (steps < 0) return dl__fail1(ctx, DL_STATUS_INVALID, "steps %d must be >= 0", DL__A(&steps));
+    N = v->shape[0];
+    y = dl__new(ctx, dl_shape2(N, r->nv), DL_F32, 1);
+    m = dl_ctx_mark(ctx);
+    h = (float *)dl__alloc(ctx, (size_t)(N * r->nh) * 4u, 0, &ok);
+    t = (float *)dl__alloc(ctx, (size_t)(N * r->nv) * 4u, 0, &ok);
+    if (ctx->status || ctx->measure) { dl_ctx_rewind(ctx, m); return dl__done(ctx, y); }
+    dl_copy_to(v, y->data);
+    dl__rbm_chain(ctx, r, y->data, N, steps, h, t);
+    dl_ctx_rewind(ctx, m);
+    return dl__done(ctx, y);
+}
+
+static int dl__rbm_out(dl_ctx *ctx, const dl_tensor *t, int argno, int64_t a, int64_t b) {
+    int nd = b ? 2 : 1;
+    if (!dl__arg(ctx, t, argno, DL_F32)) return 0;
+    if (t->ndim != nd || t->shape[0] != a || (b && t->shape[1] != b) || !dl_is_contiguous(t)) {
+        if (b) dl__fail4(ctx, DL_STATUS_SHAPE, "argument %d%T must be a contiguous [%I,%I]", DL__A(&argno), DL__A(t), DL__A(&a), DL__A(&b));
+        else dl__fail3(ctx, DL_STATUS_SHAPE, "argument %d%T must be a contiguous [%I]", DL__A(&argno), DL__A(t), DL__A(&a));
+        return 0;
+    }
+    return 1;
+}
+DL__API float dl_rbm_cd_grad(dl_ctx *ctx, const dl_rbm *r, dl_tensor *v, int k, dl_tensor *chain,
+                             dl_tensor *gW, dl_tensor *gb_v, dl_tensor *gb_h) {
+    dl_mark m; int64_t N, M, V, H, i, j; float *ph0, *h, *t, *cur, *phk, sN, sM; double err = 0.0; int ok;
+    if (!ctx) return -1.0f;
+    ctx->op = "dl_rbm_cd_grad";
+    if (!dl__rbm_ok(ctx, r) || !dl__rbm_rows(ctx, v, 2, r->nv)) return -1.0f;
+    V = r->nv; H = r->nh; N = v->shape[0];
+    if (k < 1) { dl__fail1(ctx, DL_STATUS_INVALID, "k %d must be >= 1", DL__A(&k)); return -1.0f; }
+    if (chain && (!dl__rbm_out(ctx, chain, 5, chain->ndim == 2 ? chain->shape[0] : 0, V) || chain->shape[0] < 1)) {
+        if (!ctx->status) dl__fail1(ctx, DL_STATUS_SHAPE, "chain%T needs at least one row", DL__A(chain));
+        return -1.0f;
+    }
+    if (!dl__rbm_out(ctx, gW, 6, H, V) || !dl__rbm_out(ctx, gb_v, 7, V, 0) || !dl__rbm_out(ctx, gb_h, 8, H, 0)) return -1.0f;
+    if (N < 1) { dl__fail1(ctx, DL_STATUS_SHAPE, "batch v%T is empty", DL__A(v)); return -1.0f; }
+    M = chain ? chain->shape[0] : N;
+    m = dl_ctx_mark(ctx);
+    v = dl__contig(ctx, v);
+    ph0 = (float *)dl__alloc(ctx, (size_t)(N * H) * 4u, 0, &ok);
+    h = (float *)dl__alloc(ctx, (size_t)((N > M ? N : M) * H) * 4u, 0, &ok);
+    t = (float *)dl__alloc(ctx, (size_t)((N > M ? N : M) * V) * 4u, 0, &ok);
+    phk = (float *)dl__alloc(ctx, (size_t)(M * H) * 4u, 0, &ok);
+    cur = chain ? chain->data : (float *)dl__alloc(ctx, (size_t)(M * V) * 4u, 0, &ok);
+    if (ctx->status || ctx->measure) { dl_ctx_rewind(ctx, m); return ctx->status ? -1.0f : 0.0f; }
+    /* positive phase and the reconstruction */
+    dl__rbm_up(ctx, r, v->data, N, ph0, 1, 1.0f);
+    dl__rbm_bern(ctx, ph0, h, N * H);
+    dl__rbm_down(ctx, r, h, N, t);
+    dl__rbm_vmean(r, t, N);
+    for (i = 0; i < N * V; i++) { double d = (double)v->data[i] - (double)t[i]; err += d * d; }
+    /* negative phase: CD continues from the reconstruction's sample, PCD from the chain */
+    if (!chain) { dl__rbm_vsample(ctx, r, t, cur, N * V); dl__rbm_chain(ctx, r, cur, M, k - 1, h, t); }
+    else dl__rbm_chain(ctx, r, cur, M, k, h, t);
+    dl__rbm_up(ctx, r, cur, M, phk, 1, 1.0f);
+    /* statistics */
+    sN = 1.0f / (float)N; sM = 1.0f / (float)M;
+    for (j = 0; j < V; j++) {
+        double a = 0.0, b = 0.0;
+        for (i = 0; i < N; i++) a += (double)v->data[i * V + j];
+        for (i = 0; i < M; i++) b += (double)cur[i * V + j];
+        gb_v->data[j] = (float)(a / (double)N - b / (double)M);
+    }
+    for (j = 0; j < H; j++) {
+        double a = 0.0, b = 0.0;
+        for (i = 0; i < N; i++) a += (double)ph0[i * H + j];
+        for (i = 0; i < M; i++) b += (double)phk[i * H + j];
+        gb_h->data[j] = (float)(a / (double)N - b / (double)M);
+    }
+    for (i = 0; i < N * H; i++) ph0[i] *= sN;
+    for (i = 0; i < M * H; i++) phk[i] *= -sM;
+    {   dl__mat A, B, C;
+        C.p = gW->data; C.rs = V; C.cs = 1;
+        A.p = ph0; A.rs = 1; A.cs = H; B.p = v->data; B.rs = V; B.cs = 1;       /* ph0^T v */
+        dl__gemm_isa(ctx, H, V, N, A, B, C, 0);
+        A.p = phk; B.p = cur;                                                    /* - phk^T cur */
+        dl__gemm_isa(ctx, H, V, M, A, B, C, 1);
+    }
+    dl_ctx_rewind(ctx, m);
+    return (float)(err / (double)(N * V));
+}
+DL__API float dl_rbm_train_step(dl_ctx *ctx, dl_rbm *r, dl_tensor *v, dl_tensor *chain, const dl_rbm_train_desc *d) {
+    dl_rbm_train_desc dd; dl_mark m; dl_tensor *g[3], *p[3], *mom[3]; float err; int q; int64_t i;
+    if (!ctx) return -1.0f;
+    ctx->op = "dl_rbm_train_step";
+    if (!dl__rbm_ok(ctx, r)) return -1.0f;
+    memset(&dd, 0, sizeof dd); if (d) dd = *d;
+    if (dd.k == 0) dd.k = 1;
+    if (dd.lr == 0.0f) dd.lr = 0.01f;
+    if (dd.momentum != 0.0f && (!r->mW || !r->mb_v || !r->mb_h)) { dl__fail0(ctx, DL_STATUS_INVALID, "momentum needs the rbm's momentum buffers (dl_rbm_init)"); return -1.0f; }
+    m = dl_ctx_mark(ctx);
+    g[0] = dl__new(ctx, dl_shape2(r->nh, r->nv), DL_F32, 1); g[1] = dl__new(ctx, dl_shape1(r->nv), DL_F32, 1); g[2] = dl__new(ctx, dl_shape1(r->nh), DL_F32, 1);
+    err = dl_rbm_cd_grad(ctx, r, v, dd.k, chain, g[0], g[1], g[2]);
+    ctx->op = "dl_rbm_train_step";
+    if (ctx->status || ctx->measure) { dl_ctx_rewind(ctx, m); return err; }
+    p[0] = r->W; p[1] = r->b_v; p[2] = r->b_h; mom[0] = r->mW; mom[1] = r->mb_v; mom[2] = r->mb_h;
+    for (q = 0; q < 3; q++) {
+        float *w = p[q]->data, *gg = g[q]->data, *mv = mom[q] ? mom[q]->data : NULL;
+        float wd = q == 0 ? dd.weight_decay : 0.0f;
+        if (mv && !dl_is_contiguous(mom[q])) mv = NULL;
+        for (i = 0; i < p[q]->numel; i++) {
+            float step = dd.lr * (gg[i] - wd * w[i]);
+            if (mv) { mv[i] = dd.momentum * mv[i] + step; step = mv[i]; }
+            w[i] += step;
+        }
+    }
+    dl_ctx_rewind(ctx, m);
+    return err;
+}
+
+DL__API double dl_rbm_log_z_exact(dl_ctx *ctx, const dl_rbm *r, int enumerate) {
+    int64_t V, H, n, s, i, j; double mx = 0.0, sum = 0.0; const float *W, *b, *c;
+    if (!ctx) return (double)NAN;
+    ctx->op = "dl_rbm_log_z_exact";
+    if (!dl__rbm_ok(ctx, r)) return (double)NAN;
+    V = r->nv; H = r->nh; W = r->W->data; b = r->b_v->data; c = r->b_h->data;
+    if (enumerate == 0) enumerate = r->visible == DL_RBM_GAUSSIAN || H <= V ? 2 : 1;
+    if (enumerate != 1 && enumerate != 2) { dl__fail1(ctx, DL_STATUS_INVALID, "enumerate %d must be 0, 1 or 2", DL__A(&enumerate)); return (double)NAN; }
+    if (enumerate == 1 && r->visible == DL_RBM_GAUSSIAN) { dl__fail0(ctx, DL_STATUS_UNSUPPORTED, "gaussian visible units cannot be enumerated (use enumerate 2)"); return (double)NAN; }
+    n = enumerate == 1 ? V : H;
+    if (n > 24) { dl__fail1(ctx, DL_STATUS_UNSUPPORTED, "2^%I configurations to enumerate (at most 2^24)", DL__A(&n)); return (double)NAN; }
+    if (ctx->measure) return 0.0;
+    for (s = 0; s < ((int64_t)1 << n); s++) {
+        double e = 0.0;
+        if (enumerate == 1) {                  /* b.v + sum_j softplus(c_j + W_j v) */
+            for (i = 0; i < V; i++) if (s >> i & 1) e += (double)b[i];
+            for (j = 0; j < H; j++) {
+                double a = (double)c[j];
+                for (i = 0; i < V; i++) if (s >> i & 1) a += (double)W[j * V + i];
+                e += dl__rbm_softplusd(a);
+            }
+        } else {                               /* c.h + sum_i softplus(b_i + (W^T h)_i), or gaussian */
+            for (j = 0; j < H; j++) if (s >> j & 1) e += (double)c[j];
+            for (i = 0; i < V; i++) {
+                double a = (double)b[i];
+                for (j = 0; j < H; j++) if (s >> j & 1) a += (double)W[j * V + i];
+                if (r->visible == DL_RBM_GAUSSIAN) e += 0.5 * (a * a - (double)b[i] * (double)b[i]) + 0.5 * log(6.283185307179586);
+                else e += dl__rbm_softplusd(a);
+            }
+        }
+        dl__lse_add(&mx, &sum, e);
+    }
+    return mx + log(sum);
+}
+
+/* beta_k of K: 10% of the steps over [0,0.5], 40% over [0.5,0.9], 50% over [0.9,1] */
+static double dl__ais_beta(int k, int K) {
+    double t = (double)k / (double)K;
+    if (k >= K) return 1.0;
+    if (t < 0.1) return 5.0 * t;
+    if (t < 0.5) return 0.5 + (t - 0.1);
+    return 0.9 + 0.2 * (t - 0.5);
+}
+DL__API double dl_rbm_log_z_ais(dl_ctx *ctx, const dl_rbm *r, int chains, int betas, const dl_tensor *base_bv, double *log_z_sd) {
+    dl_mark mk; int64_t M = chains, V, H, i, j; float *v, *pre, *h, *t, *bA; double *lw, logz0 = 0.0, mx, sw = 0.0, sw2 = 0.0, est;
+    int k, ok, gauss;
+    if (log_z_sd) *log_z_sd = (double)NAN;
+    if (!ctx) return (double)NAN;
+    ctx->op = "dl_rbm_log_z_ais";
+    if (!dl__rbm_ok(ctx, r)) return (double)NAN;
+    V = r->nv; H = r->nh; gauss = r->visible == DL_RBM_GAUSSIAN;
+    if (chains < 1 || betas < 1) { dl__fail2(ctx, DL_STATUS_INVALID, "chains %d and betas %d must be >= 1", DL__A(&chains), DL__A(&betas)); return (double)NAN; }
+    if (base_bv && !gauss) {
+        if (!dl__arg(ctx, base_bv, 4, DL_F32)) return (double)NAN;
+        if (base_bv->numel != V) { dl__fail2(ctx, DL_STATUS_SHAPE, "base_bv%T must have %I elements", DL__A(base_bv), DL__A(&V)); return (double)NAN; }
+    }
+    mk = dl_ctx_mark(ctx);
+    v = (float *)dl__alloc(ctx, (size_t)(M * V) * 4u, 0, &ok);
+    t = (float *)dl__alloc(ctx, (size_t)(M * V) * 4u, 0, &ok);
+    pre = (float *)dl__alloc(ctx, (size_t)(M * H) * 4u, 0, &ok);
+    h = (float *)dl__alloc(ctx, (size_t)(M * H) * 4u, 0, &ok);
+    bA = (float *)dl__alloc(ctx, (size_t)V * 4u, 0, &ok);
+    lw = (double *)dl__alloc(ctx, (size_t)M * 8u, 0, &ok);
+    if (ctx->status || ctx->measure) { dl_ctx_rewind(ctx, mk); return ctx->status ? (double)NAN : 0.0; }
+    for (i = 0; i < V; i++) bA[i] = (base_bv && !gauss) ? dl_get(base_bv, i) : 0.0f;
+    for (i = 0; i < M; i++) lw[i] = 0.0;
+    /* the base model and its exact log Z */
+    if (gauss) {
+        for (i = 0; i < M; i++) for (j = 0; j < V; j++) v[i * V + j] = r->b_v->data[j] + dl_rand_normal(ctx);
+        logz0 = 0.5 * (double)V * log(6.283185307179586) + (double)H * log(2.0);
+    } else {
+        for (j = 0; j < V; j++) { t[j] = dl__rbm_sig(bA[j]); logz0 += dl__rbm_softplusd((double)bA[j]); }
+        for (i = 0; i < M; i++) dl__rbm_bern(ctx, t, v + i * V, V);
+        logz0 += (double)H * log(2.0);
+    }
+    for (k = 1; k <= betas; k++) {
+        float bp = (float)dl__ais_beta(k - 1, betas), bk = (float)dl__ais_beta(k, betas);
+        dl__rbm_up(ctx, r, v, M, pre, 0, 1.0f);
+        for (i = 0; i < M; i++) {
+            double d = 0.0;
+            for (j = 0; j < H; j++) { float x = pre[i * H + j]; d += (double)(dl__rbm_softplus(bk * x) - dl__rbm_softplus(bp * x)); }
+            if (!gauss) {
+                double e = 0.0;
+                for (j = 0; j < V; j++) if (v[i * V + j] != 0.0f) e += (double)(r->b_v->data[j] - bA[j]) * (double)v[i * V + j];
+                d += (double)(bk - bp) * e;
+            }
+            lw[i] += d;
+        }
+        if (k == betas) break;
+        /* a Gibbs transition that leaves p_bk invariant */
+        for (i = 0; i < M * H; i++) h[i] = dl_rand_uniform(ctx) < dl__rbm_sig(bk * pre[i]) ? 1.0f : 0.0f;
+        dl__rbm_down(ctx, r, h, M, t);
+        for (i = 0; i < M; i++) for (j = 0; j < V; j++) {
+            float a = t[i * V + j];
+            if (gauss) v[i * V + j] = r->b_v->data[j] + bk * a + dl_rand_normal(ctx);
+            else v[i * V + j] = dl_rand_uniform(ctx) < dl__rbm_sig((1.0f - bk) * bA[j] + bk * (r->b_v->data[j] + a)) ? 1.0f : 0.0f;
+        }
+    }
+    mx = lw[0];
+    for (i = 1; i < M; i++) if (lw[i] > mx) mx = lw[i];
+    for (i = 0; i < M; i++) { double w = exp(lw[i] - mx); sw += w; sw2 += w * w; }
+    est = logz0 + mx + log(sw / (double)M);
+    if (log_z_sd) {
+        double mean = sw / (double)M, var = sw2 / (double)M - mean * mean;
+        *log_z_sd = M > 1 ? sqrt((var > 0.0 ? var : 0.0) / (double)(M - 1)) / mean : 0.0;
+    }
+    dl_ctx_rewind(ctx, mk);
+    return est;
+}
+DL__API dl_tensor *dl_rbm_base_rate(dl_ctx *ctx, const dl_tensor *data) {
+    dl_tensor *y; int64_t N, V, i, j;
+    DL__ENTER(ctx, "dl_rbm_base_rate");
+    if (!dl__arg(ctx, data, 1, DL_F32)) return &ctx->poison;
+    if (data->ndim != 2) return dl__fail1(ctx, DL_STATUS_SHAPE, "data%T must be [N,V]", DL__A(data));
+    N = data->shape[0]; V = data->shape[1];
+    y = dl__new(ctx, dl_shape1(V), DL_F32, 1);
+    if (ctx->status || ctx->measure) return dl__done(ctx, y);
+    for (j = 0; j < V; j++) {
+        double s = 0.0, p; int64_t idx[2];
+        for (i = 0; i < N; i++) { idx[0] = i; idx[1] = j; s += (double)dl_get_at(data, idx); }
+        p = (s + 1.0) / ((double)N + 2.0);             /* Laplace smoothing: never 0 or 1 */
+        y->data[j] = (float)log(p / (1.0 - p));
+    }
+    return dl__done(ctx, y);
+}
+DL__API double dl_rbm_log_likelihood(dl_ctx *ctx, const dl_rbm *r, dl_tensor *data, double log_z) {
+    dl_mark m; int64_t N, V, H, i, j, r0, B = 256; float *pre; double total = 0.0; dl_tensor *x; int ok;
+    if (!ctx) return (double)NAN;
+    ctx->op = "dl_rbm_log_likelihood";
+    if (!dl__rbm_ok(ctx, r) || !dl__rbm_rows(ctx, data, 3, r->nv)) return (double)NAN;
+    N = data->shape[0]; V = r->nv; H = r->nh;
+    if (N < 1) { dl__fail1(ctx, DL_STATUS_SHAPE, "data%T is empty", DL__A(data)); return (double)NAN; }
+    m = dl_ctx_mark(ctx);
+    x = dl__contig(ctx, data);
+    pre = (float *)dl__alloc(ctx, (size_t)(B * H) * 4u, 0, &ok);
+    if (ctx->status || ctx->measure) { dl_ctx_rewind(ctx, m); return ctx->status ? (double)NAN : 0.0; }
+    for (r0 = 0; r0 < N; r0 += B) {
+        int64_t n = N - r0 < B ? N - r0 : B;
+        dl__rbm_up(ctx, r, x->data + r0 * V, n, pre, 0, 1.0f);
+        for (i = 0; i < n; i++) {
+            double f = 0.0; const float *vv = x->data + (r0 + i) * V;     /* -F(v) */
+            for (j = 0; j < H; j++) f += dl__rbm_softplusd((double)pre[i * H + j]);
+            for (j = 0; j < V; j++) {
+                double bj = (double)r->b_v->data[j], vj = (double)vv[j];
+                if (r->visible == DL_RBM_GAUSSIAN) f -= 0.5 * (vj - bj) * (vj - bj);
+                else f += bj * vj;
+            }
+            total += f;
+        }
+    }
+    dl_ctx_rewind(ctx, m);
+    return total / (double)N - log_z;
+}
+DL__API void dl_rbm_to_linear(dl_ctx *ctx, const dl_rbm *r, dl_linear *l) {
+    if (!ctx || !l) return;
+    ctx->op = "dl_rbm_to_linear";
+    if (!dl__rbm_ok(ctx, r)) { memset(l, 0, sizeof *l); l->weight = &ctx->poison; return; }
+    dl_linear_init(ctx, l, r->nv, r->nh, 1);
+    if (ctx->status) return;
+    dl_tensor_copy(ctx, l->weight, r->W);
+    dl_tensor_copy(ctx, l->bias, r->b_h);
+}
+
+/* NADE: A = (x[:,None,:] * L) W^T + c with L[d,i] = (i < d), so row d of A is a_d; then
+   logits_d = b_d + sum_h sigmoid(A)[d,h] V[d,h], log p(x) = -sum_d bce(logits_d, x_d) */
+DL__API void dl_nade_init(dl_ctx *ctx, dl_nade *m, int64_t d, int64_t h) {
+    float bw, bv;
+    if (!ctx || !m) return;
+    memset(m, 0, sizeof *m);
+    ctx->op = "dl_nade_init";
+    m->W = m->c = m->V = m->b = &ctx->poison;
+    if (d <= 0 || h <= 0) { dl__fail2(ctx, DL_STATUS_SHAPE, "d %I and h %I must be positive", DL__A(&d), DL__A(&h)); return; }
+    m->d = d; m->h = h;
+    bw = 1.0f / sqrtf((float)d); bv = 1.0f / sqrtf((float)h);
+    m->W = dl_uniform(ctx, dl_shape2(h, d), -bw, bw); m->c = dl_zeros(ctx, dl_shape1(h));
+    m->V = dl_uniform(ctx, dl_shape2(d, h), -bv, bv); m->b = dl_zeros(ctx, dl_shape1(d));
+    dl_requires_grad(ctx, m->W, 1); dl_requires_grad(ctx, m->c, 1);
+    dl_requires_grad(ctx, m->V, 1); dl_requires_grad(ctx, m->b, 1);
+}
+DL__API int dl_nade_params(const dl_nade *m, dl_tensor **out) {
+    if (out && m) { out[0] = m->W; out[1] = m->c; out[2] = m->V; out[3] = m->b; }
+    return 4;
+}
+static int dl__nade_ok(dl_ctx *ctx, const dl_nade *m) {
+    if (ctx->status) return 0;
+    if (!m) { dl__fail0(ctx, DL_STATUS_INVALID, "nade is NULL"); return 0; }
+    if (!dl__arg(ctx, m->W, 1, DL_F32) || !dl__arg(ctx, m->c, 1, DL_F32) || !dl__arg(ctx, m->V, 1, DL_F32) || !dl__arg(ctx, m->b, 1, DL_F32)) return 0;
+    if (m->W->ndim != 2 || m->W->shape[0] != m->h || m->W->shape[1] != m->d || m->c->numel != m->h || m->c->ndim != 1
+        || m->V->ndim != 2 || m->V->shape[0] != m->d || m->V->shape[1] != m->h || m->b->numel != m->d || m->b->ndim != 1) {
+        dl__fail4(ctx, DL_STATUS_SHAPE, "nade W%T c%T V%T b%T do not match d and h", DL__A(m->W), DL__A(m->c), DL__A(m->V), DL__A(m->b));
+        return 0;
+    }
+    return 1;
+}
+DL__API dl_tensor *dl_nade_log_prob(dl_ctx *ctx, const dl_nade *m, dl_tensor *x) {
+    dl_tensor *L, *a, *logits, *lp; int64_t N, D, H, i, j;
+    DL__ENTER(ctx, "dl_nade_log_prob");
+    if (!dl__nade_ok(ctx, m) || !dl__rbm_rows(ctx, x, 2, m->d)) return &ctx->poison;
+    N = x->shape[0]; D = m->d; H = m->h;
+    L = dl__new(ctx, dl_shape2(D, D), DL_F32, 1);
+    if (!ctx->status && L->data) for (i = 0; i < D; i++) for (j = 0; j < D; j++) L->data[i * D + j] = j < i ? 1.0f : 0.0f;
+    a = dl_mul(ctx, dl_reshape(ctx, x, dl_shape3(N, 1, D)), L);                       /* [N,D,D] */
+    a = dl_matmul_ex(ctx, dl_reshape(ctx, a, dl_shape2(N * D, D)), m->W, DL_TRANS_B);  /* [N*D,H] */
+    a = dl_sigmoid(ctx, dl_add(ctx, a, m->c));
+    logits = dl_sum(ctx, dl_mul(ctx, dl_reshape(ctx, a, dl_shape3(N, D, H)), m->V), 2, 0);
+    logits = dl_add(ctx, logits, m->b);                                               /* [N,D] */
+    lp = dl_neg(ctx, dl_sum(ctx, dl_bce_with_logits(ctx, logits, x, DL_REDUCE_NONE), 1, 0));
+    ctx->op = "dl_nade_log_prob";
+    return dl__done(ctx, lp);
+}
+DL__API dl_tensor *dl_nade_sample(dl_ctx *ctx, const dl_nade *m, int64_t n) {
+    dl_tensor *y, *W, *c, *Vt, *b; dl_mark mk; float *a; int64_t D, H, s, d, j; int ok;
+    DL__ENTER(ctx, "dl_nade_sample");
+    if (!dl__nade_ok(ctx, m)) return &ctx->poison;
+    if (n < 0) return dl__fail1(ctx, DL_STATUS_SHAPE, "n %I must be >= 0", DL__A(&n));
+    D = m->d; H = m->h;
+    y = dl__new(ctx, dl_shape2(n, D), DL_F32, 1);
+    mk = dl_ctx_mark(ctx);
+    W = dl__contig(ctx, m->W); c = dl__contig(ctx, m->c); Vt = dl__contig(ctx, m->V); b = dl__contig(ctx, m->b);
+    a = (float *)dl__alloc(ctx, (size_t)H * 4u, 0, &ok);
+    if (ctx->status || ctx->measure) { dl_ctx_rewind(ctx, mk); return dl__done(ctx, y); }
+    for (s = 0; s < n; s++) {
+        memcpy(a, c->data, (size_t)H * 4u);
+        for (d = 0; d < D; d++) {
+            float z = b->data[d], xv;
+            for (j = 0; j < H; j++) z += Vt->data[d * H + j] * dl__rbm_sig(a[j]);
+            xv = dl_rand_uniform(ctx) < dl__rbm_sig(z) ? 1.0f : 0.0f;
+            y->data[s * D + d] = xv;
+            if (xv != 0.0f) for (j = 0; j < H; j++) a[j] += W->data[j * D + d];
+        }
+    }
+    dl_ctx_rewind(ctx, mk);
+    return dl__done(ctx, y);
+}
 
 /* (end of >>rbm) */
 
