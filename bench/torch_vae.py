@@ -6,7 +6,7 @@ averaged over the batch of 128 (the last batch of 96 kept); Adam lr 1e-3; torch'
 Linear init; the training set reshuffled every epoch; pixels scaled to [0,1] (the Bernoulli
 targets). Data from Debian's dataset-fashion-mnist .gz files with gzip + numpy.
 
-Usage: /usr/bin/python3 bench/torch_vae.py [epochs (5)] [threads (1)] [--iw-n N (1000)] [--latent2]
+Usage: /usr/bin/python3 bench/torch_vae.py [epochs (5)] [threads (1)] [--iw-n N (1000)] [--seed S (1)] [--latent2]
 Prints per epoch the train loss and the test ELBO per example (one z per test image, nats),
 then the k=100 importance-weighted log p(x) estimate on the first N test images, and
 `test ELBO X nats per example (N epochs, X s/epoch)`, as the C example does. The two use
@@ -65,12 +65,15 @@ class VAE(torch.nn.Module):
 
 
 def main():
-    args, iw_n, latent2 = [], 1000, False
+    args, iw_n, latent2, seed = [], 1000, False, SEED
     a = sys.argv[1:]
     i = 0
     while i < len(a):
         if a[i] == "--iw-n":
             iw_n = int(a[i + 1])
+            i += 1
+        elif a[i] == "--seed":
+            seed = int(a[i + 1])
             i += 1
         elif a[i] == "--latent2":
             latent2 = True
@@ -80,7 +83,7 @@ def main():
     epochs = int(args[0]) if len(args) > 0 else 5
     threads = int(args[1]) if len(args) > 1 else 1
     torch.set_num_threads(threads)
-    torch.manual_seed(SEED)
+    torch.manual_seed(seed)
     tr = torch.from_numpy(load_idx("train-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float32) / 255.0)
     te = torch.from_numpy(load_idx("t10k-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float32) / 255.0)
     zdim = 2 if latent2 else 20

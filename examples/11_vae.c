@@ -16,7 +16,7 @@
 
    Data: Debian's dataset-fashion-mnist (sudo apt-get install dataset-fashion-mnist).
    Build: cc -O2 -march=native -I. examples/11_vae.c -lm -o build/11_vae
-   Run:   build/11_vae [epochs (5)] [--latent2] [--iw-n N (1000)] [--data DIR] [--out DIR]  */
+   Run:   build/11_vae [epochs (5)] [--latent2] [--iw-n N (1000)] [--seed S (1)] [--data DIR] [--out DIR] */
 #define _POSIX_C_SOURCE 199309L
 #define DL_IMPLEMENTATION
 #include "dl.h"
@@ -73,7 +73,7 @@ static void elbo_terms(dl_ctx *ctx, const vae *m, dl_tensor *x, dl_tensor **rec,
 }
 
 int main(int argc, char **argv) {
-    int epochs = 5, latent2 = 0, a, epoch; int64_t iw_n = 1000;
+    int epochs = 5, latent2 = 0, a, epoch; int64_t iw_n = 1000; uint64_t seed = SEED;
     const char *dir = DATA_DIR, *out = ".";
     char path[1200];
     dl_ctx_desc cd = {0}; dl_ctx *ctx; dl_idx tr_img, te_img;
@@ -88,12 +88,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[a], "--iw-n") && a + 1 < argc) iw_n = atol(argv[++a]);
         else if (!strcmp(argv[a], "--data") && a + 1 < argc) dir = argv[++a];
         else if (!strcmp(argv[a], "--out") && a + 1 < argc) out = argv[++a];
+        else if (!strcmp(argv[a], "--seed") && a + 1 < argc) seed = (uint64_t)atol(argv[++a]);
         else if (argv[a][0] != '-' && atoi(argv[a]) > 0) epochs = atoi(argv[a]);
-        else { fprintf(stderr, "usage: %s [epochs (5)] [--latent2] [--iw-n N (1000)] [--data DIR] [--out DIR]\n", argv[0]); return 2; }
+        else { fprintf(stderr, "usage: %s [epochs (5)] [--latent2] [--iw-n N (1000)] [--seed S (1)] [--data DIR] [--out DIR]\n", argv[0]); return 2; }
     }
     m.zdim = latent2 ? 2 : 20;
     cd.memory_size = (size_t)160 << 20;  /* uint8 data 55 MB + model, Adam state, one step, IW passes */
-    cd.seed = SEED;
+    cd.seed = seed;
     ctx = dl_ctx_init(&cd);
     if (!ctx) { fprintf(stderr, "11_vae: dl_ctx_init failed (no memory)\n"); return 1; }
     if (!load(ctx, dir, "train-images-idx3-ubyte.gz", &tr_img) || !load(ctx, dir, "t10k-images-idx3-ubyte.gz", &te_img)) {
