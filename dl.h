@@ -680,6 +680,37 @@ DLDEF dl_tensor *dl_additive_attention(dl_ctx *ctx, const dl_additive_attn *a, d
 DLDEF dl_tensor *dl_sinusoidal_positions(dl_ctx *ctx, int64_t len, int64_t dim);
 
 // >>api-ae-vae   autoencoder and VAE building blocks (declarations below this line)
+// Composed from differentiable ops, so gradients come free. Features lie on the last axis;
+// a "per sample" result drops it ([N, D] -> [N]). Corruption draws from the ctx RNG.
+/* masking noise (denoising AE): each element of x kept with probability 1-p, else 0 (not
+   rescaled); a new tensor without gradient, p in [0, 1] */
+DLDEF dl_tensor *dl_mask_noise(dl_ctx *ctx, dl_tensor *x, float p);
+/* additive Gaussian noise x + std * N(0, 1); a new tensor without gradient, std >= 0 */
+DLDEF dl_tensor *dl_gaussian_noise(dl_ctx *ctx, dl_tensor *x, float std);
+/* KL sparsity penalty (sparse AE), scalar: sum_j KL(rho || r_j), r_j the mean of h[..., j]
+   over every other axis (h in (0,1), e.g. sigmoid units; r clamped to [1e-6, 1 - 1e-6]) */
+DLDEF dl_tensor *dl_kl_sparsity_penalty(dl_ctx *ctx, dl_tensor *h, float rho);
+/* contractive penalty (CAE), scalar, for h = sigmoid(x W^T + b), w [H, D], h [..., H]: the
+   mean over samples of ||dh/dx||_F^2 = sum_j (h_j (1 - h_j))^2 sum_i W_ji^2 */
+DLDEF dl_tensor *dl_contractive_penalty(dl_ctx *ctx, dl_tensor *w, dl_tensor *h);
+/* reparameterized sample z = mu + exp(logvar / 2) * eps; eps NULL: drawn N(0, I) with mu's
+   shape; eps may add leading dims (eps [k, N, D] with mu [N, D]: k samples each) */
+DLDEF dl_tensor *dl_reparameterize(dl_ctx *ctx, dl_tensor *mu, dl_tensor *logvar, dl_tensor *eps);
+/* KL(N(mu, e^logvar) || N(0, I)) per sample: -1/2 sum (1 + logvar - mu^2 - e^logvar) */
+DLDEF dl_tensor *dl_gaussian_kl(dl_ctx *ctx, dl_tensor *mu, dl_tensor *logvar);
+/* Gaussian log-density per sample: sum -1/2 (log 2pi + logvar + (z - mu)^2 e^-logvar); mu and
+   logvar broadcast against z, either may be NULL (0): a Gaussian decoder, or log p(z) */
+DLDEF dl_tensor *dl_gaussian_log_prob(dl_ctx *ctx, dl_tensor *z, dl_tensor *mu, dl_tensor *logvar);
+/* Bernoulli log-likelihood per sample (Bernoulli decoder): -sum BCE-with-logits(logits, x),
+   x in [0, 1]; same shapes */
+DLDEF dl_tensor *dl_bernoulli_log_prob(dl_ctx *ctx, dl_tensor *logits, dl_tensor *x);
+/* log-mean-exp along an axis, removed: logsumexp(x, axis) - log(n), stable */
+DLDEF dl_tensor *dl_log_mean_exp(dl_ctx *ctx, dl_tensor *x, int axis);
+/* importance-weighted log-likelihood (Burda et al. 2016) -> [N]: log (1/k) sum_s
+   p(x|z_s) p(z_s) / q(z_s|x), with log_px_z [k, N] = log p(x | z_s), z [k, N, D] drawn from
+   q = N(mu, e^logvar), mu and logvar [N, D], p(z) = N(0, I). k = 1 is a one-sample ELBO; the
+   expected value rises with k toward log p(x). */
+DLDEF dl_tensor *dl_iw_log_likelihood(dl_ctx *ctx, dl_tensor *log_px_z, dl_tensor *z, dl_tensor *mu, dl_tensor *logvar);
 
 // (end of >>api-ae-vae)
 
@@ -6146,6 +6177,147 @@ DL__API dl_tensor *dl_sinusoidal_positions(dl_ctx *ctx, int64_t len, int64_t dim
    >>ae-vae  autoencoders (corruption, sparsity and contractive penalties) and VAEs
    (reparameterization, Gaussian KL, importance-weighted log-likelihood)
    ====================================================================================== */
+
+/* a new constant tensor (no gradient) of x's shape, out[i] = f(x[i], rng); draws happen in
+   measure mode too, so the RNG stream does not depend on the mode */
+static dl_tensor *dl__corrupt(dl_ctx *ctx, dl_tensor *x, int gaussian, float a) {
+    dl_tensor *y = dl__new(ctx, dl_shape_of(x), DL_F32, 1); int64_t i;
+    if (ctx->status) return &ctx->poison;
+    for (i = 0; i < y->numel; i++) {
+        float v = y->data ? dl_get(x, i) : 0.0f;
+        if (gaussian) v += a * dl_rand_normal(ctx);
+        else if (dl_rand_uniform(ctx) < a) v = 0.0f;
+        if (y->data) y->data[i] = v;
+    }
+    return dl__done(ctx, y);
+}
+DL__API dl_tensor *dl_mask_noise(dl_ctx *ctx, dl_tensor *x, float p) {
+    DL__ENTER(ctx, "dl_mask_noise");
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if (!(p >= 0.0f && p <= 1.0f)) { double dp = (double)p; return dl__fail1(ctx, DL_STATUS_INVALID, "p = %g must be in [0, 1]", DL__A(&dp)); }
+    return dl__corrupt(ctx, x, 0, p);
+}
+DL__API dl_tensor *dl_gaussian_noise(dl_ctx *ctx, dl_tensor *x, float std) {
+    DL__ENTER(ctx, "dl_gaussian_noise");
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if (!(std >= 0.0f && std < 3.0e38f)) { double ds = (double)std; return dl__fail1(ctx, DL_STATUS_INVALID, "std = %g must be finite and >= 0", DL__A(&ds)); }
+    return dl__corrupt(ctx, x, 1, std);
+}
+DL__API dl_tensor *dl_kl_sparsity_penalty(dl_ctx *ctx, dl_tensor *h, float rho) {
+    dl_tensor *r, *t; int64_t H; double c = 0.0;
+    DL__ENTER(ctx, "dl_kl_sparsity_penalty");
+    if (!dl__arg(ctx, h, 1, DL_F32)) return &ctx->poison;
+    if (!(rho > 0.0f && rho < 1.0f)) { double dr = (double)rho; return dl__fail1(ctx, DL_STATUS_INVALID, "rho = %g must be in (0, 1)", DL__A(&dr)); }
+    if (h->ndim < 1 || h->numel < 1) return dl__fail1(ctx, DL_STATUS_SHAPE, "h%T must have at least one dim and one element", DL__A(h));
+    H = h->shape[h->ndim - 1];
+    r = dl_mean(ctx, dl_reshape(ctx, dl_contiguous(ctx, h), dl_shape2(h->numel / H, H)), 0, 0);      /* [H] */
+    r = dl_clamp(ctx, r, 1e-6f, 1.0f - 1e-6f);
+    /* sum_j rho log(rho/r_j) + (1-rho) log((1-rho)/(1-r_j)) */
+    t = dl_add(ctx, dl_mul_scalar(ctx, dl_log(ctx, r), rho),
+               dl_mul_scalar(ctx, dl_log(ctx, dl_add_scalar(ctx, dl_neg(ctx, r), 1.0f)), 1.0f - rho));
+    c = (double)H * ((double)rho * log((double)rho) + (1.0 - (double)rho) * log(1.0 - (double)rho));
+    t = dl_add_scalar(ctx, dl_neg(ctx, dl_sum_all(ctx, t)), (float)c);
+    ctx->op = "dl_kl_sparsity_penalty";
+    return dl__done(ctx, t);
+}
+DL__API dl_tensor *dl_contractive_penalty(dl_ctx *ctx, dl_tensor *w, dl_tensor *h) {
+    dl_tensor *ws, *d, *t; int64_t H;
+    DL__ENTER(ctx, "dl_contractive_penalty");
+    if (!dl__arg(ctx, w, 1, DL_F32) || !dl__arg(ctx, h, 2, DL_F32)) return &ctx->poison;
+    if (w->ndim != 2 || h->ndim < 1 || h->shape[h->ndim - 1] != w->shape[0] || h->numel < 1)
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "need w [H,D] and h [...,H]: w%T h%T", DL__A(w), DL__A(h));
+    H = w->shape[0];
+    ws = dl_sum(ctx, dl_square(ctx, w), 1, 0);                           /* [H]: sum_i W_ji^2 */
+    d = dl_sub(ctx, h, dl_square(ctx, h));                                /* h (1 - h) */
+    t = dl_sum_all(ctx, dl_mul(ctx, dl_square(ctx, d), ws));
+    t = dl_mul_scalar(ctx, t, (float)(1.0 / (double)(h->numel / H)));
+    ctx->op = "dl_contractive_penalty";
+    return dl__done(ctx, t);
+}
+/* do the trailing dims of a equal b's shape (a may have more leading dims)? */
+static int dl__trails(const dl_tensor *a, const dl_tensor *b) {
+    int d, off = a->ndim - b->ndim;
+    if (off < 0) return 0;
+    for (d = 0; d < b->ndim; d++) if (a->shape[off + d] != b->shape[d]) return 0;
+    return 1;
+}
+DL__API dl_tensor *dl_reparameterize(dl_ctx *ctx, dl_tensor *mu, dl_tensor *logvar, dl_tensor *eps) {
+    dl_tensor *z;
+    DL__ENTER(ctx, "dl_reparameterize");
+    if (!dl__arg(ctx, mu, 1, DL_F32) || !dl__arg(ctx, logvar, 2, DL_F32)) return &ctx->poison;
+    if (eps && !dl__arg(ctx, eps, 3, DL_F32)) return &ctx->poison;
+    if (!dl_same_shape(mu, logvar) || (eps && !dl__trails(eps, mu)))
+        return dl__fail3(ctx, DL_STATUS_SHAPE, "need logvar of mu's shape and eps ending in it: mu%T logvar%T eps%T",
+                         DL__A(mu), DL__A(logvar), DL__A(eps ? eps : mu));
+    if (!eps) eps = dl_normal(ctx, dl_shape_of(mu), 0.0f, 1.0f);
+    z = dl_add(ctx, mu, dl_mul(ctx, dl_exp(ctx, dl_mul_scalar(ctx, logvar, 0.5f)), eps));
+    ctx->op = "dl_reparameterize";
+    return dl__done(ctx, z);
+}
+DL__API dl_tensor *dl_gaussian_kl(dl_ctx *ctx, dl_tensor *mu, dl_tensor *logvar) {
+    dl_tensor *t;
+    DL__ENTER(ctx, "dl_gaussian_kl");
+    if (!dl__arg(ctx, mu, 1, DL_F32) || !dl__arg(ctx, logvar, 2, DL_F32)) return &ctx->poison;
+    if (!dl_same_shape(mu, logvar) || mu->ndim < 1)
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "mu%T and logvar%T need the same shape, at least 1-D", DL__A(mu), DL__A(logvar));
+    /* 1/2 sum (mu^2 + e^logvar - logvar - 1) */
+    t = dl_sub(ctx, dl_add(ctx, dl_square(ctx, mu), dl_exp(ctx, logvar)), dl_add_scalar(ctx, logvar, 1.0f));
+    t = dl_mul_scalar(ctx, dl_sum(ctx, t, -1, 0), 0.5f);
+    ctx->op = "dl_gaussian_kl";
+    return dl__done(ctx, t);
+}
+DL__API dl_tensor *dl_gaussian_log_prob(dl_ctx *ctx, dl_tensor *z, dl_tensor *mu, dl_tensor *logvar) {
+    dl_tensor *d, *t; int64_t D;
+    DL__ENTER(ctx, "dl_gaussian_log_prob");
+    if (!dl__arg(ctx, z, 1, DL_F32)) return &ctx->poison;
+    if ((mu && !dl__arg(ctx, mu, 2, DL_F32)) || (logvar && !dl__arg(ctx, logvar, 3, DL_F32))) return &ctx->poison;
+    if (z->ndim < 1) return dl__fail1(ctx, DL_STATUS_SHAPE, "z%T must be at least 1-D", DL__A(z));
+    D = z->shape[z->ndim - 1];
+    d = mu ? dl_sub(ctx, z, mu) : z;
+    if (!ctx->status && !dl_same_shape(d, z))
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "mu%T must broadcast to z%T", DL__A(mu), DL__A(z));
+    t = dl_square(ctx, d);
+    if (logvar) t = dl_add(ctx, dl_mul(ctx, t, dl_exp(ctx, dl_neg(ctx, logvar))), logvar);
+    if (!ctx->status && !dl_same_shape(t, z))
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "logvar%T must broadcast to z%T", DL__A(logvar), DL__A(z));
+    t = dl_add_scalar(ctx, dl_mul_scalar(ctx, dl_sum(ctx, t, -1, 0), -0.5f), (float)(-0.5 * (double)D * log(2.0 * 3.14159265358979323846)));
+    ctx->op = "dl_gaussian_log_prob";
+    return dl__done(ctx, t);
+}
+DL__API dl_tensor *dl_bernoulli_log_prob(dl_ctx *ctx, dl_tensor *logits, dl_tensor *x) {
+    dl_tensor *t;
+    DL__ENTER(ctx, "dl_bernoulli_log_prob");
+    if (!dl__arg(ctx, logits, 1, DL_F32) || !dl__arg(ctx, x, 2, DL_F32)) return &ctx->poison;
+    if (!dl_same_shape(logits, x) || x->ndim < 1)
+        return dl__fail2(ctx, DL_STATUS_SHAPE, "logits%T and x%T need the same shape, at least 1-D", DL__A(logits), DL__A(x));
+    t = dl_neg(ctx, dl_sum(ctx, dl_bce_with_logits(ctx, logits, x, DL_REDUCE_NONE), -1, 0));
+    ctx->op = "dl_bernoulli_log_prob";
+    return dl__done(ctx, t);
+}
+DL__API dl_tensor *dl_log_mean_exp(dl_ctx *ctx, dl_tensor *x, int axis) {
+    dl_tensor *t; int a;
+    DL__ENTER(ctx, "dl_log_mean_exp");
+    if (!dl__arg(ctx, x, 1, DL_F32)) return &ctx->poison;
+    if ((a = dl__axis(ctx, axis, x->ndim, x)) < 0) return &ctx->poison;
+    if (x->shape[a] < 1) return dl__fail1(ctx, DL_STATUS_SHAPE, "x%T: empty axis", DL__A(x));
+    t = dl_add_scalar(ctx, dl_logsumexp(ctx, x, a, 0), (float)-log((double)x->shape[a]));
+    ctx->op = "dl_log_mean_exp";
+    return dl__done(ctx, t);
+}
+DL__API dl_tensor *dl_iw_log_likelihood(dl_ctx *ctx, dl_tensor *log_px_z, dl_tensor *z, dl_tensor *mu, dl_tensor *logvar) {
+    dl_tensor *lw;
+    DL__ENTER(ctx, "dl_iw_log_likelihood");
+    if (!dl__arg(ctx, log_px_z, 1, DL_F32) || !dl__arg(ctx, z, 2, DL_F32) || !dl__arg(ctx, mu, 3, DL_F32) ||
+        !dl__arg(ctx, logvar, 4, DL_F32)) return &ctx->poison;
+    if (z->ndim != 3 || mu->ndim != 2 || !dl_same_shape(mu, logvar) || !dl__trails(z, mu) || log_px_z->ndim != 2 ||
+        log_px_z->shape[0] != z->shape[0] || log_px_z->shape[1] != z->shape[1] || z->shape[0] < 1)
+        return dl__fail4(ctx, DL_STATUS_SHAPE, "need log_px_z [k,N], z [k,N,D], mu and logvar [N,D], k >= 1: log_px_z%T z%T mu%T logvar%T",
+                         DL__A(log_px_z), DL__A(z), DL__A(mu), DL__A(logvar));
+    lw = dl_add(ctx, log_px_z, dl_sub(ctx, dl_gaussian_log_prob(ctx, z, NULL, NULL), dl_gaussian_log_prob(ctx, z, mu, logvar)));
+    lw = dl_log_mean_exp(ctx, lw, 0);
+    ctx->op = "dl_iw_log_likelihood";
+    return dl__done(ctx, lw);
+}
 
 /* (end of >>ae-vae) */
 

@@ -16,6 +16,7 @@
 #include "test_rnn.c"
 #include "test_attention.c"
 #include "test_rbm.c"
+#include "test_gen_ae.c"
 
 int main(int argc, char **argv) {
     if (argc > 1) t_filter = argv[1];
@@ -31,6 +32,7 @@ int main(int argc, char **argv) {
     suite_rnn();
     suite_attention();
     suite_rbm();
+    suite_gen_ae();
     printf("%d passed, %d failed\n", t_passed, t_failed);
     return t_failed ? 1 : 0;
 }
