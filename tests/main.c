@@ -15,6 +15,7 @@
 #include "test_image.c"
 #include "test_rnn.c"
 #include "test_attention.c"
+#include "test_gan.c"
 
 int main(int argc, char **argv) {
     if (argc > 1) t_filter = argv[1];
@@ -29,6 +30,7 @@ int main(int argc, char **argv) {
     suite_image();
     suite_rnn();
     suite_attention();
+    suite_gan();
     printf("%d passed, %d failed\n", t_passed, t_failed);
     return t_failed ? 1 : 0;
 }
