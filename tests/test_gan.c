@@ -20,12 +20,17 @@
                          both, seed 1: >= 6 of 8 modes covered and >= 50% of the samples
                          high quality (within 0.1 = 5 std of a mode centre). Measured with
                          seeds 1..6: 8/8 modes and 65..81% high quality every time.
+                         When the first 20 steps project more than 60 s of CPU for all 3000
+                         (valgrind runs this ~400x slower), training stops there and only
+                         the mode check is skipped, with a line saying so.
    "gan ring untrained"  the same G before training: < 6 modes, < 10% high quality, mean
                          radius < 0.5 (its samples sit near the origin). The control that
                          shows the score can fail.
    gan_ring_run(seed, steps, saturating = 1) trains G with the saturating loss
    log(1 - D(G(z))) = -bce_with_logits(D(G(z)), 0) instead; the suite does not run it (it
    is there for comparison runs).                                                         */
+
+#include <time.h>
 
 #define GAN_Z         8
 #define GAN_H         64
@@ -35,6 +40,7 @@
 #define GAN_STD       0.02f
 #define GAN_HQ_RADIUS 0.1f      /* 5 std: high quality within 5 sigma of a mode */
 #define GAN_NSAMPLES  1000
+#define GAN_MAX_CPU_S 60.0      /* projected CPU seconds above which training stops */
 
 typedef struct gan_net { dl_linear l1, l2, l3; } gan_net;
 
@@ -44,6 +50,8 @@ typedef struct gan_score {
     float mean_r;       /* mean distance from the origin */
     float loss_d, loss_g;
     int ok;             /* no error status */
+    int cut;            /* training stopped early: too slow here (valgrind, emulators) */
+    double projected_s; /* projected CPU seconds for all the steps */
 } gan_score;
 
 static void gan_net_init(dl_ctx *ctx, gan_net *n, int64_t in, int64_t out, dl_tensor **params) {
@@ -91,6 +99,7 @@ static gan_score gan_ring_run(uint64_t seed, int steps, int saturating) {
     dl_optim *og, *odis;
     dl_mark mk;
     int step, counts[8], i, k;
+    clock_t t0 = clock();
     double rsum = 0;
 
     memset(&sc, 0, sizeof sc);
@@ -129,6 +138,10 @@ static gan_score gan_ring_run(uint64_t seed, int steps, int saturating) {
         dl_optim_step(og);
         sc.loss_d = dl_item(ld); sc.loss_g = dl_item(lg);
         dl_ctx_rewind(ctx, mk);
+        if (step == 19) {       /* under valgrind or an emulator this takes hours: stop */
+            sc.projected_s = (double)(clock() - t0) / CLOCKS_PER_SEC * (double)steps / 20.0;
+            if (sc.projected_s > GAN_MAX_CPU_S) { sc.cut = 1; break; }
+        }
     }
     /* score */
     dl_set_grad_enabled(ctx, 0);
@@ -166,8 +179,14 @@ static void suite_gan(void) {
                "mean radius %.3f, last loss D %.3f G %.3f\n", GAN_STEPS, s.modes, 100.0 * (double)s.hq,
                (double)GAN_HQ_RADIUS, (double)s.mean_r, (double)s.loss_d, (double)s.loss_g);
         T_EXPECT(s.ok, "training failed");
-        T_EXPECT(s.modes >= 6, "%d of 8 modes covered, want >= 6", s.modes);
-        T_EXPECT(s.hq >= 0.5f, "%.3f of the samples high quality, want >= 0.5", (double)s.hq);
+        if (s.cut) {
+            printf("    gan ring: NOT CHECKED here: the %d steps would take %.0f s of CPU (> %.0f s: valgrind or "
+                   "an emulator?); trained 20 steps only, the mode count is checked by the native run\n",
+                   GAN_STEPS, s.projected_s, GAN_MAX_CPU_S);
+        } else {
+            T_EXPECT(s.modes >= 6, "%d of 8 modes covered, want >= 6", s.modes);
+            T_EXPECT(s.hq >= 0.5f, "%.3f of the samples high quality, want >= 0.5", (double)s.hq);
+        }
     }
     T_END();
 
