@@ -175,7 +175,7 @@ static void suite_gan(void) {
     T_BEGIN("gan ring 8 modes");
     if (!t_skip_case) {
         s = gan_ring_run(seed, GAN_STEPS, 0);
-        printf("    gan ring (non-saturating, %d steps): %d/8 modes, %.1f%% high quality (<= %.2f from a mode), "
+        if (!s.cut) printf("    gan ring (non-saturating, %d steps): %d/8 modes, %.1f%% high quality (<= %.2f from a mode), "
                "mean radius %.3f, last loss D %.3f G %.3f\n", GAN_STEPS, s.modes, 100.0 * (double)s.hq,
                (double)GAN_HQ_RADIUS, (double)s.mean_r, (double)s.loss_d, (double)s.loss_g);
         T_EXPECT(s.ok, "training failed");
