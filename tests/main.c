@@ -17,6 +17,7 @@
 #include "test_attention.c"
 #include "test_rbm.c"
 #include "test_gen_ae.c"
+#include "test_gan.c"
 
 int main(int argc, char **argv) {
     if (argc > 1) t_filter = argv[1];
@@ -33,6 +34,7 @@ int main(int argc, char **argv) {
     suite_attention();
     suite_rbm();
     suite_gen_ae();
+    suite_gan();
     printf("%d passed, %d failed\n", t_passed, t_failed);
     return t_failed ? 1 : 0;
 }
