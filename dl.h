@@ -3544,9 +3544,11 @@ DL__API int dl_optim_add(dl_optim *o, dl_tensor *const *params, int n, const dl_
 }
 /* rmsprop keeps momentum in s3 and grad_avg (centered) in its own second half */
 /* AVX versions of the two hottest update loops: the same operations in the same order as
-   the scalar loops below (mul, add, div and sqrt are exact in IEEE), so the bits match */
+   the scalar loops below (mul, add, div and sqrt are exact in IEEE), so the bits match as
+   long as the compiler does not fuse the scalar loop's mul + add into an FMA (it cannot
+   without -mfma / -march=native; C++ and GNU C allow fusing where FMA exists) */
 #if defined(DL__X86_64)
-__attribute__((target("avx2,fma")))
+__attribute__((target("avx")))   /* no "fma": the compiler must not fuse mul + add here */
 static int64_t dl__sgd_mom_avx(int64_t n, float *p, const float *gr, float *s1, float lr, float wd, float mom, float damp) {
     const __m256 vlr = _mm256_set1_ps(lr), vwd = _mm256_set1_ps(wd), vm = _mm256_set1_ps(mom), vd = _mm256_set1_ps(damp);
     int64_t i;
@@ -3557,7 +3559,7 @@ static int64_t dl__sgd_mom_avx(int64_t n, float *p, const float *gr, float *s1, 
     }
     return i;
 }
-__attribute__((target("avx2,fma")))
+__attribute__((target("avx")))
 static int64_t dl__adam_avx(int64_t n, float *p, const float *gr, float *s1, float *s2, float step, float b1, float b2,
                             float c1, float c2, float bc2s, float eps) {
     const __m256 vs = _mm256_set1_ps(step), vb1 = _mm256_set1_ps(b1), vb2 = _mm256_set1_ps(b2), vc1 = _mm256_set1_ps(c1);
