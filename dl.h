@@ -38,7 +38,8 @@
        LR schedules, clipping and regularizers, torch.nn.init initializers, convolutions
        (via im2col + GEMM), pooling, batch/layer/group norm, image augmentation, embeddings,
        recurrent layers (RNN, LSTM, GRU as torch.nn's: layers, bidirectional, lengths),
-       attention (scaled dot-product, multi-head, additive), sampling from logits, an IDX
+       attention (scaled dot-product, multi-head, additive), sampling from logits,
+       autoencoder and VAE helpers, RBMs (CD-k, PCD-k, AIS) and NADE, a PNG writer, an IDX
        reader that reads gzip, metrics, and a checksummed weights format. Sections are
        marked with greppable banners: // >>api-... for declarations, >>ops-... and
        >>op-... for each op's forward and backward side by side.
@@ -117,7 +118,8 @@
    RECENT CHANGES   (full list in CHANGELOG.md)
      0.1.0  arena, tensors, autodiff, core ops, gradcheck, errors; training stack;
             convolutions, pooling, normalization; embeddings, RNN/LSTM/GRU, attention,
-            sampling; packed SIMD GEMM (AVX-512/AVX2/SSE2/NEON) and a thread pool.
+            sampling; packed SIMD GEMM (AVX-512/AVX2/SSE2/NEON) and a thread pool;
+            autoencoders, VAEs, RBMs, NADE, GAN examples; PNG writer.
 */
 #ifndef DL_H
 #define DL_H
