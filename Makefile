@@ -34,7 +34,7 @@ examples: $(EXAMPLES)
 demo: build/02_digits
 	./build/02_digits examples/data/digits.txt
 
-$(EXAMPLES): build/%: examples/%.c dl.h
+$(EXAMPLES): build/%: examples/%.c dl.h examples/fashion_mnist.h
 	@mkdir -p build
 	$(CC) $(CFLAGS) $(WARN) -I. $< -o $@ -lm
 

@@ -13,6 +13,7 @@
 #define _POSIX_C_SOURCE 199309L
 #define DL_IMPLEMENTATION
 #include "dl.h"
+#include "fashion_mnist.h"
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -29,23 +30,6 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* loads DIR/NAME into *out; prints why and returns 0 when it cannot */
-static int load(dl_ctx *ctx, const char *dir, const char *name, dl_idx *out) {
-    char path[1024];
-    FILE *f;
-    dl_status s;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "03_fashion_mlp: missing %s\n"
-                        "  install Fashion-MNIST with: sudo apt-get install dataset-fashion-mnist\n", path);
-        return 0;
-    }
-    fclose(f);
-    s = dl_idx_load(ctx, path, out);
-    if (s) { fprintf(stderr, "03_fashion_mlp: %s: %s\n", path, dl_ctx_message(ctx)); return 0; }
-    return 1;
-}
 
 /* rows[0..n) of the 784-byte images as a float [n,784] tensor in [0,1] */
 static dl_tensor *image_batch(dl_ctx *ctx, const dl_idx *img, const int32_t *rows, int64_t n) {
@@ -91,10 +75,10 @@ int main(int argc, char **argv) {
     cd.seed = SEED;
     ctx = dl_ctx_init(&cd);
     if (!ctx) { fprintf(stderr, "03_fashion_mlp: dl_ctx_init failed (no memory)\n"); return 1; }
-    if (!load(ctx, dir, "train-images-idx3-ubyte.gz", &tr_img) ||
-        !load(ctx, dir, "train-labels-idx1-ubyte.gz", &tr_lab) ||
-        !load(ctx, dir, "t10k-images-idx3-ubyte.gz", &te_img) ||
-        !load(ctx, dir, "t10k-labels-idx1-ubyte.gz", &te_lab)) {
+    if (!fm_load(ctx, "03_fashion_mlp", dir, "train-images-idx3-ubyte.gz", &tr_img) ||
+        !fm_load(ctx, "03_fashion_mlp", dir, "train-labels-idx1-ubyte.gz", &tr_lab) ||
+        !fm_load(ctx, "03_fashion_mlp", dir, "t10k-images-idx3-ubyte.gz", &te_img) ||
+        !fm_load(ctx, "03_fashion_mlp", dir, "t10k-labels-idx1-ubyte.gz", &te_lab)) {
         dl_ctx_free(ctx);
         return 2;
     }

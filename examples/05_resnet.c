@@ -33,6 +33,7 @@
 #define _POSIX_C_SOURCE 199309L
 #define DL_IMPLEMENTATION
 #include "dl.h"
+#include "fashion_mnist.h"
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -72,23 +73,6 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* loads DIR/NAME into *out; prints why and returns 0 when it cannot */
-static int load(dl_ctx *ctx, const char *dir, const char *name, dl_idx *out) {
-    char path[1024];
-    FILE *f;
-    dl_status s;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "05_resnet: missing %s\n"
-                        "  install Fashion-MNIST with: sudo apt-get install dataset-fashion-mnist\n", path);
-        return 0;
-    }
-    fclose(f);
-    s = dl_idx_load(ctx, path, out);
-    if (s) { fprintf(stderr, "05_resnet: %s: %s\n", path, dl_ctx_message(ctx)); return 0; }
-    return 1;
-}
 
 /* rows[0..n) of the 784-byte images as a float [n,1,28,28] tensor in [0,1]; img may be
    NULL (the measuring run has no data) */
@@ -223,10 +207,10 @@ int main(int argc, char **argv) {
     ctx = dl_ctx_init(&cd);
     m = (resnet *)calloc(1, sizeof(resnet));
     if (!ctx || !m) { fprintf(stderr, "05_resnet: dl_ctx_init failed (no memory)\n"); return 1; }
-    if (!load(ctx, dir, "train-images-idx3-ubyte.gz", &tr_img) ||
-        !load(ctx, dir, "train-labels-idx1-ubyte.gz", &tr_lab) ||
-        !load(ctx, dir, "t10k-images-idx3-ubyte.gz", &te_img) ||
-        !load(ctx, dir, "t10k-labels-idx1-ubyte.gz", &te_lab)) {
+    if (!fm_load(ctx, "05_resnet", dir, "train-images-idx3-ubyte.gz", &tr_img) ||
+        !fm_load(ctx, "05_resnet", dir, "train-labels-idx1-ubyte.gz", &tr_lab) ||
+        !fm_load(ctx, "05_resnet", dir, "t10k-images-idx3-ubyte.gz", &te_img) ||
+        !fm_load(ctx, "05_resnet", dir, "t10k-labels-idx1-ubyte.gz", &te_lab)) {
         dl_ctx_free(ctx);
         free(m);
         return 2;

@@ -25,6 +25,7 @@
 #define _POSIX_C_SOURCE 199309L
 #define DL_IMPLEMENTATION
 #include "dl.h"
+#include "fashion_mnist.h"
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -39,18 +40,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static int load(dl_ctx *ctx, const char *dir, const char *name, dl_idx *out) {
-    char path[1024]; FILE *f;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "09_autoencoders: missing %s\n  install Fashion-MNIST with: sudo apt-get install dataset-fashion-mnist\n", path);
-        return 0;
-    }
-    fclose(f);
-    if (dl_idx_load(ctx, path, out)) { fprintf(stderr, "09_autoencoders: %s: %s\n", path, dl_ctx_message(ctx)); return 0; }
-    return 1;
 }
 static dl_tensor *image_batch(dl_ctx *ctx, const dl_idx *img, const int32_t *rows, int64_t n) {
     return dl_batch_rows_u8(ctx, img->u8, 784, rows, n, dl_shape2(n, 784), 1.0f / 255.0f);
@@ -112,7 +101,7 @@ int main(int argc, char **argv) {
     cd.seed = SEED;
     ctx = dl_ctx_init(&cd);
     if (!ctx) { fprintf(stderr, "09_autoencoders: dl_ctx_init failed (no memory)\n"); return 1; }
-    if (!load(ctx, dir, "train-images-idx3-ubyte.gz", &tr_img) || !load(ctx, dir, "t10k-images-idx3-ubyte.gz", &te_img)) {
+    if (!fm_load(ctx, "09_autoencoders", dir, "train-images-idx3-ubyte.gz", &tr_img) || !fm_load(ctx, "09_autoencoders", dir, "t10k-images-idx3-ubyte.gz", &te_img)) {
         dl_ctx_free(ctx); return 2;
     }
     n_train = tr_img.shape[0]; n_test = te_img.shape[0];

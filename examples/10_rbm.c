@@ -21,6 +21,7 @@
 #define _POSIX_C_SOURCE 199309L
 #define DL_IMPLEMENTATION
 #include "dl.h"
+#include "fashion_mnist.h"
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -35,15 +36,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static int load(dl_ctx *ctx, const char *dir, const char *name, dl_idx *out) {
-    char path[1024]; FILE *f;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    f = fopen(path, "rb");
-    if (!f) { fprintf(stderr, "10_rbm: missing %s (sudo apt-get install dataset-fashion-mnist)\n", path); return 0; }
-    fclose(f);
-    if (dl_idx_load(ctx, path, out)) { fprintf(stderr, "10_rbm: %s: %s\n", path, dl_ctx_message(ctx)); return 0; }
-    return 1;
 }
 /* rows of the 784-byte images as binary floats [n,784] */
 static dl_tensor *bin_batch(dl_ctx *ctx, const dl_idx *img, const int32_t *rows, int64_t n) {
@@ -112,8 +104,8 @@ int main(int argc, char **argv) {
     memset(&cd, 0, sizeof cd); cd.memory_size = (size_t)192 << 20; cd.seed = SEED;
     ctx = dl_ctx_init(&cd);
     if (!ctx) { fprintf(stderr, "10_rbm: no memory\n"); return 1; }
-    if (!load(ctx, dir, "train-images-idx3-ubyte.gz", &tr_img) || !load(ctx, dir, "train-labels-idx1-ubyte.gz", &tr_lab) ||
-        !load(ctx, dir, "t10k-images-idx3-ubyte.gz", &te_img) || !load(ctx, dir, "t10k-labels-idx1-ubyte.gz", &te_lab)) return 2;
+    if (!fm_load(ctx, "10_rbm", dir, "train-images-idx3-ubyte.gz", &tr_img) || !fm_load(ctx, "10_rbm", dir, "train-labels-idx1-ubyte.gz", &tr_lab) ||
+        !fm_load(ctx, "10_rbm", dir, "t10k-images-idx3-ubyte.gz", &te_img) || !fm_load(ctx, "10_rbm", dir, "t10k-labels-idx1-ubyte.gz", &te_lab)) return 2;
     n_train = tr_img.shape[0]; n_test = te_img.shape[0];
     perm_t = dl_index_zeros(ctx, dl_shape1(n_train)); all_t = dl_index_zeros(ctx, dl_shape1(n_test));
     tr_y = dl_index_zeros(ctx, dl_shape1(n_train)); te_y = dl_index_zeros(ctx, dl_shape1(n_test));

@@ -35,6 +35,7 @@
 #define _POSIX_C_SOURCE 199309L
 #define DL_IMPLEMENTATION
 #include "dl.h"
+#include "fashion_mnist.h"
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -71,22 +72,6 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int load(dl_ctx *ctx, const char *dir, const char *name, dl_idx *out) {
-    char path[1024];
-    FILE *f;
-    dl_status s;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "12_gan: missing %s\n"
-                        "  install Fashion-MNIST with: sudo apt-get install dataset-fashion-mnist\n", path);
-        return 0;
-    }
-    fclose(f);
-    s = dl_idx_load(ctx, path, out);
-    if (s) { fprintf(stderr, "12_gan: %s: %s\n", path, dl_ctx_message(ctx)); return 0; }
-    return 1;
-}
 
 /* DCGAN's init on a weight (N(0, 0.02)) and a bias (0) */
 static void dcgan_init(dl_ctx *ctx, dl_tensor *w, dl_tensor *b) {
@@ -320,7 +305,7 @@ int main(int argc, char **argv) {
     cd.seed = SEED;
     ctx = dl_ctx_init(&cd);
     if (!ctx) { fprintf(stderr, "12_gan: dl_ctx_init failed (no memory)\n"); return 1; }
-    if (!load(ctx, dir, "train-images-idx3-ubyte.gz", &tr_img)) { dl_ctx_free(ctx); return 2; }
+    if (!fm_load(ctx, "12_gan", dir, "train-images-idx3-ubyte.gz", &tr_img)) { dl_ctx_free(ctx); return 2; }
     if (tr_img.ndim != 3 || tr_img.shape[1] != 28 || tr_img.shape[2] != 28) {
         fprintf(stderr, "12_gan: unexpected image shape in %s\n", dir);
         dl_ctx_free(ctx);
