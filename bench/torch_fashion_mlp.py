@@ -18,40 +18,14 @@ which is the slow netlib reference unless an optimized one (e.g. libopenblas0-pt
 is installed. The script prints the BLAS library it finds mapped, so say which one it was
 when you quote a ratio.
 """
-import gzip
-import os
-import struct
 import sys
 import time
 
 import numpy as np
 import torch
+from fmnist import load_idx, blas_in_use  # bench/fmnist.py
 
-DATA_DIR = "/usr/share/datasets/fashion-mnist"
 BATCH, LR, MOMENTUM, SEED = 128, 0.05, 0.9, 1
-
-
-def load_idx(name):
-    path = os.path.join(DATA_DIR, name)
-    if not os.path.exists(path):
-        sys.exit("missing %s\n  install Fashion-MNIST with: "
-                 "sudo apt-get install dataset-fashion-mnist" % path)
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
-    assert zero == 0 and dtype == 0x08, "not a ubyte IDX file: " + path
-    shape = struct.unpack(">%dI" % ndim, raw[4:4 + 4 * ndim])
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
-def blas_in_use():
-    """the BLAS/LAPACK shared libraries mapped into this process (Linux only)"""
-    try:
-        with open("/proc/self/maps") as f:
-            libs = {line.split()[-1] for line in f if "blas" in line.lower()}
-        return ", ".join(sorted(os.path.realpath(p) for p in libs)) or "none found"
-    except OSError:
-        return "unknown"
 
 
 def main():

@@ -12,31 +12,16 @@ then the k=100 importance-weighted log p(x) estimate on the first N test images,
 `test ELBO X nats per example (N epochs, X s/epoch)`, as the C example does. The two use
 different random streams (init, order, noise), so compare the ELBOs, not bits.
 """
-import gzip
 import math
-import os
-import struct
 import sys
 import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from fmnist import load_idx  # bench/fmnist.py
 
-DATA_DIR = "/usr/share/datasets/fashion-mnist"
 BATCH, LR, HIDDEN, SEED, IW_K, IW_CHUNK, EVAL_BATCH = 128, 1e-3, 400, 1, 100, 10, 1000
-
-
-def load_idx(name):
-    path = os.path.join(DATA_DIR, name)
-    if not os.path.exists(path):
-        sys.exit("missing %s\n  install Fashion-MNIST with: sudo apt-get install dataset-fashion-mnist" % path)
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
-    assert zero == 0 and dtype == 0x08, "not a ubyte IDX file: " + path
-    shape = struct.unpack(">%dI" % ndim, raw[4:4 + 4 * ndim])
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
 class VAE(torch.nn.Module):
