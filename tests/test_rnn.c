@@ -531,10 +531,33 @@ static void test_rnn_init(void) {
     dl_ctx_free(ctx);
 }
 
+/* finite differences through the embedding (repeated indices, an unused row) into a
+   nonlinear loss. No padding index here: its row is read but deliberately gets no gradient
+   (torch's rule, checked against torch in test_embedding), so it cannot match differences. */
+typedef struct emb_gc { dl_tensor *idx; int pad; } emb_gc;
+static dl_tensor *emb_gc_fn(dl_ctx *ctx, dl_tensor *const *in, int n, void *user) {
+    const emb_gc *u = (const emb_gc *)user;
+    (void)n;
+    return dl_sum_all(ctx, dl_tanh(ctx, dl_mul(ctx, dl_embedding(ctx, in[0], u->idx, u->pad), dl_embedding(ctx, in[0], u->idx, u->pad))));
+}
+static void test_embedding_gradcheck(void) {
+    static const int32_t ids[6] = {2, 0, 2, 4, 1, 2};
+    dl_ctx *ctx = rn_ctx((size_t)1 << 22, DL_ISA_AUTO);
+    dl_tensor *w; emb_gc u; dl_gradcheck_result res; dl_status st;
+    T_BEGIN("embedding gradcheck: repeated indices and an unused row (weight [5,3], idx [2,3])");
+    w = dl_uniform(ctx, dl_shape2(5, 3), -1, 1); dl_requires_grad(ctx, w, 1);
+    u.idx = dl_index_tensor(ctx, dl_shape2(2, 3), ids); u.pad = -1;
+    st = dl_gradcheck(ctx, emb_gc_fn, &u, &w, 1, NULL, &res);
+    T_EXPECT(st == DL_STATUS_OK && res.checked == 15, "%s / %s", dl_gradcheck_message(ctx), dl_ctx_message(ctx));
+    T_END();
+    dl_ctx_free(ctx);
+}
+
 static void suite_rnn(void) {
     test_rnn_init();
     test_rnn_ref();
     test_embedding();
+    test_embedding_gradcheck();
     test_rnn_gradcheck();
     test_rnn_tbptt();
     test_rnn_state_overwrite();
