@@ -184,6 +184,7 @@ typedef struct dl_tensor {
     int flags;                    /* DL__F_* below                                        */
     dl__node *node;               /* op that produced it (NULL for leaves)                */
     const char *name;             /* optional, for messages                               */
+    dl_ctx *ctx;                  /* the context whose arena holds the data               */
 } dl_tensor;
 
 /* a job system's parallel for: run task(arg, i) for every i in [0, n), in any order and on
@@ -205,6 +206,8 @@ typedef struct dl_ctx_desc {      /* zero means default                         
                                      in all (the caller's included); needs dl_ctx_free     */
     dl_parallel_for_fn parallel_for; /* or the caller's job system (wins over threads)    */
     void *parallel_user;          /* passed back to parallel_for                          */
+    const struct dl_backend *backend; /* NULL: the CPU; dl_cuda_backend(): the GPU         */
+    int deterministic;            /* 1: a backend gives the same bits every run            */
 } dl_ctx_desc;
 /* kernel sets, best last per architecture; desc.isa caps the choice (a cap this CPU or build
    cannot run falls back to the next lower set it can). PORTABLE: register-tiled C. */
@@ -788,6 +791,136 @@ DLDEF dl_tensor *dl_nade_sample(dl_ctx *ctx, const dl_nade *m, int64_t n);
 
 // (end of >>api-rbm)
 
+// >>api-backend
+// >>ops-list  one list drives the op enum, the name table and the backward table.
+// Numbers are permanent: never reuse one. Each op's forward and backward sit together below.
+#define DL_OPS(X) \
+    X(copy, 1)       X(add, 2)        X(sub, 3)         X(mul, 4)        X(div, 5)        \
+    X(minimum, 6)    X(maximum, 7)    X(where, 8)       X(add_scalar, 9) X(mul_scalar, 10) \
+    X(neg, 11)       X(abs, 12)       X(sign, 13)       X(exp, 14)       X(log, 15)       \
+    X(sqrt, 16)      X(square, 17)    X(pow, 18)        X(sin, 19)       X(cos, 20)       \
+    X(clamp, 21)     X(relu, 22)      X(sigmoid, 23)    X(tanh, 24)      X(softplus, 25)  \
+    X(log_sigmoid, 26) X(matmul, 27)  X(sum, 28)        X(mean, 29)      X(max, 30)       \
+    X(var, 31)       X(logsumexp, 32) X(softmax, 33)    X(log_softmax, 34) X(view, 35)    \
+    X(concat, 36)    X(index_select, 37) X(gather, 38)  X(leaky_relu, 39) X(elu, 40)      \
+    X(selu, 41)      X(gelu, 42)      X(gelu_tanh, 43)  X(silu, 44)      X(hard_tanh, 45) \
+    X(softsign, 46)  X(prelu, 47) \
+    X(conv2d, 48) X(conv_transpose2d, 49) \
+    X(max_pool2d, 50) X(avg_pool2d, 51) X(adaptive_avg_pool2d, 52) X(max_unpool2d, 53) \
+    X(batch_norm, 54) X(layer_norm, 55) X(group_norm, 56) X(embedding, 57) X(rnn, 58)
+
+enum dl__op {
+    DL__OP_NONE = 0,
+#define DL__X(name, num) DL__OP_##name = num,
+    DL_OPS(DL__X)
+#undef DL__X
+    DL__OP_COUNT
+};
+
+enum { DL__MAX_IN = 3 };
+
+struct dl__node {
+    dl__node *prev;             /* tape: previous node (tape grows forward)            */
+    int op;
+    int nin;
+    dl_tensor *out;
+    dl_tensor **in;             /* in_small, or an arena array (concat)               */
+    dl_tensor *in_small[DL__MAX_IN];
+    int iarg[DL_MAX_DIMS + 4];  /* op parameters: axis, keepdim, perm, mask, flags     */
+    int64_t larg[DL_MAX_DIMS + 2];
+    float farg[2];
+    void *aux;                  /* a backend's saved state (plan phase)             */
+};
+/* BACKENDS. A backend runs the ops somewhere else (dl_cuda.h: an NVIDIA GPU). Set
+   dl_ctx_desc.backend and nothing else changes in user code.
+   Memory: the context keeps its host arena and takes ONE device block of the same size; a
+   tensor's host pointer (t->data) and its device copy sit at the same offset, so the arena's
+   mark/rewind frees both and a step that starts at the same mark gets the same addresses.
+   The device copy is the live one. Host code that writes a tensor (dl_from_data, dl_fill,
+   dl_set, init, batch helpers) uploads what it wrote; host code that reads one (dl_item,
+   dl_get, dl_copy_to, dl_accuracy, dl_print) downloads first. Functions that would read a
+   tensor on the host in the middle of an op fail with DL_STATUS_UNSUPPORTED instead.
+   Each op records a node (even without grad) and the backend's fwd[op] runs it; backward
+   calls bwd[op]. An op whose slot is NULL fails with DL_STATUS_UNSUPPORTED and its name.
+   Every device action is a command: in eager mode it runs at once; inside dl_step_run it
+   is recorded, hashed, and replayed as one captured graph (see dl_step_run).
+   Kernels are called twice: phase PLAN when the op is recorded (validate, allocate scratch
+   with dl_backend_alloc, keep it in nd->aux; no device work) and phase RUN (launch). */
+#define DL_BACKEND_VERSION 1
+enum { DL_PHASE_PLAN = 0, DL_PHASE_RUN = 1 };
+typedef dl_status (*dl_backend_op)(dl_ctx *ctx, dl__node *nd, int phase);
+/* one fused optimizer update over every parameter with a gradient. recs is an arena array
+   whose device twin is uploaded before each update (so lr and step counts may change
+   between replays of a captured step); its pointers are DEVICE pointers. */
+typedef struct dl_optim_rec {
+    float *p, *g, *s1, *s2, *s3;          /* parameter, gradient, state as in dl.h's optim  */
+    int64_t numel;
+    float lr, wd, t, step_size, bc2s, decay, clr, l2; /* this step's scalars (adam: step_size
+                                             = lr/bc1, bc2s = sqrt(bc2); adamw decay = 1-lr*wd;
+                                             adagrad clr = lr/(1+(t-1)lr_decay))          */
+} dl_optim_rec;
+typedef struct dl_optim_args {
+    int kind, n;                          /* dl_optim_kind; records in recs                 */
+    float momentum, dampening, alpha, eps, beta1, beta2;
+    int nesterov, centered, amsgrad;
+    int64_t max_numel;
+    dl_optim_rec *recs;                   /* host address (the device twin is current)      */
+} dl_optim_args;
+/* global-norm clipping: recs[k].g / .numel used; scratch: n + 2 floats of arena (device
+   twin): per-tensor sums, then the norm and the scale */
+typedef struct dl_clip_args { int n; float max_norm; int64_t max_numel; dl_optim_rec *recs; float *scratch; } dl_clip_args;
+typedef struct dl_backend {
+    int version;                          /* DL_BACKEND_VERSION                            */
+    const char *name;                     /* "cuda"                                        */
+    void *(*init)(int deterministic);     /* per-context state; NULL: cannot start (no GPU) */
+    void  (*release)(void *st);
+    void *(*dev_alloc)(void *st, size_t bytes);        /* the context's one device block   */
+    void  (*dev_free)(void *st, void *p);
+    void *(*host_alloc)(void *st, size_t bytes);       /* optional: pinned host arena      */
+    void  (*host_free)(void *st, void *p);
+    dl_status (*upload)(void *st, void *dev, const void *host, size_t bytes);   /* ordered  */
+    dl_status (*download)(void *st, void *host, const void *dev, size_t bytes); /* waits    */
+    dl_status (*memset0)(void *st, void *dev, size_t bytes);
+    dl_status (*fill)(void *st, float *dev, int64_t n, float v);
+    dl_status (*sync)(void *st);          /* waits for all queued work; reports its errors */
+    dl_backend_op fwd[DL__OP_COUNT], bwd[DL__OP_COUNT];
+    dl_status (*optim)(dl_ctx *ctx, const dl_optim_args *a, int phase);
+    dl_status (*clip)(dl_ctx *ctx, const dl_clip_args *a, int phase);
+    /* step capture: begin/end around the RUN of one step's commands; NULL: no graphs */
+    dl_status (*capture_begin)(void *st);
+    dl_status (*capture_end)(void *st, void **graph);
+    dl_status (*graph_launch)(void *st, void *graph);
+    void (*graph_free)(void *st, void *graph);
+} dl_backend;
+/* for backend authors */
+DLDEF const dl_backend *dl_ctx_backend(const dl_ctx *ctx);  /* NULL: the built-in CPU     */
+DLDEF void   *dl_backend_state(const dl_ctx *ctx);          /* what init returned         */
+DLDEF void   *dl_backend_dev(const dl_ctx *ctx, const void *host); /* device twin of an arena pointer */
+DLDEF void   *dl_backend_alloc(dl_ctx *ctx, size_t bytes);  /* arena scratch (PLAN only)  */
+DLDEF float  *dl_backend_grad(dl_ctx *ctx, dl_tensor *t);   /* t's grad, zeroed when new  */
+DLDEF dl_status dl_backend_fail(dl_ctx *ctx, dl_status s, const char *msg); /* "op: msg"  */
+DLDEF int     dl_backend_deterministic(const dl_ctx *ctx);  /* desc.deterministic         */
+/* for users */
+DLDEF dl_status dl_upload(dl_ctx *ctx, dl_tensor *t);       /* host copy -> device (done
+                                                               by every host writer)     */
+DLDEF dl_status dl_download(dl_ctx *ctx, dl_tensor *t);     /* device -> host copy; waits */
+DLDEF dl_status dl_ctx_sync(dl_ctx *ctx);                   /* wait for queued work       */
+/* STEP REPLAY. dl_step_run(ctx, s, fn, user) calls fn(ctx, user) (one training step: forward,
+   backward, clipping, optimizer) with device work recorded instead of run, hashes the
+   recorded commands (ops, shapes, addresses, arguments), and then:
+     - the same hash as the graph s holds: replays the graph (one launch);
+     - no graph yet: captures the commands into a graph and replays it;
+     - a different hash (shapes changed, e.g. a smaller last batch): runs the commands
+       eagerly and keeps the old graph (a hash seen twice in a row is captured instead).
+   It waits for the device before it returns, so the tensors fn made can be read. Call it
+   at the same arena mark each time (rewind after reading the results). Inside fn: no
+   reads of device values (dl_item ...) and no rewinds; host writes (a batch, random noise)
+   are fine: their uploads are part of the graph, from the same host addresses. Values that
+   change every step (lr, Adam's step count) travel in uploaded blocks, not in the graph.
+   On the CPU backend it just calls fn. */
+typedef struct dl_step { void *graph; uint64_t hash, pending; int replays, captures, eager; } dl_step;
+DLDEF dl_status dl_step_run(dl_ctx *ctx, dl_step *s, void (*fn)(dl_ctx *ctx, void *user), void *user);
+DLDEF void      dl_step_free(dl_ctx *ctx, dl_step *s);
 #ifdef __cplusplus
 }
 #endif
@@ -843,30 +976,6 @@ DLDEF dl_tensor *dl_nade_sample(dl_ctx *ctx, const dl_nade *m, int64_t n);
 extern "C" {
 #endif
 
-// >>ops-list  one list drives the op enum, the name table and the backward table.
-// Numbers are permanent: never reuse one. Each op's forward and backward sit together below.
-#define DL_OPS(X) \
-    X(copy, 1)       X(add, 2)        X(sub, 3)         X(mul, 4)        X(div, 5)        \
-    X(minimum, 6)    X(maximum, 7)    X(where, 8)       X(add_scalar, 9) X(mul_scalar, 10) \
-    X(neg, 11)       X(abs, 12)       X(sign, 13)       X(exp, 14)       X(log, 15)       \
-    X(sqrt, 16)      X(square, 17)    X(pow, 18)        X(sin, 19)       X(cos, 20)       \
-    X(clamp, 21)     X(relu, 22)      X(sigmoid, 23)    X(tanh, 24)      X(softplus, 25)  \
-    X(log_sigmoid, 26) X(matmul, 27)  X(sum, 28)        X(mean, 29)      X(max, 30)       \
-    X(var, 31)       X(logsumexp, 32) X(softmax, 33)    X(log_softmax, 34) X(view, 35)    \
-    X(concat, 36)    X(index_select, 37) X(gather, 38)  X(leaky_relu, 39) X(elu, 40)      \
-    X(selu, 41)      X(gelu, 42)      X(gelu_tanh, 43)  X(silu, 44)      X(hard_tanh, 45) \
-    X(softsign, 46)  X(prelu, 47) \
-    X(conv2d, 48) X(conv_transpose2d, 49) \
-    X(max_pool2d, 50) X(avg_pool2d, 51) X(adaptive_avg_pool2d, 52) X(max_unpool2d, 53) \
-    X(batch_norm, 54) X(layer_norm, 55) X(group_norm, 56) X(embedding, 57) X(rnn, 58)
-
-enum dl__op {
-    DL__OP_NONE = 0,
-#define DL__X(name, num) DL__OP_##name = num,
-    DL_OPS(DL__X)
-#undef DL__X
-    DL__OP_COUNT
-};
 
 static const char *dl__op_name(int op) {
     switch (op) {
@@ -879,19 +988,6 @@ static const char *dl__op_name(int op) {
 
 // >>internal-types
 enum { DL__F_POISON = 1, DL__F_LEAF_GRAD = 2 };
-enum { DL__MAX_IN = 3 };
-
-struct dl__node {
-    dl__node *prev;             /* tape: previous node (tape grows forward)            */
-    int op;
-    int nin;
-    dl_tensor *out;
-    dl_tensor **in;             /* in_small, or an arena array (concat)               */
-    dl_tensor *in_small[DL__MAX_IN];
-    int iarg[DL_MAX_DIMS + 4];  /* op parameters: axis, keepdim, perm, mask, flags     */
-    int64_t larg[DL_MAX_DIMS + 2];
-    float farg[2];
-};
 
 /* >>threads  the built-in pool: POSIX threads, fork-join. The caller runs tasks too; a
    task index is taken under the mutex, so any thread runs any task, in any order. */
@@ -930,6 +1026,17 @@ struct dl_ctx {
 #if defined(DL__THREADS)
     dl__pool pool;              /* the built-in pool (pool.n workers beside the caller)  */
 #endif
+    /* >>backend-state  (see BACKENDS in the header) */
+    const dl_backend *be;       /* NULL: the CPU                                         */
+    void *be_st;                /* be->init's state                                      */
+    unsigned char *dev;         /* device twin of base (same offsets)                    */
+    void *be_owned;             /* pinned host arena from be->host_alloc, if any         */
+    int nocomp;                 /* measure mode or a backend: the CPU loops do not run   */
+    int deterministic;
+    dl__node *fwd_pending;      /* the node the next dl__done runs on the backend        */
+    int rec;                    /* inside dl_step_run: commands are recorded, not run    */
+    struct dl__cmd_s *cmd_head, *cmd_tail;
+    uint64_t cmd_hash;
 };
 
 /* ======================================================================================
@@ -1213,47 +1320,67 @@ DL__API dl_ctx *dl_ctx_init(const dl_ctx_desc *desc) {
     dl_ctx_desc d;
     unsigned char *mem, *aligned;
     size_t size, head = dl_ctx_overhead_bytes();
-    void *owned = NULL;
+    void *owned = NULL, *be_owned = NULL, *st = NULL;
+    const dl_backend *be = NULL;
     dl_ctx *ctx;
     if (desc) d = *desc; else memset(&d, 0, sizeof d);
     if (d.measure && !d.memory && !d.memory_size) d.memory_size = (size_t)16 << 20;
+    if (d.backend && !d.measure) {              /* measure mode counts bytes on the CPU    */
+        be = d.backend;
+        if (be->version != DL_BACKEND_VERSION || !be->init || !be->dev_alloc) return NULL;
+        st = be->init(d.deterministic != 0);
+        if (!st) return NULL;                    /* e.g. no GPU                             */
+    }
     if (d.memory) { mem = (unsigned char *)d.memory; size = d.memory_size; }
     else {
-#ifdef DL_NO_MALLOC
-        return NULL;
-#else
         size = d.memory_size + DL_ALIGN;   /* the same usable bytes as an aligned buffer */
-        if (size < d.memory_size) return NULL;
-        owned = DL_MALLOC(size);
-        if (!owned) return NULL;
-        mem = (unsigned char *)owned;
+        if (size < d.memory_size) { if (be && be->release) be->release(st); return NULL; }
+        if (be && be->host_alloc) owned = be_owned = be->host_alloc(st, size);  /* pinned */
+#ifndef DL_NO_MALLOC
+        else owned = DL_MALLOC(size);
 #endif
+        if (!owned) { if (be && be->release) be->release(st); return NULL; }
+        mem = (unsigned char *)owned;
     }
     aligned = (unsigned char *)(((uintptr_t)mem + (DL_ALIGN - 1)) & ~(uintptr_t)(DL_ALIGN - 1));
     if (owned) size = d.memory_size;
     else size = size > (size_t)(aligned - mem) ? size - (size_t)(aligned - mem) : 0;
     if (!mem || size < head) {
+        if (be_owned) be->host_free(st, be_owned);
 #ifndef DL_NO_MALLOC
-        if (owned) DL_FREE(owned);
+        else if (owned) DL_FREE(owned);
 #endif
+        if (be && be->release) be->release(st);
         return NULL;
     }
     size -= head;
     ctx = (dl_ctx *)(void *)aligned;
     memset(ctx, 0, sizeof *ctx);
     ctx->base = aligned + head;
-    ctx->owned = owned;
+    ctx->owned = be_owned ? NULL : owned;
     ctx->measure = d.measure != 0;
+    ctx->nocomp = ctx->measure;
     if (ctx->measure) ctx->meta_cap = size; else ctx->cap = size;
+    if (be) {                                    /* one device block, the arena's twin     */
+        ctx->dev = (unsigned char *)be->dev_alloc(st, size ? size : 1);
+        if (!ctx->dev) {
+            if (be_owned) be->host_free(st, be_owned);
+#ifndef DL_NO_MALLOC
+            else if (owned) DL_FREE(owned);
+#endif
+            if (be->release) be->release(st);
+            return NULL;
+        }
+        ctx->be = be; ctx->be_st = st; ctx->be_owned = be_owned; ctx->nocomp = 1;
+        ctx->deterministic = d.deterministic != 0;
+    }
     ctx->check_finite = d.check_finite != 0;
     ctx->isa = dl__isa_pick(d.isa);
     if (d.parallel_for) { ctx->pfor = d.parallel_for; ctx->pfor_user = d.parallel_user; }
 #if defined(DL__THREADS)
     else if (d.threads > 1 && !d.measure) dl__pool_start(ctx, d.threads);
 #endif
-#ifndef DL_NO_MALLOC
     if (owned && !ctx->measure) memset(ctx->base, 0, size);   /* touch every page now, not in a training step */
-#endif
     ctx->grad_enabled = 1;
     ctx->seed = d.seed ? d.seed : 0x5eedu;
     ctx->poison.flags = DL__F_POISON;
@@ -1264,13 +1391,20 @@ DL__API dl_ctx *dl_ctx_init(const dl_ctx_desc *desc) {
     return ctx;
 }
 DL__API void dl_ctx_free(dl_ctx *ctx) {
+    if (!ctx) return;
 #if defined(DL__THREADS)
-    if (ctx) dl__pool_stop(ctx);
+    dl__pool_stop(ctx);
 #endif
+    if (ctx->be) {
+        const dl_backend *be = ctx->be; void *st = ctx->be_st, *ho = ctx->be_owned;
+        if (be->sync) be->sync(st);
+        if (be->dev_free) be->dev_free(st, ctx->dev);
+        if (ho && be->host_free) be->host_free(st, ho);   /* ctx lives in ho: read it first */
+        if (be->release) be->release(st);
+        return;
+    }
 #ifndef DL_NO_MALLOC
-    if (ctx && ctx->owned) DL_FREE(ctx->owned);
-#else
-    (void)ctx;
+    if (ctx->owned) DL_FREE(ctx->owned);
 #endif
 }
 DL__API dl_mark dl_ctx_mark(dl_ctx *ctx) { dl_mark m; m.offset = ctx->off; m.meta = ctx->meta_off; m.tape = ctx->tape; return m; }
@@ -1335,6 +1469,212 @@ DL__API int dl_same_shape(const dl_tensor *a, const dl_tensor *b) {
     return 1;
 }
 
+static int dl__arg(dl_ctx *ctx, const dl_tensor *t, int argno, dl_dtype want);
+/* ======================================================================================
+   >>backend  device commands, push/pull of host copies, dispatch (BACKENDS in the header).
+   Every device action goes through dl__cmd: run now (eager), or recorded and hashed
+   inside dl_step_run. Nothing here runs on the CPU backend.
+   ====================================================================================== */
+enum { DL__C_FWD = 1, DL__C_BWD, DL__C_UP, DL__C_ZERO, DL__C_FILL, DL__C_OPTIM, DL__C_CLIP };
+typedef struct dl__cmd_s {
+    struct dl__cmd_s *next;
+    int kind;
+    dl__node *nd;             /* FWD, BWD                                               */
+    void *dev;                /* UP, ZERO, FILL: device address                         */
+    const void *host;         /* UP: host address                                       */
+    size_t n;                 /* bytes (UP, ZERO) or floats (FILL)                      */
+    float v;                  /* FILL                                                   */
+    const void *args;         /* OPTIM, CLIP                                            */
+} dl__cmd_t;
+static uint64_t dl__fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = (const unsigned char *)p;
+    while (n--) { h ^= *b++; h *= 0x100000001b3ull; }
+    return h;
+}
+static void *dl__devp(const dl_ctx *ctx, const void *host) {
+    return host ? (void *)(ctx->dev + ((const unsigned char *)host - ctx->base)) : NULL;
+}
+static void dl__be_status(dl_ctx *ctx, dl_status s) {
+    if (s && !ctx->status) dl__fail1(ctx, s, "the %s backend reported an error", DL__A(ctx->be->name));
+}
+static void dl__cmd_run(dl_ctx *ctx, const dl__cmd_t *c) {
+    const dl_backend *be = ctx->be; void *st = ctx->be_st; dl_status s = DL_STATUS_OK;
+    if (ctx->status) return;
+    switch (c->kind) {
+    case DL__C_FWD: ctx->op = dl__op_name(c->nd->op); s = be->fwd[c->nd->op](ctx, c->nd, DL_PHASE_RUN); break;
+    case DL__C_BWD: ctx->op = dl__op_name(c->nd->op); s = be->bwd[c->nd->op](ctx, c->nd, DL_PHASE_RUN); break;
+    case DL__C_UP: s = be->upload(st, c->dev, c->host, c->n); break;
+    case DL__C_ZERO: s = be->memset0(st, c->dev, c->n); break;
+    case DL__C_FILL: s = be->fill(st, (float *)c->dev, (int64_t)c->n, c->v); break;
+    case DL__C_OPTIM: s = be->optim(ctx, (const dl_optim_args *)c->args, DL_PHASE_RUN); break;
+    case DL__C_CLIP: s = be->clip(ctx, (const dl_clip_args *)c->args, DL_PHASE_RUN); break;
+    default: break;
+    }
+    dl__be_status(ctx, s);
+}
+static void dl__hash_tensor(uint64_t *h, const dl_tensor *t) {
+    if (!t) { *h = dl__fnv(*h, "-", 1); return; }
+    *h = dl__fnv(*h, &t->data, sizeof t->data); *h = dl__fnv(*h, &t->idata, sizeof t->idata);
+    *h = dl__fnv(*h, &t->grad, sizeof t->grad); *h = dl__fnv(*h, &t->ndim, sizeof t->ndim);
+    *h = dl__fnv(*h, t->shape, sizeof(int64_t) * (size_t)t->ndim); *h = dl__fnv(*h, t->stride, sizeof(int64_t) * (size_t)t->ndim);
+}
+static void dl__cmd(dl_ctx *ctx, int kind, dl__node *nd, void *dev, const void *host, size_t n, float v, const void *args) {
+    dl__cmd_t c, *p; int ok, i; uint64_t h;
+    if (ctx->status || !ctx->be) return;
+    memset(&c, 0, sizeof c);
+    c.kind = kind; c.nd = nd; c.dev = dev; c.host = host; c.n = n; c.v = v; c.args = args;
+    if (!ctx->rec) { dl__cmd_run(ctx, &c); return; }
+    p = (dl__cmd_t *)dl__alloc(ctx, sizeof c, 1, &ok);
+    if (!ok) return;
+    *p = c;
+    if (ctx->cmd_tail) ctx->cmd_tail->next = p; else ctx->cmd_head = p;
+    ctx->cmd_tail = p;
+    h = ctx->cmd_hash;          /* what a replay must match: never the uploaded values */
+    h = dl__fnv(h, &kind, sizeof kind); h = dl__fnv(h, &dev, sizeof dev); h = dl__fnv(h, &host, sizeof host);
+    h = dl__fnv(h, &n, sizeof n); h = dl__fnv(h, &v, sizeof v); h = dl__fnv(h, &args, sizeof args);
+    if (nd) {
+        h = dl__fnv(h, &nd->op, sizeof nd->op); h = dl__fnv(h, &nd->nin, sizeof nd->nin);
+        h = dl__fnv(h, nd->iarg, sizeof nd->iarg); h = dl__fnv(h, nd->larg, sizeof nd->larg);
+        h = dl__fnv(h, nd->farg, sizeof nd->farg); h = dl__fnv(h, &nd->aux, sizeof nd->aux);
+        dl__hash_tensor(&h, nd->out);
+        for (i = 0; i < nd->nin; i++) dl__hash_tensor(&h, nd->in[i]);
+    }
+    ctx->cmd_hash = h;
+}
+/* host bytes [p, p + bytes) of the arena -> their device twin */
+static void dl__push_bytes(dl_ctx *ctx, const void *p, size_t bytes) {
+    if (ctx && ctx->be && p && bytes) dl__cmd(ctx, DL__C_UP, NULL, dl__devp(ctx, p), p, bytes, 0.0f, NULL);
+}
+static size_t dl__span_bytes(const dl_tensor *t) {   /* storage a (strided) view covers */
+    int64_t e = 1; int d;
+    if (!t->numel) return 0;
+    for (d = 0; d < t->ndim; d++) e += (t->shape[d] - 1) * (t->stride[d] < 0 ? -t->stride[d] : t->stride[d]);
+    return (size_t)e * 4u;
+}
+/* after host code wrote t: upload it (no-op on the CPU) */
+static void dl__push(dl_ctx *ctx, dl_tensor *t) {
+    if (!ctx || !ctx->be || !t || (t->flags & DL__F_POISON)) return;
+    dl__push_bytes(ctx, t->dtype == DL_I32 ? (const void *)t->idata : (const void *)t->data, dl__span_bytes(t));
+}
+/* before host code reads t (or its grad): download it. 0: cannot (nothing read) */
+static int dl__pull_bytes(dl_ctx *ctx, void *p, size_t bytes) {
+    dl_status s;
+    if (!ctx || !ctx->be || !p || !bytes) return 1;
+    if (ctx->status) return 0;
+    if (ctx->rec) { dl__fail0(ctx, DL_STATUS_INVALID, "reads a device value inside dl_step_run (read results after it returns)"); return 0; }
+    s = ctx->be->download(ctx->be_st, p, dl__devp(ctx, p), bytes);
+    dl__be_status(ctx, s);
+    return s == DL_STATUS_OK;
+}
+static int dl__pull(const dl_tensor *t) {
+    if (!t || (t->flags & DL__F_POISON) || !t->ctx || !t->ctx->be) return 1;
+    return dl__pull_bytes(t->ctx, t->dtype == DL_I32 ? (void *)t->idata : (void *)t->data, dl__span_bytes(t));
+}
+/* functions that compute on the host: refuse on a backend instead of reading stale data */
+static int dl__cpu_only(dl_ctx *ctx) {
+    if (!ctx || !ctx->be) return 0;
+    dl__fail1(ctx, DL_STATUS_UNSUPPORTED, "runs on the CPU only (this context uses the %s backend)", DL__A(ctx->be->name));
+    return 1;
+}
+static void dl__be_fwd(dl_ctx *ctx, dl__node *nd) {
+    dl_backend_op f = (nd->op > 0 && nd->op < DL__OP_COUNT) ? ctx->be->fwd[nd->op] : NULL;
+    dl_status s;
+    if (!f) { dl__fail1(ctx, DL_STATUS_UNSUPPORTED, "no forward kernel on the %s backend", DL__A(ctx->be->name)); return; }
+    s = f(ctx, nd, DL_PHASE_PLAN);
+    dl__be_status(ctx, s);
+    dl__cmd(ctx, DL__C_FWD, nd, NULL, NULL, 0, 0.0f, NULL);
+}
+static float *dl__gradbuf(dl_ctx *ctx, dl_tensor *t);
+static void dl__be_bwd(dl_ctx *ctx, dl__node *nd) {
+    dl_backend_op f = (nd->op > 0 && nd->op < DL__OP_COUNT) ? ctx->be->bwd[nd->op] : NULL;
+    int i; dl_status s;
+    if (!f) { dl__fail1(ctx, DL_STATUS_UNSUPPORTED, "no backward kernel on the %s backend", DL__A(ctx->be->name)); return; }
+    for (i = 0; i < nd->nin; i++)          /* every input grad exists before the kernel is planned */
+        if (nd->in[i] && nd->in[i]->requires_grad) dl__gradbuf(ctx, nd->in[i]);
+    if (ctx->status) return;
+    s = f(ctx, nd, DL_PHASE_PLAN);
+    dl__be_status(ctx, s);
+    dl__cmd(ctx, DL__C_BWD, nd, NULL, NULL, 0, 0.0f, NULL);
+}
+DL__API const dl_backend *dl_ctx_backend(const dl_ctx *ctx) { return ctx ? ctx->be : NULL; }
+DL__API void *dl_backend_state(const dl_ctx *ctx) { return ctx ? ctx->be_st : NULL; }
+DL__API void *dl_backend_dev(const dl_ctx *ctx, const void *host) { return (ctx && ctx->be) ? dl__devp(ctx, host) : NULL; }
+DL__API void *dl_backend_alloc(dl_ctx *ctx, size_t bytes) { int ok; return ctx ? dl__alloc(ctx, bytes, 0, &ok) : NULL; }
+DL__API float *dl_backend_grad(dl_ctx *ctx, dl_tensor *t) { return (ctx && t) ? dl__gradbuf(ctx, t) : NULL; }
+DL__API int dl_backend_deterministic(const dl_ctx *ctx) { return ctx ? ctx->deterministic : 0; }
+DL__API dl_status dl_backend_fail(dl_ctx *ctx, dl_status s, const char *msg) {
+    if (!ctx) return DL_STATUS_INVALID;
+    dl__fail1(ctx, s, "%s", DL__A(msg ? msg : "backend error"));
+    return ctx->status;
+}
+DL__API dl_status dl_upload(dl_ctx *ctx, dl_tensor *t) {
+    if (!ctx) return DL_STATUS_INVALID;
+    ctx->op = "dl_upload";
+    if (!dl__arg(ctx, t, 1, t ? t->dtype : DL_F32)) return ctx->status;
+    dl__push(ctx, t);
+    return ctx->status;
+}
+DL__API dl_status dl_download(dl_ctx *ctx, dl_tensor *t) {
+    if (!ctx) return DL_STATUS_INVALID;
+    ctx->op = "dl_download";
+    if (!dl__arg(ctx, t, 1, t ? t->dtype : DL_F32)) return ctx->status;
+    dl__pull(t);
+    return ctx->status;
+}
+DL__API dl_status dl_ctx_sync(dl_ctx *ctx) {
+    if (!ctx) return DL_STATUS_INVALID;
+    if (ctx->be && ctx->be->sync && !ctx->rec) { ctx->op = "dl_ctx_sync"; dl__be_status(ctx, ctx->be->sync(ctx->be_st)); }
+    return ctx->status;
+}
+static void dl__cmds_run(dl_ctx *ctx) {
+    const dl__cmd_t *c;
+    for (c = ctx->cmd_head; c && !ctx->status; c = c->next) dl__cmd_run(ctx, c);
+}
+DL__API dl_status dl_step_run(dl_ctx *ctx, dl_step *s, void (*fn)(dl_ctx *ctx, void *user), void *user) {
+    const dl_backend *be; void *st; size_t off0; uint64_t h;
+    if (!ctx) return DL_STATUS_INVALID;
+    ctx->op = "dl_step_run";
+    if (ctx->status) return ctx->status;
+    if (!s || !fn) { dl__fail0(ctx, DL_STATUS_INVALID, "needs a dl_step and a step function"); return ctx->status; }
+    if (!ctx->be) { fn(ctx, user); return ctx->status; }
+    if (ctx->rec) { dl__fail0(ctx, DL_STATUS_INVALID, "dl_step_run inside dl_step_run"); return ctx->status; }
+    be = ctx->be; st = ctx->be_st; off0 = ctx->off;
+    ctx->rec = 1; ctx->cmd_head = ctx->cmd_tail = NULL;
+    ctx->cmd_hash = dl__fnv(0xcbf29ce484222325ull, &off0, sizeof off0);
+    fn(ctx, user);
+    ctx->rec = 0;
+    ctx->op = "dl_step_run";
+    if (ctx->status) return ctx->status;
+    h = ctx->cmd_hash;
+    if (s->graph && h == s->hash) {                               /* the same step: replay */
+        dl__be_status(ctx, be->graph_launch(st, s->graph));
+        s->replays++;
+    } else if (be->capture_begin && (!s->graph || h == s->pending)) { /* new, or seen twice */
+        void *g = NULL; dl_status e = be->capture_begin(st);
+        if (!e) { dl__cmds_run(ctx); e = be->capture_end(st, &g); }
+        if (ctx->status || e) {              /* a kernel refused capture: run it eagerly */
+            if (g && be->graph_free) be->graph_free(st, g);
+            if (!ctx->status) { ctx->op = "dl_step_run"; dl__fail0(ctx, DL_STATUS_UNSUPPORTED, "the step could not be captured as a graph"); }
+            return ctx->status;
+        }
+        if (s->graph && be->graph_free) be->graph_free(st, s->graph);
+        s->graph = g; s->hash = h; s->pending = 0; s->captures++;
+        dl__be_status(ctx, be->graph_launch(st, g));
+    } else {                                                      /* shapes changed: eager */
+        s->pending = h; s->eager++;
+        dl__cmds_run(ctx);
+    }
+    ctx->cmd_head = ctx->cmd_tail = NULL;
+    if (be->sync && !ctx->status) dl__be_status(ctx, be->sync(st));
+    return ctx->status;
+}
+DL__API void dl_step_free(dl_ctx *ctx, dl_step *s) {
+    if (!s) return;
+    if (ctx && ctx->be && s->graph && ctx->be->graph_free) ctx->be->graph_free(ctx->be_st, s->graph);
+    memset(s, 0, sizeof *s);
+}
+
+static int64_t dl__offset_of(const dl_tensor *t, int64_t i);
 /* a tensor header (meta) plus, when `with_data`, contiguous storage for it */
 static dl_tensor *dl__new(dl_ctx *ctx, dl_shape s, dl_dtype dt, int with_data) {
     dl_tensor *t; int i, ok; int64_t n = 1;
@@ -1351,6 +1691,7 @@ static dl_tensor *dl__new(dl_ctx *ctx, dl_shape s, dl_dtype dt, int with_data) {
     t = (dl_tensor *)dl__alloc(ctx, sizeof(dl_tensor), 1, &ok);
     if (!ok) return &ctx->poison;
     memset(t, 0, sizeof *t);
+    t->ctx = ctx;
     t->ndim = s.ndim;
     for (i = 0; i < s.ndim; i++) t->shape[i] = s.d[i];
     dl__set_contig_strides(t);
@@ -1390,10 +1731,16 @@ static int dl__axis(dl_ctx *ctx, int axis, int ndim, const dl_tensor *t) {
 }
 
 DL__API dl_tensor *dl_empty(dl_ctx *ctx, dl_shape s) { DL__ENTER(ctx, "dl_empty"); return dl__new(ctx, s, DL_F32, 1); }
-DL__API void dl_fill(dl_tensor *t, float v) { int64_t i; if (!dl_is_poison(t) && t->data) for (i = 0; i < t->numel; i++) dl_set(t, i, v); }
+static void dl__set_host(dl_tensor *t, int64_t i, float v) { t->data[dl__offset_of(t, i)] = v; }
+DL__API void dl_fill(dl_tensor *t, float v) {
+    int64_t i;
+    if (dl_is_poison(t) || !t->data || t->dtype != DL_F32) return;
+    for (i = 0; i < t->numel; i++) dl__set_host(t, i, v);
+    dl__push(t->ctx, t);
+}
 static dl_tensor *dl__full(dl_ctx *ctx, dl_shape s, float v) {
     dl_tensor *t = dl__new(ctx, s, DL_F32, 1); int64_t i;
-    if (t->data && !dl_is_poison(t)) for (i = 0; i < t->numel; i++) t->data[i] = v;
+    if (t->data && !dl_is_poison(t)) { for (i = 0; i < t->numel; i++) t->data[i] = v; dl__push(ctx, t); }
     return t;
 }
 DL__API dl_tensor *dl_full(dl_ctx *ctx, dl_shape s, float v) { DL__ENTER(ctx, "dl_full"); return dl__full(ctx, s, v); }
@@ -1405,7 +1752,7 @@ DL__API dl_tensor *dl_from_data(dl_ctx *ctx, dl_shape s, const float *data) {
     DL__ENTER(ctx, "dl_from_data");
     t = dl__new(ctx, s, DL_F32, 1);
     if (!data && !dl_is_poison(t)) return dl__fail0(ctx, DL_STATUS_INVALID, "data is NULL");
-    if (t->data && !dl_is_poison(t) && t->numel) memcpy(t->data, data, (size_t)t->numel * sizeof(float));
+    if (t->data && !dl_is_poison(t) && t->numel) { memcpy(t->data, data, (size_t)t->numel * sizeof(float)); dl__push(ctx, t); }
     return t;
 }
 DL__API dl_tensor *dl_arange(dl_ctx *ctx, float start, float stop, float step) {
@@ -1416,15 +1763,19 @@ DL__API dl_tensor *dl_arange(dl_ctx *ctx, float start, float stop, float step) {
     n = (int64_t)ceil(((double)stop - (double)start) / (double)step);
     if (n < 0) n = 0;
     t = dl__new(ctx, dl_shape1(n), DL_F32, 1);
-    if (t->data && !dl_is_poison(t)) for (i = 0; i < n; i++) t->data[i] = (float)((double)start + (double)i * (double)step);
+    if (t->data && !dl_is_poison(t)) { for (i = 0; i < n; i++) t->data[i] = (float)((double)start + (double)i * (double)step); dl__push(ctx, t); }
     return t;
 }
 /* fills t (any strides) from the ctx RNG; draws advance the RNG even when measuring */
 static void dl__fill_uniform(dl_ctx *ctx, dl_tensor *t, float a, float b) {
-    int64_t i; for (i = 0; i < t->numel; i++) { float u = dl_rand_uniform(ctx); dl_set(t, i, a + (b - a) * u); }
+    int64_t i; int ok = t->data && t->dtype == DL_F32;
+    for (i = 0; i < t->numel; i++) { float u = dl_rand_uniform(ctx); if (ok) dl__set_host(t, i, a + (b - a) * u); }
+    if (ok) dl__push(ctx, t);
 }
 static void dl__fill_normal(dl_ctx *ctx, dl_tensor *t, float mean, float std) {
-    int64_t i; for (i = 0; i < t->numel; i++) { float z = dl_rand_normal(ctx); dl_set(t, i, mean + std * z); }
+    int64_t i; int ok = t->data && t->dtype == DL_F32;
+    for (i = 0; i < t->numel; i++) { float z = dl_rand_normal(ctx); if (ok) dl__set_host(t, i, mean + std * z); }
+    if (ok) dl__push(ctx, t);
 }
 DL__API dl_tensor *dl_uniform(dl_ctx *ctx, dl_shape s, float lo, float hi) {
     dl_tensor *t;
@@ -1445,14 +1796,14 @@ DL__API dl_tensor *dl_index_tensor(dl_ctx *ctx, dl_shape s, const int32_t *data)
     DL__ENTER(ctx, "dl_index_tensor");
     t = dl__new(ctx, s, DL_I32, 1);
     if (!data && !dl_is_poison(t)) return dl__fail0(ctx, DL_STATUS_INVALID, "data is NULL");
-    if (t->idata && !dl_is_poison(t) && t->numel) memcpy(t->idata, data, (size_t)t->numel * sizeof(int32_t));
+    if (t->idata && !dl_is_poison(t) && t->numel) { memcpy(t->idata, data, (size_t)t->numel * sizeof(int32_t)); dl__push(ctx, t); }
     return t;
 }
 DL__API dl_tensor *dl_index_zeros(dl_ctx *ctx, dl_shape s) {
     dl_tensor *t;
     DL__ENTER(ctx, "dl_index_zeros");
     t = dl__new(ctx, s, DL_I32, 1);
-    if (t->idata && !dl_is_poison(t) && t->numel) memset(t->idata, 0, (size_t)t->numel * sizeof(int32_t));
+    if (t->idata && !dl_is_poison(t) && t->numel) { memset(t->idata, 0, (size_t)t->numel * sizeof(int32_t)); dl__push(ctx, t); }
     return t;
 }
 
@@ -1463,13 +1814,20 @@ static int64_t dl__offset_of(const dl_tensor *t, int64_t i) {
     return off;
 }
 static int dl__in_range(const dl_tensor *t, int64_t i) { return t && !(t->flags & DL__F_POISON) && i >= 0 && i < t->numel; }
+/* on a backend, one element travels: dl_get downloads it, dl_set uploads it */
 DL__API float dl_get(const dl_tensor *t, int64_t i) {
+    float *p;
     if (!dl__in_range(t, i) || t->dtype != DL_F32 || !t->data) return 0.0f;
-    return t->data[dl__offset_of(t, i)];
+    p = t->data + dl__offset_of(t, i);
+    if (t->ctx && t->ctx->be && !dl__pull_bytes(t->ctx, p, sizeof *p)) return 0.0f;
+    return *p;
 }
 DL__API void dl_set(dl_tensor *t, int64_t i, float v) {
+    float *p;
     if (!dl__in_range(t, i) || t->dtype != DL_F32 || !t->data) return;
-    t->data[dl__offset_of(t, i)] = v;
+    p = t->data + dl__offset_of(t, i);
+    *p = v;
+    if (t->ctx && t->ctx->be) dl__push_bytes(t->ctx, p, sizeof *p);
 }
 static int64_t dl__flat_of(const dl_tensor *t, const int64_t *idx) {
     int64_t f = 0; int d;
@@ -1479,22 +1837,30 @@ static int64_t dl__flat_of(const dl_tensor *t, const int64_t *idx) {
 DL__API float dl_get_at(const dl_tensor *t, const int64_t *idx) { return (t && idx) ? dl_get(t, dl__flat_of(t, idx)) : 0.0f; }
 DL__API void dl_set_at(dl_tensor *t, const int64_t *idx, float v) { if (t && idx) dl_set(t, dl__flat_of(t, idx), v); }
 DL__API int32_t dl_get_index(const dl_tensor *t, int64_t i) {
+    int32_t *p;
     if (!dl__in_range(t, i) || t->dtype != DL_I32 || !t->idata) return 0;
-    return t->idata[dl__offset_of(t, i)];
+    p = t->idata + dl__offset_of(t, i);
+    if (t->ctx && t->ctx->be && !dl__pull_bytes(t->ctx, p, sizeof *p)) return 0;
+    return *p;
 }
 DL__API void dl_set_index(dl_tensor *t, int64_t i, int32_t v) {
+    int32_t *p;
     if (!dl__in_range(t, i) || t->dtype != DL_I32 || !t->idata) return;
-    t->idata[dl__offset_of(t, i)] = v;
+    p = t->idata + dl__offset_of(t, i);
+    *p = v;
+    if (t->ctx && t->ctx->be) dl__push_bytes(t->ctx, p, sizeof *p);
 }
 DL__API float dl_item(const dl_tensor *t) { return dl_get(t, 0); }
 DL__API float dl_grad_get(const dl_tensor *t, int64_t i) {
     if (!dl__in_range(t, i) || !t->grad) return 0.0f;
+    if (t->ctx && t->ctx->be && !dl__pull_bytes(t->ctx, t->grad + i, sizeof(float))) return 0.0f;
     return t->grad[i];
 }
 DL__API void dl_copy_to(const dl_tensor *t, float *dst) {
     int64_t i;
     if (!dst || !t || (t->flags & DL__F_POISON)) return;
-    if (t->dtype == DL_I32) { for (i = 0; i < t->numel; i++) dst[i] = (float)dl_get_index(t, i); return; }
+    if (!dl__pull(t)) { for (i = 0; i < t->numel; i++) dst[i] = 0.0f; return; }
+    if (t->dtype == DL_I32) { for (i = 0; i < t->numel; i++) dst[i] = (float)t->idata[dl__offset_of(t, i)]; return; }
     if (!t->data) { for (i = 0; i < t->numel; i++) dst[i] = 0.0f; return; }
     if (dl_is_contiguous(t)) { if (t->numel) memcpy(dst, t->data, (size_t)t->numel * sizeof(float)); return; }
     for (i = 0; i < t->numel; i++) dst[i] = t->data[dl__offset_of(t, i)];
@@ -1502,7 +1868,9 @@ DL__API void dl_copy_to(const dl_tensor *t, float *dst) {
 DL__API void dl_copy_from(dl_tensor *t, const float *src) {
     int64_t i;
     if (!src || !t || (t->flags & DL__F_POISON) || t->dtype != DL_F32 || !t->data) return;
+    if (t->ctx && t->ctx->be && !dl_is_contiguous(t) && !dl__pull(t)) return;   /* keep the gaps */
     for (i = 0; i < t->numel; i++) t->data[dl__offset_of(t, i)] = src[i];
+    dl__push(t->ctx, t);
 }
 DL__API dl_status dl_tensor_copy(dl_ctx *ctx, dl_tensor *dst, const dl_tensor *src) {
     int64_t i;
@@ -1513,15 +1881,17 @@ DL__API dl_status dl_tensor_copy(dl_ctx *ctx, dl_tensor *dst, const dl_tensor *s
         dl__fail2(ctx, DL_STATUS_SHAPE, "shapes differ: dst%T src%T", DL__A(dst), DL__A(src));
         return ctx->status;
     }
+    if (!dl__pull(src) || (ctx->be && !dl_is_contiguous(dst) && !dl__pull(dst))) return ctx->status;
     if (dst->data && src->data) for (i = 0; i < src->numel; i++) dst->data[dl__offset_of(dst, i)] = src->data[dl__offset_of(src, i)];
-    return DL_STATUS_OK;
+    dl__push(ctx, dst);
+    return ctx->status;
 }
 #ifndef DL_NO_STDIO
 DL__API void dl_print(const dl_tensor *t, const char *label) {
     char sb[128]; dl__buf b; int64_t i, n;
     b.p = sb; b.n = 0; b.cap = sizeof sb; sb[0] = 0; dl__put_shape(&b, t);
     printf("%s%s%s", label ? label : "", label ? " " : "", sb);
-    if (!t || (t->flags & DL__F_POISON)) { printf("\n"); return; }
+    if (!t || (t->flags & DL__F_POISON) || !dl__pull(t)) { printf("\n"); return; }
     n = t->numel < 16 ? t->numel : 16;
     printf(" = [");
     for (i = 0; i < n; i++) printf("%s%.6g", i ? ", " : "", t->dtype == DL_I32 ? (double)dl_get_index(t, i) : (double)dl_get(t, i));
@@ -1549,6 +1919,7 @@ DL__API dl_status dl_check_finite(dl_ctx *ctx, const dl_tensor *t, const char *w
     return dl__check_finite(ctx, t, what);
 }
 
+
 /* ======================================================================================
    >>autodiff  the tape: nodes recorded in op order; backward sweeps newest to oldest
    ====================================================================================== */
@@ -1558,7 +1929,8 @@ static float *dl__gradbuf(dl_ctx *ctx, dl_tensor *t) {
     if (!(t->flags & DL__F_HAS_GRAD)) {
         int ok; float *g = (float *)dl__alloc(ctx, (size_t)t->numel * sizeof(float), 0, &ok);
         if (!ok) return NULL;
-        if (g && t->numel) memset(g, 0, (size_t)t->numel * sizeof(float));
+        if (ctx->be) dl__cmd(ctx, DL__C_ZERO, NULL, dl__devp(ctx, g), NULL, (size_t)t->numel * sizeof(float), 0.0f, NULL);
+        else if (g && t->numel) memset(g, 0, (size_t)t->numel * sizeof(float));
         t->grad = g;
         t->flags |= DL__F_HAS_GRAD;
     }
@@ -1573,14 +1945,16 @@ DL__API void dl_requires_grad(dl_ctx *ctx, dl_tensor *t, int on) {
     if (on) { dl__gradbuf(ctx, t); t->flags |= DL__F_LEAF_GRAD; }
 }
 DL__API void dl_zero_grad(dl_tensor *t) {
-    if (t && !(t->flags & DL__F_POISON) && t->grad && t->numel) memset(t->grad, 0, (size_t)t->numel * sizeof(float));
+    if (!t || (t->flags & DL__F_POISON) || !t->grad || !t->numel) return;
+    if (t->ctx && t->ctx->be) dl__cmd(t->ctx, DL__C_ZERO, NULL, dl__devp(t->ctx, t->grad), NULL, (size_t)t->numel * sizeof(float), 0.0f, NULL);
+    else memset(t->grad, 0, (size_t)t->numel * sizeof(float));
 }
 /* returns a node to fill in when any input requires grad (and grad mode is on) */
 static dl__node *dl__record(dl_ctx *ctx, int op, dl_tensor *out, dl_tensor *const *in, int nin) {
     int i, any = 0, ok; dl__node *nd;
-    if (ctx->status || !ctx->grad_enabled) return NULL;
-    for (i = 0; i < nin; i++) if (in[i] && in[i]->requires_grad) any = 1;
-    if (!any) return NULL;
+    if (ctx->status) return NULL;
+    if (ctx->grad_enabled) for (i = 0; i < nin; i++) if (in[i] && in[i]->requires_grad) any = 1;
+    if (!any && !ctx->be) return NULL;   /* a backend runs every op from its node */
     nd = (dl__node *)dl__alloc(ctx, sizeof(dl__node), 1, &ok);
     if (!ok) return NULL;
     memset(nd, 0, sizeof *nd);
@@ -1591,14 +1965,19 @@ static dl__node *dl__record(dl_ctx *ctx, int op, dl_tensor *out, dl_tensor *cons
         if (!ok) return NULL;
     }
     for (i = 0; i < nin; i++) nd->in[i] = in[i];
-    nd->prev = ctx->tape; ctx->tape = nd;
-    out->node = nd; out->requires_grad = 1;
+    if (any) { nd->prev = ctx->tape; ctx->tape = nd; out->node = nd; out->requires_grad = 1; }
+    if (ctx->be) ctx->fwd_pending = nd;
     return nd;
 }
 /* every op ends here: optional NaN/Inf check of its output */
 static dl_tensor *dl__done(dl_ctx *ctx, dl_tensor *out) {
+    if (ctx->be && ctx->fwd_pending) {           /* the op's kernel runs on the backend */
+        dl__node *nd = ctx->fwd_pending;
+        ctx->fwd_pending = NULL;
+        if (!ctx->status && nd->out == out) dl__be_fwd(ctx, nd);
+    }
     if (ctx->status) return &ctx->poison;
-    if (ctx->check_finite && out->dtype == DL_F32 && out->data && dl__check_finite(ctx, out, "output"))
+    if (ctx->check_finite && out->dtype == DL_F32 && out->data && !ctx->rec && dl__pull(out) && dl__check_finite(ctx, out, "output"))
         return &ctx->poison;
     return out;
 }
@@ -1625,13 +2004,22 @@ DL__API dl_status dl_backward_with(dl_ctx *ctx, dl_tensor *y, const float *dy) {
     /* a fresh sweep: intermediate gradients from an earlier backward start again at 0 */
     for (nd = ctx->tape; nd; nd = nd->prev)
         if (!(nd->out->flags & DL__F_LEAF_GRAD)) { nd->out->flags &= ~DL__F_HAS_GRAD; nd->out->grad = NULL; }
-    g = dl__gradbuf(ctx, y);
-    if (ctx->status) return ctx->status;
-    if (g) for (i = 0; i < y->numel; i++) g[i] += dy ? dy[i] : 1.0f;
+    if (ctx->be) {                 /* the seed: 1 (or dy) into a freshly zeroed grad */
+        int fresh = !(y->flags & DL__F_HAS_GRAD);
+        g = dl__gradbuf(ctx, y);
+        if (ctx->status) return ctx->status;
+        if (!fresh) { dl__fail0(ctx, DL_STATUS_UNSUPPORTED, "backward from a leaf that already has a gradient (on a backend)"); return ctx->status; }
+        if (dy) { memcpy(g, dy, (size_t)y->numel * sizeof(float)); dl__push_bytes(ctx, g, (size_t)y->numel * sizeof(float)); }
+        else dl__cmd(ctx, DL__C_FILL, NULL, dl__devp(ctx, g), NULL, (size_t)y->numel, 1.0f, NULL);
+    } else {
+        g = dl__gradbuf(ctx, y);
+        if (ctx->status) return ctx->status;
+        if (g) for (i = 0; i < y->numel; i++) g[i] += dy ? dy[i] : 1.0f;
+    }
     for (nd = ctx->tape; nd; nd = nd->prev) {
         if (!(nd->out->flags & DL__F_HAS_GRAD)) continue;   /* nothing flowed here */
         ctx->op = dl__op_name(nd->op);
-        dl__bwd_dispatch(ctx, nd);
+        if (ctx->be) dl__be_bwd(ctx, nd); else dl__bwd_dispatch(ctx, nd);
         if (ctx->status) return ctx->status;
     }
     ctx->op = "dl_backward";
@@ -1842,7 +2230,7 @@ static dl_tensor *dl__binary(dl_ctx *ctx, int op, dl_tensor *a, dl_tensor *b) {
     ab[0] = dl__contig(ctx, a); ab[1] = dl__contig(ctx, b);
     y = dl__new(ctx, s, DL_F32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!ctx->measure) {
+    if (!ctx->nocomp) {
         k.op = op; k.a = ab[0]->data; k.b = ab[1]->data; k.o = y->data;
         dl__bc_setup(&bc, y, ab, 2);
         dl__bc_rows(&bc, dl__row_binary_fwd, &k);
@@ -1902,7 +2290,7 @@ DL__API dl_tensor *dl_where(dl_ctx *ctx, dl_tensor *cond, dl_tensor *a, dl_tenso
     in[1] = dl__contig(ctx, a); in[2] = dl__contig(ctx, b);
     y = dl__new(ctx, s, DL_F32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!ctx->measure) {
+    if (!ctx->nocomp) {
         k.c = in[0]->data; k.a = in[1]->data; k.b = in[2]->data; k.y = y->data;
         dl__bc_setup(&bc, y, in, 3);
         dl__bc_rows(&bc, dl__row_where_fwd, &k);
@@ -1924,7 +2312,7 @@ static dl_tensor *dl__unary(dl_ctx *ctx, int op, dl_tensor *x, float p0, float p
     x = dl__contig(ctx, x);
     y = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!ctx->measure) f(x->numel, x->data, y->data, p0, p1);
+    if (!ctx->nocomp) f(x->numel, x->data, y->data, p0, p1);
     nd = dl__record(ctx, op, y, &x, 1);
     if (nd) { nd->farg[0] = p0; nd->farg[1] = p1; }
     return dl__done(ctx, y);
@@ -2403,7 +2791,7 @@ DL__API dl_tensor *dl_matmul_ex(dl_ctx *ctx, dl_tensor *a, dl_tensor *b, int tra
     y = (a->ndim == 3 || b->ndim == 3) ? dl__new(ctx, dl_shape3(m.batch, m.M, m.N), DL_F32, 1)
                                        : dl__new(ctx, dl_shape2(m.M, m.N), DL_F32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!ctx->measure)
+    if (!ctx->nocomp)
         for (bi = 0; bi < m.batch; bi++) {
             dl__mat C; C.p = y->data + bi * m.M * m.N; C.rs = m.N; C.cs = 1;
             dl__gemm_isa(ctx, m.M, m.N, m.K, dl__mat_of(ab[0]->data + bi * m.bsa, ab[0], m.ta),
@@ -2491,7 +2879,7 @@ static dl_tensor *dl__reduce(dl_ctx *ctx, int kind, dl_tensor *x, unsigned mask,
     }
     y = dl__new(ctx, s, DL_F32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!ctx->measure) {
+    if (!ctx->nocomp) {
         int64_t o, *offs, *bases; int okk;
         dl_mark mk = dl_ctx_mark(ctx);
         offs = (int64_t *)dl__alloc(ctx, sizeof(int64_t) * (size_t)(r.rcount ? r.rcount : 1), 0, &okk);
@@ -2602,7 +2990,7 @@ DL__API dl_tensor *dl_argmax(dl_ctx *ctx, dl_tensor *x, int axis, int keepdim) {
     n = x->shape[a];
     y = dl__new(ctx, s, DL_I32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!ctx->measure)
+    if (!ctx->nocomp)
         for (o = 0; o < outer; o++) for (j = 0; j < inner; j++) {
             const float *p = x->data + o * n * inner + j; int64_t best = 0; float bv = p[0];
             for (i = 1; i < n && bv == bv; i++) if (p[i * inner] > bv || p[i * inner] != p[i * inner]) { bv = p[i * inner]; best = i; }
@@ -2660,7 +3048,7 @@ static dl_tensor *dl__softmax(dl_ctx *ctx, dl_tensor *x, int axis, int logsm) {
     y = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
     if (ctx->status) return &ctx->poison;
     dl__softmax_dims(x, a, &outer, &n, &inner);
-    if (!ctx->measure && n > 0) dl__softmax_fwd(x->data, y->data, outer, n, inner, logsm);
+    if (!ctx->nocomp && n > 0) dl__softmax_fwd(x->data, y->data, outer, n, inner, logsm);
     nd = dl__record(ctx, logsm ? DL__OP_log_softmax : DL__OP_softmax, y, &x, 1);
     if (nd) nd->iarg[0] = a;
     return dl__done(ctx, y);
@@ -2852,7 +3240,7 @@ DL__API dl_tensor *dl_concat(dl_ctx *ctx, dl_tensor *const *xs, int n, int axis)
     for (i = 0; i < n; i++) { in[i] = dl__contig(ctx, xs[i]); }
     y = dl__new(ctx, s, DL_F32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!ctx->measure) {
+    if (!ctx->nocomp) {
         dl__concat_dims(y, a, &outer, &inner);
         for (i = 0, pos = 0; i < n; i++) {
             int64_t w = in[i]->shape[a] * inner;
@@ -2933,7 +3321,7 @@ DL__API dl_tensor *dl_index_select(dl_ctx *ctx, dl_tensor *x, int axis, dl_tenso
     if (ctx->status) return &ctx->poison;
     for (d = 0; d < a; d++) outer *= x->shape[d];
     for (d = a + 1; d < x->ndim; d++) inner *= x->shape[d];
-    if (!ctx->measure && inner)
+    if (!ctx->nocomp && inner)
         for (o = 0; o < outer; o++) for (j = 0; j < m; j++)
             memcpy(y->data + (o * m + j) * inner, x->data + (o * n + idx->idata[j]) * inner, (size_t)inner * sizeof(float));
     in[0] = x; in[1] = idx;
@@ -2971,7 +3359,7 @@ DL__API dl_tensor *dl_gather(dl_ctx *ctx, dl_tensor *x, int axis, dl_tensor *idx
     if (ctx->status || !dl__check_indices(ctx, idx, x->shape[a])) return &ctx->poison;
     y = dl__new(ctx, dl_shape_of(idx), DL_F32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!ctx->measure) dl__gather_walk(x, idx, a, y->data, NULL, NULL);
+    if (!ctx->nocomp) dl__gather_walk(x, idx, a, y->data, NULL, NULL);
     in[0] = x; in[1] = idx;
     {   dl__node *nd = dl__record(ctx, DL__OP_gather, y, in, 2);
         if (nd) nd->iarg[0] = a; }
@@ -2988,7 +3376,7 @@ DL__API dl_tensor *dl_one_hot(dl_ctx *ctx, dl_tensor *idx, int num_classes) {
     s = dl_shape_of(idx); s.d[s.ndim++] = num_classes;
     y = dl__new(ctx, s, DL_F32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!ctx->measure) {
+    if (!ctx->nocomp) {
         memset(y->data, 0, (size_t)y->numel * sizeof(float));
         for (i = 0; i < idx->numel; i++) y->data[i * num_classes + idx->idata[i]] = 1.0f;
     }
@@ -3018,6 +3406,7 @@ DL__API dl_status dl_gradcheck(dl_ctx *ctx, dl_graph_fn fn, void *user, dl_tenso
     memset(&r, 0, sizeof r); r.worst_input = -1; r.worst_index = -1;
     if (res) *res = r;
     if (ctx->status) return ctx->status;
+    if (dl__cpu_only(ctx)) return ctx->status;
     if (ctx->measure) { dl__fail0(ctx, DL_STATUS_INVALID, "not available in measure mode"); return ctx->status; }
     if (!fn || !inputs || n <= 0) { dl__fail0(ctx, DL_STATUS_INVALID, "fn/inputs NULL or n <= 0"); return ctx->status; }
     for (k = 0; k < n; k++) if (!dl__arg(ctx, inputs[k], k + 1, DL_F32)) return ctx->status;
@@ -3142,7 +3531,7 @@ DL__API dl_tensor *dl_prelu(dl_ctx *ctx, dl_tensor *x, dl_tensor *a) {
     y = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
     if (ctx->status) return &ctx->poison;
     inner = dl__prelu_inner(x);
-    if (!ctx->measure)
+    if (!ctx->nocomp)
         for (i = 0; i < x->numel; i++) {
             float v = in[0]->data[i]; int64_t c = C == 1 ? 0 : (i / inner) % C;
             y->data[i] = v > 0.0f ? v : in[1]->data[c] * v;
@@ -3478,6 +3867,7 @@ struct dl_optim {
     int64_t *step;
     int *group;
     dl__group groups[DL__MAX_GROUPS];
+    dl_optim_args *be_args;     /* a backend's fused update (recs sized max_params)      */
 };
 DL__API dl_optim *dl_optim_new(dl_ctx *ctx, const dl_optim_desc *desc, int max_params) {
     dl_optim *o; int ok;
@@ -3508,11 +3898,15 @@ DL__API dl_optim *dl_optim_new(dl_ctx *ctx, const dl_optim_desc *desc, int max_p
     if (ok) o->s3 = (float **)dl__alloc(ctx, sizeof(float *) * (size_t)max_params, 1, &ok);
     if (ok) o->step = (int64_t *)dl__alloc(ctx, sizeof(int64_t) * (size_t)max_params, 1, &ok);
     if (ok) o->group = (int *)dl__alloc(ctx, sizeof(int) * (size_t)max_params, 1, &ok);
+    if (ok && ctx->be) {
+        o->be_args = (dl_optim_args *)dl__alloc(ctx, sizeof(dl_optim_args), 1, &ok);
+        if (ok) { memset(o->be_args, 0, sizeof *o->be_args); o->be_args->recs = (dl_optim_rec *)dl__alloc(ctx, sizeof(dl_optim_rec) * (size_t)max_params, 0, &ok); }
+    }
     return ok ? o : NULL;
 }
 static float *dl__state(dl_ctx *ctx, int64_t n, float init) {
     int ok; int64_t i; float *s = (float *)dl__alloc(ctx, sizeof(float) * (size_t)n, 0, &ok);
-    if (s) for (i = 0; i < n; i++) s[i] = init;
+    if (s) { for (i = 0; i < n; i++) s[i] = init; dl__push_bytes(ctx, s, sizeof(float) * (size_t)n); }
     return s;
 }
 DL__API int dl_optim_add(dl_optim *o, dl_tensor *const *params, int n, const dl_group_desc *g) {
@@ -3650,9 +4044,40 @@ static void dl__optim_update(dl_optim *o, int k) {
     default: break;
     }
 }
+/* on a backend: this step's records (device pointers, scalars) uploaded, one fused update */
+static void dl__optim_be(dl_optim *o) {
+    dl_ctx *ctx = o->ctx; dl_optim_args *a = o->be_args; const dl_optim_desc *d = &o->d; int k, n = 0;
+    if (!ctx->be->optim) { ctx->op = "dl_optim_step"; dl__fail1(ctx, DL_STATUS_UNSUPPORTED, "no optimizer kernel on the %s backend", DL__A(ctx->be->name)); return; }
+    a->kind = d->kind; a->momentum = d->momentum; a->dampening = d->dampening; a->alpha = d->alpha; a->eps = d->eps;
+    a->beta1 = d->beta1; a->beta2 = d->beta2; a->nesterov = d->nesterov; a->centered = d->centered; a->amsgrad = d->amsgrad;
+    a->max_numel = 0;
+    for (k = 0; k < o->n; k++) {
+        dl_tensor *p = o->p[k]; dl_optim_rec *r = &a->recs[n]; int64_t t;
+        float lr = o->groups[o->group[k]].lr, wd = o->groups[o->group[k]].weight_decay;
+        if (!p->grad) continue;
+        t = ++o->step[k];
+        r->p = (float *)dl__devp(ctx, p->data); r->g = (float *)dl__devp(ctx, p->grad);
+        r->s1 = (float *)dl__devp(ctx, o->s1[k]); r->s2 = (float *)dl__devp(ctx, o->s2[k]); r->s3 = (float *)dl__devp(ctx, o->s3[k]);
+        r->numel = p->numel; r->lr = lr; r->wd = wd; r->t = (float)t;
+        {   double bc1 = 1.0 - pow((double)d->beta1, (double)t), bc2 = 1.0 - pow((double)d->beta2, (double)t);
+            r->step_size = (float)((double)lr / bc1); r->bc2s = (float)sqrt(bc2); }
+        r->decay = d->kind == DL_ADAMW ? 1.0f - lr * wd : 1.0f;
+        r->l2 = d->kind == DL_ADAMW ? 0.0f : wd;
+        r->clr = (float)((double)lr / (1.0 + (double)(t - 1) * (double)d->lr_decay));
+        if (p->numel > a->max_numel) a->max_numel = p->numel;
+        n++;
+    }
+    a->n = n;
+    if (!n) return;
+    ctx->op = "dl_optim_step";
+    dl__push_bytes(ctx, a->recs, sizeof(dl_optim_rec) * (size_t)n);
+    dl__be_status(ctx, ctx->be->optim(ctx, a, DL_PHASE_PLAN));
+    dl__cmd(ctx, DL__C_OPTIM, NULL, NULL, NULL, (size_t)n, (float)a->max_numel, a);
+}
 DL__API void dl_optim_step(dl_optim *o) {
     int k;
     if (!o || o->ctx->status || o->ctx->measure) return;
+    if (o->ctx->be) { dl__optim_be(o); return; }
     for (k = 0; k < o->n; k++) if (o->p[k]->grad) dl__optim_update(o, k);
 }
 DL__API void dl_optim_zero_grad(dl_optim *o) { int k; if (o) for (k = 0; k < o->n; k++) dl_zero_grad(o->p[k]); }
@@ -3669,8 +4094,37 @@ DL__API dl_tensor *dl_optim_param(const dl_optim *o, int i) { return (o && i >= 
 /* ======================================================================================
    >>regularize  clipping, penalties, max-norm, EMA weights, early stopping
    ====================================================================================== */
+/* on a backend: per-tensor sums, the norm and the scale on the device (no host round trip
+   inside a step); the norm is downloaded only outside dl_step_run (inside, 0 is returned) */
+static float dl__clip_be(dl_ctx *ctx, dl_tensor *const *params, int n, float max_norm) {
+    dl_clip_args *a; dl_optim_rec *recs; float *scr; int ok, k, m = 0;
+    ctx->op = "dl_clip_grad_norm";
+    if (ctx->status) return 0.0f;
+    if (!ctx->be->clip) { dl__fail1(ctx, DL_STATUS_UNSUPPORTED, "no clipping kernel on the %s backend", DL__A(ctx->be->name)); return 0.0f; }
+    a = (dl_clip_args *)dl__alloc(ctx, sizeof *a, 1, &ok);
+    if (!ok) return 0.0f;
+    recs = (dl_optim_rec *)dl__alloc(ctx, sizeof(dl_optim_rec) * (size_t)(n > 0 ? n : 1), 0, &ok);
+    if (!ok) return 0.0f;
+    scr = (float *)dl__alloc(ctx, sizeof(float) * (size_t)(n + 2), 0, &ok);
+    if (!ok) return 0.0f;
+    memset(a, 0, sizeof *a);
+    for (k = 0; k < n; k++) if (params[k] && params[k]->grad) {
+        memset(&recs[m], 0, sizeof recs[m]);
+        recs[m].g = (float *)dl__devp(ctx, params[k]->grad); recs[m].numel = params[k]->numel;
+        if (params[k]->numel > a->max_numel) a->max_numel = params[k]->numel;
+        m++;
+    }
+    a->n = m; a->max_norm = max_norm; a->recs = recs; a->scratch = scr;
+    if (!m) return 0.0f;
+    dl__push_bytes(ctx, recs, sizeof(dl_optim_rec) * (size_t)m);
+    dl__be_status(ctx, ctx->be->clip(ctx, a, DL_PHASE_PLAN));
+    dl__cmd(ctx, DL__C_CLIP, NULL, NULL, NULL, (size_t)m, max_norm, a);
+    if (ctx->rec || !dl__pull_bytes(ctx, scr + m, sizeof(float))) return 0.0f;
+    return scr[m];
+}
 DL__API float dl_clip_grad_norm(dl_tensor *const *params, int n, float max_norm) {
     double s = 0.0; int k; int64_t i; float total, coef;
+    for (k = 0; k < n; k++) if (params[k] && params[k]->ctx && params[k]->ctx->be) return dl__clip_be(params[k]->ctx, params, n, max_norm);
     for (k = 0; k < n; k++) if (params[k] && params[k]->grad) for (i = 0; i < params[k]->numel; i++) s += (double)params[k]->grad[i] * (double)params[k]->grad[i];
     total = (float)sqrt(s);
     coef = max_norm / (total + 1e-6f);
@@ -4573,7 +5027,7 @@ static dl_tensor *dl__conv_run(dl_ctx *ctx, int transposed, dl_tensor *x, dl_ten
     if (ctx->status) return &ctx->poison;
     mk = dl_ctx_mark(ctx);
     cols = dl__cg_scratch(ctx, q, &ok);
-    if (ok && !ctx->measure) {
+    if (ok && !ctx->nocomp) {
         const float *bias = in[2] ? in[2]->data : NULL;
         if (!transposed) {
             if (bias) dl__cg_fill_bias(y->data, bias, q->N, q->O, q->OH * q->OW);
@@ -4599,7 +5053,7 @@ static void dl__bwd_conv2d(dl_ctx *ctx, dl__node *nd) {
     dl__cg_from_node(nd, 0, &q);
     mk = dl_ctx_mark(ctx);
     if (dl__needs(nd, 0) || dl__needs(nd, 1)) cols = dl__cg_scratch(ctx, &q, &ok);
-    if (ok && !ctx->measure) {
+    if (ok && !ctx->nocomp) {
         const float *gy = nd->out->grad;
         if (gw) dl__cg_cols_pass(ctx, &q, nd->in[0]->data, NULL, cols, NULL, 0, gy, gw);
         if (gx) dl__cg_col2im_pass(ctx, &q, gy, nd->in[1]->data, cols, gx);
@@ -4636,7 +5090,7 @@ static void dl__bwd_conv_transpose2d(dl_ctx *ctx, dl__node *nd) {
     dl__cg_from_node(nd, 1, &q);
     mk = dl_ctx_mark(ctx);
     if (dl__needs(nd, 0) || dl__needs(nd, 1)) cols = dl__cg_scratch(ctx, &q, &ok);
-    if (ok && !ctx->measure) {
+    if (ok && !ctx->nocomp) {
         const float *gy = nd->out->grad;
         if (gx || gw) dl__cg_cols_pass(ctx, &q, gy, nd->in[1]->data, cols, gx, 1, gw ? nd->in[0]->data : NULL, gw);
         if (gb) dl__cg_bias_grad(gb, gy, q.N, q.C, q.H * q.W);
@@ -4783,7 +5237,7 @@ DL__API dl_tensor *dl_max_pool2d(dl_ctx *ctx, dl_tensor *x, const dl_pool_desc *
     if (keep) ix = dl__new(ctx, dl_shape4(x->shape[0], x->shape[1], OH, OW), DL_I32, 1);
     if (ctx->status) return &ctx->poison;
     P = x->numel ? x->shape[0] * x->shape[1] : 0;
-    if (!ctx->measure)
+    if (!ctx->nocomp)
         for (p = 0; p < P; p++) {
             const float *xp = x->data + p * H * W; float *yp = y->data + p * OH * OW;
             int32_t *ip = ix ? ix->idata + p * OH * OW : NULL;
@@ -4861,7 +5315,7 @@ DL__API dl_tensor *dl_avg_pool2d(dl_ctx *ctx, dl_tensor *x, const dl_pool_desc *
     x = dl__contig(ctx, x);
     y = dl__new(ctx, dl_shape4(x->shape[0], x->shape[1], OH, OW), DL_F32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!ctx->measure) dl__mean_pool_run(x, g, d->exclude_pad != 0, OH, OW, x->data, y->data, NULL, NULL);
+    if (!ctx->nocomp) dl__mean_pool_run(x, g, d->exclude_pad != 0, OH, OW, x->data, y->data, NULL, NULL);
     nd = dl__record(ctx, DL__OP_avg_pool2d, y, &x, 1);
     if (nd) { for (i = 0; i < 6; i++) nd->iarg[i] = g[i]; nd->iarg[6] = d->exclude_pad != 0; }
     return dl__done(ctx, y);
@@ -4883,7 +5337,7 @@ static dl_tensor *dl__adaptive_avg_pool2d(dl_ctx *ctx, dl_tensor *x, int oh, int
     x = dl__contig(ctx, x);
     y = dl__new(ctx, dl_shape4(x->shape[0], x->shape[1], oh, ow), DL_F32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!ctx->measure) dl__mean_pool_run(x, NULL, 0, oh, ow, x->data, y->data, NULL, NULL);
+    if (!ctx->nocomp) dl__mean_pool_run(x, NULL, 0, oh, ow, x->data, y->data, NULL, NULL);
     dl__record(ctx, DL__OP_adaptive_avg_pool2d, y, &x, 1);
     return dl__done(ctx, y);
 }
@@ -4929,7 +5383,7 @@ DL__API dl_tensor *dl_max_unpool2d(dl_ctx *ctx, dl_tensor *x, dl_tensor *indices
         }
     y = dl__new(ctx, dl_shape4(x->shape[0], x->shape[1], oh, ow), DL_F32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!ctx->measure) {
+    if (!ctx->nocomp) {
         if (y->numel) memset(y->data, 0, (size_t)y->numel * sizeof(float));
         for (p = 0; p < P; p++) for (i = 0; i < HW; i++) y->data[p * OHW + indices->idata[p * HW + i]] = x->data[p * HW + i];
     }
@@ -5035,7 +5489,7 @@ DL__API dl_tensor *dl_batch_norm(dl_ctx *ctx, dl_tensor *x, dl_tensor *gamma, dl
     mk = dl_ctx_mark(ctx);
     st = dl__new(ctx, dl_shape2(2, C), DL_F32, 1);   /* row 0: mean, row 1: invstd */
     if (ctx->status) return &ctx->poison;
-    if (!ctx->measure) {
+    if (!ctx->nocomp) {
         const float *xd = in[0]->data;
         for (c = 0; c < C; c++) {
             double mean, var;
@@ -5128,7 +5582,7 @@ static dl_tensor *dl__rownorm(dl_ctx *ctx, int op, dl_tensor *x, dl_tensor *gamm
     mk = dl_ctx_mark(ctx);
     st = dl__new(ctx, dl_shape2(2, R), DL_F32, 1);   /* row 0: mean, row 1: invstd */
     if (ctx->status) return &ctx->poison;
-    if (!ctx->measure)
+    if (!ctx->nocomp)
         for (r = 0; r < R; r++) {
             const float *xr = in[0]->data + r * m; float *yr = y->data + r * m; int64_t k, p0 = (r % G) * cg;
             double sum = 0.0, sq = 0.0, mean; float meanf, inv;
@@ -5317,7 +5771,7 @@ DL__API dl_tensor *dl_random_crop(dl_ctx *ctx, dl_tensor *x, int pad) {
     if (ctx->status) return &ctx->poison;
     for (n = 0; n < x->shape[0]; n++) {       /* draws happen in measure mode too */
         int64_t oy = dl__rand_below(ctx, 2 * (int64_t)pad + 1), ox = dl__rand_below(ctx, 2 * (int64_t)pad + 1);
-        if (!ctx->measure) dl__image_shift(x, y->data, n, pad - oy, pad - ox);
+        if (!ctx->nocomp) dl__image_shift(x, y->data, n, pad - oy, pad - ox);
     }
     return dl__done(ctx, y);
 }
@@ -5359,7 +5813,7 @@ DL__API dl_tensor *dl_random_translate(dl_ctx *ctx, dl_tensor *x, int max_shift)
     for (n = 0; n < x->shape[0]; n++) {
         int64_t dy = dl__rand_below(ctx, 2 * (int64_t)max_shift + 1) - max_shift;
         int64_t dx = dl__rand_below(ctx, 2 * (int64_t)max_shift + 1) - max_shift;
-        if (!ctx->measure) dl__image_shift(x, y->data, n, dy, dx);
+        if (!ctx->nocomp) dl__image_shift(x, y->data, n, dy, dx);
     }
     return dl__done(ctx, y);
 }
@@ -5417,7 +5871,7 @@ DL__API dl_tensor *dl_embedding(dl_ctx *ctx, dl_tensor *weight, dl_tensor *idx, 
     s = dl_shape_of(idx); D = weight->shape[1]; s.d[s.ndim++] = D;
     y = dl__new(ctx, s, DL_F32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!ctx->measure && D)
+    if (!ctx->nocomp && D)
         for (i = 0; i < idx->numel; i++)
             memcpy(y->data + i * D, weight->data + (int64_t)idx->idata[i] * D, (size_t)D * sizeof(float));
     in[0] = weight; in[1] = idx;
@@ -5737,7 +6191,7 @@ DL__API dl_rnn_out dl_rnn_layer(dl_ctx *ctx, dl_rnn_mode mode, dl_tensor *x, dl_
     hs = (float *)dl__alloc(ctx, (size_t)(B * H) * sizeof(float), 0, &ok);
     if (m == DL_LSTM) cs = (float *)dl__alloc(ctx, (size_t)(B * H) * sizeof(float), 0, &ok);
     pw = (float *)dl__alloc(ctx, (size_t)dl__gemm_prepack_floats(GH, H) * sizeof(float), 0, &ok);
-    if (!ctx->status && !ctx->measure) dl__rnn_fwd(ctx, m, reverse != 0, in, P->data, sv ? sv->data : NULL, xp, rp, hs, cs, pw);
+    if (!ctx->status && !ctx->nocomp) dl__rnn_fwd(ctx, m, reverse != 0, in, P->data, sv ? sv->data : NULL, xp, rp, hs, cs, pw);
     dl_ctx_rewind(ctx, mk);
     if (ctx->status) return dl__rnn_poison(ctx, m);
     nd = dl__record(ctx, DL__OP_rnn, P, in, 9);

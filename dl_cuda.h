@@ -1,0 +1,714 @@
+/* dl_cuda.h - the CUDA backend for dl.h                                 v0.1.0
+   The same API on an NVIDIA GPU: set one field and nothing else changes.
+
+       dl_ctx_desc cd = {0};
+       cd.memory_size = 256 << 20;
+       cd.backend = dl_cuda_backend();        <- the only line that differs from the CPU
+       dl_ctx *ctx = dl_ctx_init(&cd);        <- NULL when there is no usable GPU
+
+   BUILD. One .cu file holds the implementation:
+       // dl_cuda.cu
+       #define DL_CUDA_IMPLEMENTATION
+       #include "dl_cuda.h"
+       nvcc -O2 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -c dl_cuda.cu
+   Any C file includes dl_cuda.h for the declarations (no CUDA headers needed); the one with
+   DL_IMPLEMENTATION links against it:
+       cc -O2 main.c dl_cuda.o -L/usr/local/cuda/lib64 -lcudart -lcublas -lstdc++ -lm
+   A .cu file may also hold both implementations (examples/14_cuda_mlp.cu does).
+
+   WHAT RUNS WHERE (see BACKENDS in dl.h). The context takes one device block, the twin of
+   its arena; tensors live on the device and the host copy is refreshed only on a read
+   (dl_item, dl_get, dl_copy_to, dl_download). Every op with a kernel here runs on the GPU,
+   in order, on one stream; GEMMs go to cuBLAS. An op without a kernel fails with
+   DL_STATUS_UNSUPPORTED and its name. dl_step_run captures a training step as a CUDA graph
+   and replays it.
+
+   DETERMINISM. desc.deterministic = 1: every kernel that would add with atomics in a varying
+   order (embedding, index_select and gather backward, max-pool backward) uses an ordered
+   loop instead, so two runs give the same bits. cuBLAS is deterministic for a given GPU and
+   library version. The cost is measured by bench/cuda_workloads.c (README).
+
+   EMULATION. Compiled as C++ with DLC_EMULATE defined (no CUDA at all), the same kernels
+   run on the CPU, one thread per block, and graphs are recorded and replayed as closures.
+   The CUDA suite runs that way in CI, where there is no GPU; it checks the logic of every
+   kernel and of step capture, not the GPU's parallel execution.
+
+   MIT License (see the end of dl.h). */
+#ifndef DL_CUDA_H
+#define DL_CUDA_H
+#include "dl.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
+DLDEF const dl_backend *dl_cuda_backend(void);   /* the table (never NULL)              */
+DLDEF int dl_cuda_available(void);               /* 1: a device this build can run on    */
+DLDEF const char *dl_cuda_device_name(void);     /* "NVIDIA H100 80GB HBM3", "emulated" */
+#ifdef __cplusplus
+}
+#endif
+#endif /* DL_CUDA_H */
+
+#if defined(DL_CUDA_IMPLEMENTATION) && !defined(DL_CUDA__DONE)
+#define DL_CUDA__DONE
+#include <string.h>
+#include <math.h>
+#include <stdint.h>
+
+/* ======================================================================================
+   >>cuda-portability  the few CUDA runtime pieces used, real or emulated
+   ====================================================================================== */
+#if defined(DLC_EMULATE)
+#include <stdlib.h>
+#include <vector>
+#include <functional>
+struct dlc_dim3 { unsigned x, y, z; dlc_dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {} };
+typedef dlc_dim3 dim3;
+static dim3 threadIdx(0, 0, 0), blockIdx(0, 0, 0), blockDim(1, 1, 1), gridDim(1, 1, 1);
+#define __global__ static inline
+#define __device__ static inline
+#define __host__
+#define __forceinline__
+#define __shared__ static
+#define __restrict__
+#define __syncthreads() ((void)0)
+static inline float atomicAdd(float *p, float v) { float o = *p; *p = o + v; return o; }
+static inline int atomicOr(int *p, int v) { int o = *p; *p = o | v; return o; }
+typedef std::vector<std::function<void()> > dlc_emu_graph;
+static dlc_emu_graph *dlc_emu_capture = NULL;                  /* non-NULL while capturing */
+static void dlc_emu_run(const dim3 &g, const std::function<void()> &f) {
+    gridDim = g; blockDim = dim3(1, 1, 1); threadIdx = dim3(0, 0, 0);
+    for (unsigned z = 0; z < g.z; z++) for (unsigned y = 0; y < g.y; y++) for (unsigned x = 0; x < g.x; x++) {
+        blockIdx = dim3(x, y, z); f();
+    }
+}
+static void dlc_emu_launch(dim3 g, std::function<void()> f) {
+    if (dlc_emu_capture) dlc_emu_capture->push_back([g, f]() { dlc_emu_run(g, f); });
+    else dlc_emu_run(g, f);
+}
+static void dlc_emu_do(std::function<void()> f) { if (dlc_emu_capture) dlc_emu_capture->push_back(f); else f(); }
+/* kernel<<<grid, block, 0, stream>>>(args...) */
+#define DLC_LAUNCH(kern, grid, block, S, ...) ((void)(S), dlc_emu_launch((grid), [=]() { kern(__VA_ARGS__); }))
+#define DLC_LAUNCH_SH(kern, grid, block, sh, S, ...) ((void)(S), dlc_emu_launch((grid), [=]() { kern(__VA_ARGS__); }))
+#else
+#include <cuda_runtime.h>
+#include <cublas_v2.h>
+#define DLC_LAUNCH(kern, grid, block, S, ...) kern<<<(grid), (block), 0, (S)->stream>>>(__VA_ARGS__)
+#define DLC_LAUNCH_SH(kern, grid, block, sh, S, ...) kern<<<(grid), (block), (sh), (S)->stream>>>(__VA_ARGS__)
+#endif
+
+/* per-context state */
+typedef struct dlc_state {
+#if defined(DLC_EMULATE)
+    int stream;
+#else
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    void *blas_ws;
+#endif
+    int deterministic, capturing;
+    dl_status err;            /* first failure seen by a wrapper below */
+} dlc_state;
+
+static dlc_state *dlc_st(dl_ctx *ctx) { return (dlc_state *)dl_backend_state(ctx); }
+#define DLC_F(ctx, p) ((float *)dl_backend_dev((ctx), (p)))
+#define DLC_I(ctx, p) ((int32_t *)dl_backend_dev((ctx), (p)))
+#define DLC_CF(ctx, p) ((const float *)dl_backend_dev((ctx), (p)))
+#define DLC_CI(ctx, p) ((const int32_t *)dl_backend_dev((ctx), (p)))
+
+/* 1-D launches: grid-stride loops, so any grid (and the emulator's 1-thread blocks) works */
+#define DLC_THREADS 256
+static unsigned dlc_blocks(int64_t n) {
+    int64_t b = (n + DLC_THREADS - 1) / DLC_THREADS;
+    return (unsigned)(b < 1 ? 1 : (b > 65535 ? 65535 : b));
+}
+#define DLC_LOOP(i, n) for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (int64_t)blockDim.x * gridDim.x)
+/* block-wide sum / max through shared memory (blockDim a power of two, at most 1024) */
+__device__ float dlc_block_sum(float v, float *sh) {
+    unsigned t = threadIdx.x, s;
+    sh[t] = v; __syncthreads();
+    for (s = blockDim.x / 2; s > 0; s >>= 1) { if (t < s) sh[t] += sh[t + s]; __syncthreads(); }
+    v = sh[0]; __syncthreads();
+    return v;
+}
+__device__ float dlc_block_max(float v, float *sh) {
+    unsigned t = threadIdx.x, s;
+    sh[t] = v; __syncthreads();
+    for (s = blockDim.x / 2; s > 0; s >>= 1) { if (t < s && sh[t + s] > sh[t]) sh[t] = sh[t + s]; __syncthreads(); }
+    v = sh[0]; __syncthreads();
+    return v;
+}
+static inline unsigned dlc_row_threads(int64_t n) {        /* threads per row for a row reduction */
+    unsigned t = 32; while (t < 256 && (int64_t)t < n) t <<= 1; return t;
+}
+
+/* ======================================================================================
+   >>cuda-memory  runtime calls, real or emulated; every failure lands in st->err
+   ====================================================================================== */
+static dl_status dlc_check(dlc_state *S, int bad) {
+    if (bad && !S->err) S->err = DL_STATUS_INVALID;
+    return bad ? DL_STATUS_INVALID : DL_STATUS_OK;
+}
+#if defined(DLC_EMULATE)
+static int dlc_device_ok(void) { return 1; }
+static void *dlc_init(int det) {
+    dlc_state *S = (dlc_state *)calloc(1, sizeof(dlc_state));
+    if (S) S->deterministic = det;
+    return S;
+}
+static void dlc_release(void *st) { free(st); }
+static void *dlc_dev_alloc(void *st, size_t n) { (void)st; return malloc(n); }
+static void dlc_dev_free(void *st, void *p) { (void)st; free(p); }
+static void *dlc_host_alloc(void *st, size_t n) { (void)st; return malloc(n); }
+static void dlc_host_free(void *st, void *p) { (void)st; free(p); }
+static dl_status dlc_upload(void *st, void *dev, const void *host, size_t n) {
+    (void)st; dlc_emu_do([=]() { memcpy(dev, host, n); }); return DL_STATUS_OK;
+}
+static dl_status dlc_download(void *st, void *host, const void *dev, size_t n) {
+    (void)st; memcpy(host, dev, n); return DL_STATUS_OK;
+}
+static dl_status dlc_memset0(void *st, void *dev, size_t n) {
+    (void)st; dlc_emu_do([=]() { memset(dev, 0, n); }); return DL_STATUS_OK;
+}
+static dl_status dlc_sync(void *st) { dlc_state *S = (dlc_state *)st; return dlc_check(S, 0) ? S->err : S->err; }
+static dl_status dlc_capture_begin(void *st) {
+    dlc_state *S = (dlc_state *)st; S->capturing = 1; dlc_emu_capture = new dlc_emu_graph(); return DL_STATUS_OK;
+}
+static dl_status dlc_capture_end(void *st, void **graph) {
+    dlc_state *S = (dlc_state *)st; S->capturing = 0; *graph = dlc_emu_capture; dlc_emu_capture = NULL; return DL_STATUS_OK;
+}
+static dl_status dlc_graph_launch(void *st, void *graph) {
+    dlc_emu_graph *g = (dlc_emu_graph *)graph; size_t i; (void)st;
+    for (i = 0; i < g->size(); i++) (*g)[i]();
+    return DL_STATUS_OK;
+}
+static void dlc_graph_free(void *st, void *graph) { (void)st; delete (dlc_emu_graph *)graph; }
+static const char *dlc_name(void) { return "emulated (CPU, DLC_EMULATE)"; }
+#else
+static int dlc_device_ok(void) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n < 1) { cudaGetLastError(); return 0; }
+    return 1;
+}
+static void *dlc_init(int det) {
+    dlc_state *S;
+    if (!dlc_device_ok()) return NULL;
+    S = (dlc_state *)calloc(1, sizeof(dlc_state));
+    if (!S) return NULL;
+    S->deterministic = det;
+    if (cudaStreamCreateWithFlags(&S->stream, cudaStreamNonBlocking) != cudaSuccess) { free(S); return NULL; }
+    if (cublasCreate(&S->blas) != CUBLAS_STATUS_SUCCESS) { cudaStreamDestroy(S->stream); free(S); return NULL; }
+    cublasSetStream(S->blas, S->stream);
+    cublasSetMathMode(S->blas, CUBLAS_PEDANTIC_MATH);    /* fp32 throughout, no TF32 */
+    if (cudaMalloc(&S->blas_ws, (size_t)32 << 20) == cudaSuccess)   /* no allocation while capturing */
+        cublasSetWorkspace(S->blas, S->blas_ws, (size_t)32 << 20);
+    else S->blas_ws = NULL;
+    return S;
+}
+static void dlc_release(void *st) {
+    dlc_state *S = (dlc_state *)st;
+    if (!S) return;
+    cudaStreamSynchronize(S->stream);
+    cublasDestroy(S->blas);
+    if (S->blas_ws) cudaFree(S->blas_ws);
+    cudaStreamDestroy(S->stream);
+    free(S);
+}
+static void *dlc_dev_alloc(void *st, size_t n) { void *p = NULL; (void)st; return cudaMalloc(&p, n) == cudaSuccess ? p : NULL; }
+static void dlc_dev_free(void *st, void *p) { (void)st; cudaFree(p); }
+static void *dlc_host_alloc(void *st, size_t n) { void *p = NULL; (void)st; return cudaMallocHost(&p, n) == cudaSuccess ? p : NULL; }
+static void dlc_host_free(void *st, void *p) { (void)st; cudaFreeHost(p); }
+static dl_status dlc_upload(void *st, void *dev, const void *host, size_t n) {
+    dlc_state *S = (dlc_state *)st;
+    if (dlc_check(S, cudaMemcpyAsync(dev, host, n, cudaMemcpyHostToDevice, S->stream) != cudaSuccess)) return DL_STATUS_INVALID;
+    /* eager: the host may overwrite its copy as soon as we return */
+    if (!S->capturing) return dlc_check(S, cudaStreamSynchronize(S->stream) != cudaSuccess);
+    return DL_STATUS_OK;
+}
+static dl_status dlc_download(void *st, void *host, const void *dev, size_t n) {
+    dlc_state *S = (dlc_state *)st;
+    if (dlc_check(S, cudaMemcpyAsync(host, dev, n, cudaMemcpyDeviceToHost, S->stream) != cudaSuccess)) return DL_STATUS_INVALID;
+    return dlc_check(S, cudaStreamSynchronize(S->stream) != cudaSuccess);
+}
+static dl_status dlc_memset0(void *st, void *dev, size_t n) {
+    dlc_state *S = (dlc_state *)st;
+    return dlc_check(S, cudaMemsetAsync(dev, 0, n, S->stream) != cudaSuccess);
+}
+static dl_status dlc_sync(void *st) {
+    dlc_state *S = (dlc_state *)st;
+    dlc_check(S, cudaStreamSynchronize(S->stream) != cudaSuccess);
+    dlc_check(S, cudaGetLastError() != cudaSuccess);
+    return S->err;
+}
+static dl_status dlc_capture_begin(void *st) {
+    dlc_state *S = (dlc_state *)st;
+    if (cudaStreamBeginCapture(S->stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) { cudaGetLastError(); return DL_STATUS_UNSUPPORTED; }
+    S->capturing = 1;
+    return DL_STATUS_OK;
+}
+static dl_status dlc_capture_end(void *st, void **graph) {
+    dlc_state *S = (dlc_state *)st; cudaGraph_t g = NULL; cudaGraphExec_t e = NULL;
+    S->capturing = 0;
+    if (cudaStreamEndCapture(S->stream, &g) != cudaSuccess || !g) { cudaGetLastError(); return DL_STATUS_UNSUPPORTED; }
+    if (cudaGraphInstantiate(&e, g, 0) != cudaSuccess) { cudaGetLastError(); cudaGraphDestroy(g); return DL_STATUS_UNSUPPORTED; }
+    cudaGraphDestroy(g);
+    *graph = (void *)e;
+    return DL_STATUS_OK;
+}
+static dl_status dlc_graph_launch(void *st, void *graph) {
+    dlc_state *S = (dlc_state *)st;
+    return dlc_check(S, cudaGraphLaunch((cudaGraphExec_t)graph, S->stream) != cudaSuccess);
+}
+static void dlc_graph_free(void *st, void *graph) { (void)st; cudaGraphExecDestroy((cudaGraphExec_t)graph); }
+static const char *dlc_name(void) {
+    static char name[256]; cudaDeviceProp p; int d = 0;
+    if (!dlc_device_ok() || cudaGetDevice(&d) != cudaSuccess || cudaGetDeviceProperties(&p, d) != cudaSuccess) return "none";
+    memcpy(name, p.name, sizeof name < sizeof p.name ? sizeof name : sizeof p.name); name[sizeof name - 1] = 0;
+    return name;
+}
+#endif
+
+/* ======================================================================================
+   >>cuda-gemm  row-major C[M,N] = alpha op(A) op(B) + beta C, batched by strides;
+   cuBLAS (column-major) computes C^T = op(B)^T op(A)^T. lda/ldb/ldc: row strides.
+   ====================================================================================== */
+#if defined(DLC_EMULATE)
+static void dlc_gemm(dlc_state *S, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, int64_t sa, const float *B, int64_t ldb, int64_t sb,
+                     float beta, float *C, int64_t ldc, int64_t sc, int64_t batch) {
+    (void)S;
+    dlc_emu_do([=]() {
+        for (int64_t b = 0; b < batch; b++)
+            for (int64_t i = 0; i < M; i++) for (int64_t j = 0; j < N; j++) {
+                float acc = 0.0f;
+                for (int64_t k = 0; k < K; k++) {
+                    float a = ta ? A[b * sa + k * lda + i] : A[b * sa + i * lda + k];
+                    float bb = tb ? B[b * sb + j * ldb + k] : B[b * sb + k * ldb + j];
+                    acc += a * bb;
+                }
+                float *c = &C[b * sc + i * ldc + j];
+                *c = alpha * acc + (beta == 0.0f ? 0.0f : beta * *c);
+            }
+    });
+}
+#else
+static void dlc_gemm(dlc_state *S, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, int64_t sa, const float *B, int64_t ldb, int64_t sb,
+                     float beta, float *C, int64_t ldc, int64_t sc, int64_t batch) {
+    cublasStatus_t r;
+    if (M == 0 || N == 0 || batch == 0) return;
+    if (batch == 1)
+        r = cublasSgemm(S->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M, (int)K,
+                        &alpha, B, (int)ldb, A, (int)lda, &beta, C, (int)ldc);
+    else
+        r = cublasSgemmStridedBatched(S->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M, (int)K,
+                                      &alpha, B, (int)ldb, (long long)sb, A, (int)lda, (long long)sa, &beta, C, (int)ldc, (long long)sc, (int)batch);
+    dlc_check(S, r != CUBLAS_STATUS_SUCCESS);
+}
+#endif
+static dl_status dlc_status(dl_ctx *ctx) {   /* what an op returns after launching */
+    dlc_state *S = dlc_st(ctx);
+#if !defined(DLC_EMULATE)
+    if (cudaPeekAtLastError() != cudaSuccess) { cudaGetLastError(); if (!S->err) S->err = DL_STATUS_INVALID; }
+#endif
+    return S->err;
+}
+
+/* ======================================================================================
+   >>cuda-fill  fill (dl_backward's seed)
+   ====================================================================================== */
+__global__ void dlc_k_fill(float *y, int64_t n, float v) { DLC_LOOP(i, n) y[i] = v; }
+static dl_status dlc_fill(void *st, float *dev, int64_t n, float v) {
+    dlc_state *S = (dlc_state *)st;
+    if (n > 0) DLC_LAUNCH(dlc_k_fill, dlc_blocks(n), DLC_THREADS, S, dev, n, v);
+#if !defined(DLC_EMULATE)
+    dlc_check(S, cudaPeekAtLastError() != cudaSuccess);
+#endif
+    return S->err;
+}
+
+/* ======================================================================================
+   >>cuda-ops-elementwise  copy (strided gather), binary with broadcast, where, unary
+   ====================================================================================== */
+/* strides of up to 8 dims, passed by value */
+typedef struct dlc_geo { int nd; int64_t shape[DL_MAX_DIMS], st[3][DL_MAX_DIMS]; } dlc_geo;
+/* operand k's storage offset of the contiguous output index i */
+__device__ int64_t dlc_off(const dlc_geo &g, int k, int64_t i) {
+    int64_t off = 0; int d;
+    for (d = g.nd - 1; d >= 0; d--) { int64_t n = g.shape[d]; off += (i % n) * g.st[k][d]; i /= n; }
+    return off;
+}
+/* broadcast strides of t against out's shape (0 where t has size 1 or no dim) */
+static void dlc_bcast(dlc_geo *g, int k, const dl_tensor *out, const dl_tensor *t) {
+    int d, off = out->ndim - t->ndim;
+    for (d = 0; d < out->ndim; d++) {
+        int td = d - off;
+        g->st[k][d] = (td < 0 || t->shape[td] == 1) ? 0 : t->stride[td];
+    }
+}
+static void dlc_geo_init(dlc_geo *g, const dl_tensor *out) {
+    int d; memset(g, 0, sizeof *g); g->nd = out->ndim;
+    for (d = 0; d < out->ndim; d++) { g->shape[d] = out->shape[d]; g->st[0][d] = out->stride[d]; }
+}
+
+/* copy: y (contiguous) = x (any strides); backward: dx += dy (same contiguous layout as y) */
+__global__ void dlc_k_gather(float *y, const float *x, dlc_geo g, int64_t n) { DLC_LOOP(i, n) y[i] = x[dlc_off(g, 1, i)]; }
+__global__ void dlc_k_axpy(float *y, const float *x, int64_t n, float a) { DLC_LOOP(i, n) y[i] += a * x[i]; }
+static dl_status dlc_fwd_copy(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *y = nd->out; dlc_geo g; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !y->numel) return DL_STATUS_OK;
+    dlc_geo_init(&g, y); memcpy(g.st[1], x->stride, sizeof g.st[1]);
+    DLC_LAUNCH(dlc_k_gather, dlc_blocks(y->numel), DLC_THREADS, S, DLC_F(ctx, y->data), DLC_CF(ctx, x->data), g, y->numel);
+    return dlc_status(ctx);
+}
+static dl_status dlc_bwd_copy(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *y = nd->out; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !x->grad || !y->numel) return DL_STATUS_OK;
+    DLC_LAUNCH(dlc_k_axpy, dlc_blocks(y->numel), DLC_THREADS, S, DLC_F(ctx, x->grad), DLC_CF(ctx, y->grad), y->numel, 1.0f);
+    return dlc_status(ctx);
+}
+
+/* binary: y = a op b, a and b contiguous, broadcast to y's shape */
+__device__ float dlc_bin(int op, float p, float q) {
+    switch (op) {
+    case DL__OP_add: return p + q;
+    case DL__OP_sub: return p - q;
+    case DL__OP_mul: return p * q;
+    case DL__OP_div: return p / q;
+    case DL__OP_minimum: return (p != p || q != q) ? p + q : (p < q ? p : q);
+    default: return (p != p || q != q) ? p + q : (p > q ? p : q);
+    }
+}
+__global__ void dlc_k_binary(int op, float *y, const float *a, const float *b, dlc_geo g, int64_t n) {
+    DLC_LOOP(i, n) y[i] = dlc_bin(op, a[dlc_off(g, 1, i)], b[dlc_off(g, 2, i)]);
+}
+/* d/da (which = 0) or d/db (1) of one element */
+__device__ float dlc_bin_d(int op, int which, float gi, float p, float q, float y) {
+    switch (op) {
+    case DL__OP_add: return gi;
+    case DL__OP_sub: return which ? -gi : gi;
+    case DL__OP_mul: return which ? gi * p : gi * q;
+    case DL__OP_div: return which ? -gi * y / q : gi / q;
+    case DL__OP_minimum: return which ? (q < p ? gi : (p == q ? 0.5f * gi : 0.0f)) : (p < q ? gi : (p == q ? 0.5f * gi : 0.0f));
+    default: return which ? (q > p ? gi : (p == q ? 0.5f * gi : 0.0f)) : (p > q ? gi : (p == q ? 0.5f * gi : 0.0f));
+    }
+}
+/* the gradient of a broadcast operand: one thread per operand element sums, in a fixed
+   order, over the output elements that read it (no atomics: deterministic). The operand's
+   element e has multi-index over the out dims where its stride != 0; the others are
+   summed. red = the out dims it is broadcast along. */
+typedef struct dlc_red { int nr; int64_t rshape[DL_MAX_DIMS], rstride[DL_MAX_DIMS]; int nk; int64_t kshape[DL_MAX_DIMS], kstride[DL_MAX_DIMS]; } dlc_red;
+static void dlc_red_init(dlc_red *r, const dl_tensor *out, const dl_tensor *t) {
+    int d, off = out->ndim - t->ndim; int64_t ost[DL_MAX_DIMS], s = 1;
+    for (d = out->ndim - 1; d >= 0; d--) { ost[d] = s; s *= out->shape[d]; }
+    memset(r, 0, sizeof *r);
+    for (d = 0; d < out->ndim; d++) {
+        int td = d - off;
+        if (td < 0 || (t->shape[td] == 1 && out->shape[d] != 1)) { r->rshape[r->nr] = out->shape[d]; r->rstride[r->nr++] = ost[d]; }
+        else { r->kshape[r->nk] = out->shape[d]; r->kstride[r->nk++] = ost[d]; }
+    }
+}
+__device__ int64_t dlc_red_base(const dlc_red &r, int64_t e) {  /* out offset of kept index e */
+    int64_t off = 0; int d;
+    for (d = r.nk - 1; d >= 0; d--) { off += (e % r.kshape[d]) * r.kstride[d]; e /= r.kshape[d]; }
+    return off;
+}
+__device__ int64_t dlc_red_off(const dlc_red &r, int64_t j) {
+    int64_t off = 0; int d;
+    for (d = r.nr - 1; d >= 0; d--) { off += (j % r.rshape[d]) * r.rstride[d]; j /= r.rshape[d]; }
+    return off;
+}
+__global__ void dlc_k_binary_bwd(int op, int which, float *gt, int64_t nt, int64_t nred, dlc_red r, dlc_geo g,
+                                 const float *gy, const float *a, const float *b, const float *y) {
+    DLC_LOOP(e, nt) {
+        int64_t base = dlc_red_base(r, e), j; float acc = 0.0f;
+        for (j = 0; j < nred; j++) {
+            int64_t o = base + dlc_red_off(r, j);
+            acc += dlc_bin_d(op, which, gy[o], a[dlc_off(g, 1, o)], b[dlc_off(g, 2, o)], y[o]);
+        }
+        gt[e] += acc;
+    }
+}
+static dl_status dlc_fwd_binary(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *a = nd->in[0], *b = nd->in[1], *y = nd->out; dlc_geo g; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !y->numel) return DL_STATUS_OK;
+    dlc_geo_init(&g, y); dlc_bcast(&g, 1, y, a); dlc_bcast(&g, 2, y, b);
+    DLC_LAUNCH(dlc_k_binary, dlc_blocks(y->numel), DLC_THREADS, S, nd->op, DLC_F(ctx, y->data), DLC_CF(ctx, a->data), DLC_CF(ctx, b->data), g, y->numel);
+    return dlc_status(ctx);
+}
+static dl_status dlc_bwd_binary(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *y = nd->out; dlc_geo g; dlc_state *S = dlc_st(ctx); int w;
+    if (phase == DL_PHASE_PLAN || !y->numel) return DL_STATUS_OK;
+    dlc_geo_init(&g, y); dlc_bcast(&g, 1, y, nd->in[0]); dlc_bcast(&g, 2, y, nd->in[1]);
+    for (w = 0; w < 2; w++) {
+        dl_tensor *t = nd->in[w]; dlc_red r;
+        if (!t->grad) continue;
+        dlc_red_init(&r, y, t);
+        DLC_LAUNCH(dlc_k_binary_bwd, dlc_blocks(t->numel), DLC_THREADS, S, nd->op, w, DLC_F(ctx, t->grad), t->numel, y->numel / (t->numel ? t->numel : 1), r, g,
+                   DLC_CF(ctx, y->grad), DLC_CF(ctx, nd->in[0]->data), DLC_CF(ctx, nd->in[1]->data), DLC_CF(ctx, y->data));
+    }
+    return dlc_status(ctx);
+}
+
+/* unary y = f(x; p0, p1) and dx += g f'(x): the same formulas as dl.h's DL__UNARY_KERNELS */
+#define DLC_SELU_SCALE 1.0507009873554804934f
+#define DLC_SELU_ALPHA 1.6732632423543772848f
+#define DLC_SQRT_2_OVER_PI 0.7978845608028654f
+__device__ float dlc_sigm(float x) { if (x >= 0.0f) return 1.0f / (1.0f + expf(-x)); { float e = expf(x); return e / (1.0f + e); } }
+__device__ float dlc_softplus(float x) { return (x > 0.0f ? x : 0.0f) + log1pf(expf(-fabsf(x))); }
+__device__ float dlc_gelu_tanh_d(float x) {
+    float x2 = x * x, t = tanhf(DLC_SQRT_2_OVER_PI * (x + 0.044715f * x2 * x));
+    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * DLC_SQRT_2_OVER_PI * (1.0f + 3.0f * 0.044715f * x2);
+}
+__device__ float dlc_un(int op, float x, float p0, float p1) {
+    switch (op) {
+    case DL__OP_neg: return -x;
+    case DL__OP_abs: return fabsf(x);
+    case DL__OP_sign: return (float)((x > 0.0f) - (x < 0.0f));
+    case DL__OP_exp: return expf(x);
+    case DL__OP_log: return logf(x);
+    case DL__OP_sqrt: return sqrtf(x);
+    case DL__OP_square: return x * x;
+    case DL__OP_pow: return powf(x, p0);
+    case DL__OP_sin: return sinf(x);
+    case DL__OP_cos: return cosf(x);
+    case DL__OP_clamp: case DL__OP_hard_tanh: return x < p0 ? p0 : (x > p1 ? p1 : x);
+    case DL__OP_relu: return x > 0.0f ? x : 0.0f;
+    case DL__OP_sigmoid: return dlc_sigm(x);
+    case DL__OP_tanh: return tanhf(x);
+    case DL__OP_softplus: return dlc_softplus(x);
+    case DL__OP_log_sigmoid: return -dlc_softplus(-x);
+    case DL__OP_add_scalar: return x + p0;
+    case DL__OP_mul_scalar: return x * p0;
+    case DL__OP_leaky_relu: return x > 0.0f ? x : p0 * x;
+    case DL__OP_elu: return x > 0.0f ? x : p0 * expm1f(x);
+    case DL__OP_selu: return DLC_SELU_SCALE * (x > 0.0f ? x : DLC_SELU_ALPHA * expm1f(x));
+    case DL__OP_gelu: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case DL__OP_gelu_tanh: return 0.5f * x * (1.0f + tanhf(DLC_SQRT_2_OVER_PI * (x + 0.044715f * x * x * x)));
+    case DL__OP_silu: return x * dlc_sigm(x);
+    case DL__OP_softsign: return x / (1.0f + fabsf(x));
+    default: return 0.0f;
+    }
+}
+__device__ float dlc_un_d(int op, float x, float y, float g, float p0, float p1) {
+    switch (op) {
+    case DL__OP_neg: return -g;
+    case DL__OP_abs: return x > 0.0f ? g : (x < 0.0f ? -g : 0.0f);
+    case DL__OP_sign: return 0.0f * g;
+    case DL__OP_exp: return g * y;
+    case DL__OP_log: return g / x;
+    case DL__OP_sqrt: return g * 0.5f / y;
+    case DL__OP_square: return 2.0f * x * g;
+    case DL__OP_pow: return p0 == 0.0f ? 0.0f : g * p0 * powf(x, p0 - 1.0f);
+    case DL__OP_sin: return g * cosf(x);
+    case DL__OP_cos: return -g * sinf(x);
+    case DL__OP_clamp: return (x >= p0 && x <= p1) ? g : 0.0f;
+    case DL__OP_hard_tanh: return (x > p0 && x < p1) ? g : 0.0f;
+    case DL__OP_relu: return x > 0.0f ? g : 0.0f;
+    case DL__OP_sigmoid: return g * y * (1.0f - y);
+    case DL__OP_tanh: return g * (1.0f - y * y);
+    case DL__OP_softplus: return g * dlc_sigm(x);
+    case DL__OP_log_sigmoid: return g * dlc_sigm(-x);
+    case DL__OP_add_scalar: return g;
+    case DL__OP_mul_scalar: return g * p0;
+    case DL__OP_leaky_relu: return x > 0.0f ? g : g * p0;
+    case DL__OP_elu: return x > 0.0f ? g : g * p0 * expf(x);
+    case DL__OP_selu: return x > 0.0f ? g * DLC_SELU_SCALE : g * DLC_SELU_SCALE * DLC_SELU_ALPHA * expf(x);
+    case DL__OP_gelu: return g * (0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.3989422804014327f * expf(-0.5f * x * x));
+    case DL__OP_gelu_tanh: return g * dlc_gelu_tanh_d(x);
+    case DL__OP_silu: { float s = dlc_sigm(x); return g * s * (1.0f + x * (1.0f - s)); }
+    case DL__OP_softsign: { float d = 1.0f + fabsf(x); return g / (d * d); }
+    default: return 0.0f;
+    }
+}
+__global__ void dlc_k_unary(int op, float *y, const float *x, int64_t n, float p0, float p1) { DLC_LOOP(i, n) y[i] = dlc_un(op, x[i], p0, p1); }
+__global__ void dlc_k_unary_bwd(int op, float *gx, const float *x, const float *y, const float *g, int64_t n, float p0, float p1) {
+    DLC_LOOP(i, n) gx[i] += dlc_un_d(op, x[i], y[i], g[i], p0, p1);
+}
+static dl_status dlc_fwd_unary(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *y = nd->out; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !y->numel) return DL_STATUS_OK;
+    DLC_LAUNCH(dlc_k_unary, dlc_blocks(y->numel), DLC_THREADS, S, nd->op, DLC_F(ctx, y->data), DLC_CF(ctx, x->data), y->numel, nd->farg[0], nd->farg[1]);
+    return dlc_status(ctx);
+}
+static dl_status dlc_bwd_unary(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *y = nd->out; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !x->grad || !y->numel) return DL_STATUS_OK;
+    DLC_LAUNCH(dlc_k_unary_bwd, dlc_blocks(y->numel), DLC_THREADS, S, nd->op, DLC_F(ctx, x->grad), DLC_CF(ctx, x->data), DLC_CF(ctx, y->data),
+               DLC_CF(ctx, y->grad), y->numel, nd->farg[0], nd->farg[1]);
+    return dlc_status(ctx);
+}
+
+/* ======================================================================================
+   >>cuda-ops-matmul  cuBLAS; iarg[0] = DL_TRANS_* flags; 2-D or 3-D (batched) operands
+   ====================================================================================== */
+typedef struct dlc_mm { int64_t batch, M, N, K, bsa, bsb; int ta, tb; } dlc_mm;
+static void dlc_mm_dims(const dl_tensor *a, const dl_tensor *b, int trans, dlc_mm *m) {
+    int ra = a->ndim, rb = b->ndim;
+    m->ta = (trans & DL_TRANS_A) != 0; m->tb = (trans & DL_TRANS_B) != 0;
+    m->M = m->ta ? a->shape[ra - 1] : a->shape[ra - 2];
+    m->K = m->ta ? a->shape[ra - 2] : a->shape[ra - 1];
+    m->N = m->tb ? b->shape[rb - 2] : b->shape[rb - 1];
+    m->batch = ra == 3 ? a->shape[0] : (rb == 3 ? b->shape[0] : 1);
+    m->bsa = ra == 3 ? a->shape[1] * a->shape[2] : 0;
+    m->bsb = rb == 3 ? b->shape[1] * b->shape[2] : 0;
+}
+static dl_status dlc_fwd_matmul(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *a = nd->in[0], *b = nd->in[1], *y = nd->out; dlc_mm m; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !y->numel) return DL_STATUS_OK;
+    dlc_mm_dims(a, b, nd->iarg[0], &m);
+    if (m.K == 0) return dlc_memset0(S, DLC_F(ctx, y->data), (size_t)y->numel * 4u);
+    dlc_gemm(S, m.ta, m.tb, m.M, m.N, m.K, 1.0f, DLC_CF(ctx, a->data), a->shape[a->ndim - 1], m.bsa,
+             DLC_CF(ctx, b->data), b->shape[b->ndim - 1], m.bsb, 0.0f, DLC_F(ctx, y->data), m.N, m.M * m.N, m.batch);
+    return dlc_status(ctx);
+}
+/* a batched operand's gradient sums over the batch when the operand itself is 2-D */
+static dl_status dlc_bwd_matmul(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *a = nd->in[0], *b = nd->in[1], *y = nd->out; dlc_mm m; dlc_state *S = dlc_st(ctx);
+    int64_t bi;
+    if (phase == DL_PHASE_PLAN || !y->numel) return DL_STATUS_OK;
+    dlc_mm_dims(a, b, nd->iarg[0], &m);
+    if (m.K == 0) return DL_STATUS_OK;
+    if (a->grad) {   /* d op(A) [M,K] = G [M,N] . op(B)^T; stored through op: dA = G op(B)^T or (G op(B)^T)^T */
+        float *ga = DLC_F(ctx, a->grad); const float *G = DLC_CF(ctx, y->grad), *B = DLC_CF(ctx, b->data);
+        int64_t ldb = b->shape[b->ndim - 1];
+        if (m.bsa || m.batch == 1) {
+            if (!m.ta) dlc_gemm(S, 0, !m.tb, m.M, m.K, m.N, 1.0f, G, m.N, m.M * m.N, B, ldb, m.bsb, 1.0f, ga, m.K, m.bsa, m.batch);
+            else dlc_gemm(S, m.tb, 1, m.K, m.M, m.N, 1.0f, B, ldb, m.bsb, G, m.N, m.M * m.N, 1.0f, ga, m.M, m.bsa, m.batch);
+        } else for (bi = 0; bi < m.batch; bi++) {   /* 2-D A, 3-D B: accumulate batch by batch */
+            if (!m.ta) dlc_gemm(S, 0, !m.tb, m.M, m.K, m.N, 1.0f, G + bi * m.M * m.N, m.N, 0, B + bi * m.bsb, ldb, 0, 1.0f, ga, m.K, 0, 1);
+            else dlc_gemm(S, m.tb, 1, m.K, m.M, m.N, 1.0f, B + bi * m.bsb, ldb, 0, G + bi * m.M * m.N, m.N, 0, 1.0f, ga, m.M, 0, 1);
+        }
+    }
+    if (b->grad) {   /* d op(B) [K,N] = op(A)^T G; stored through op */
+        float *gb = DLC_F(ctx, b->grad); const float *G = DLC_CF(ctx, y->grad), *A = DLC_CF(ctx, a->data);
+        int64_t lda = a->shape[a->ndim - 1];
+        if (m.bsb || m.batch == 1) {
+            if (!m.tb) dlc_gemm(S, !m.ta, 0, m.K, m.N, m.M, 1.0f, A, lda, m.bsa, G, m.N, m.M * m.N, 1.0f, gb, m.N, m.bsb, m.batch);
+            else dlc_gemm(S, 1, m.ta, m.N, m.K, m.M, 1.0f, G, m.N, m.M * m.N, A, lda, m.bsa, 1.0f, gb, m.K, m.bsb, m.batch);
+        } else for (bi = 0; bi < m.batch; bi++) {
+            if (!m.tb) dlc_gemm(S, !m.ta, 0, m.K, m.N, m.M, 1.0f, A + bi * m.bsa, lda, 0, G + bi * m.M * m.N, m.N, 0, 1.0f, gb, m.N, 0, 1);
+            else dlc_gemm(S, 1, m.ta, m.N, m.K, m.M, 1.0f, G + bi * m.M * m.N, m.N, 0, A + bi * m.bsa, lda, 0, 1.0f, gb, m.K, 0, 1);
+        }
+    }
+    return dlc_status(ctx);
+}
+
+/* ======================================================================================
+   >>cuda-optim  the fused multi-tensor update (torch.optim's rules, as dl.h's CPU loops)
+   and global-norm clipping. blockIdx.y = parameter; the records come from the arena.
+   ====================================================================================== */
+__global__ void dlc_k_optim(dl_optim_args a, const dl_optim_rec *recs) {
+    const dl_optim_rec r = recs[blockIdx.y];
+    float *p = r.p, *s1 = r.s1, *s2 = r.s2, *s3 = r.s3; const float *gr = r.g;
+    const float lr = r.lr, wd = r.wd; const int first = r.t == 1.0f;
+    DLC_LOOP(i, r.numel) {
+        switch (a.kind) {
+        case DL_SGD: {
+            const float mom = a.momentum, damp = 1.0f - a.dampening, g = gr[i] + wd * p[i];
+            if (mom == 0.0f) p[i] -= lr * g;
+            else {
+                const float m = first ? g : mom * s1[i] + damp * g;
+                s1[i] = m;
+                p[i] -= a.nesterov ? lr * (g + mom * m) : lr * m;
+            }
+            break; }
+        case DL_ADAGRAD: {
+            const float g = gr[i] + wd * p[i], s = s1[i] + g * g;
+            s1[i] = s; p[i] -= r.clr * (g / (sqrtf(s) + a.eps));
+            break; }
+        case DL_RMSPROP: {
+            const int64_t n = r.numel; float *gavg = a.centered ? s3 + (a.momentum > 0.0f ? n : 0) : NULL, *buf = a.momentum > 0.0f ? s3 : NULL;
+            const float g = gr[i] + wd * p[i]; float avg;
+            s2[i] = a.alpha * s2[i] + (1.0f - a.alpha) * g * g;
+            if (gavg) { gavg[i] = a.alpha * gavg[i] + (1.0f - a.alpha) * g; avg = sqrtf(s2[i] - gavg[i] * gavg[i]) + a.eps; }
+            else avg = sqrtf(s2[i]) + a.eps;
+            if (buf) { buf[i] = a.momentum * buf[i] + g / avg; p[i] -= lr * buf[i]; }
+            else p[i] -= lr * (g / avg);
+            break; }
+        default: {   /* adam, adamw */
+            float g = gr[i], pv = p[i], denom;
+            if (a.kind == DL_ADAMW) pv *= r.decay; else g += r.l2 * pv;
+            const float m = s1[i] * a.beta1 + (1.0f - a.beta1) * g, v = s2[i] * a.beta2 + (1.0f - a.beta2) * g * g;
+            s1[i] = m; s2[i] = v;
+            if (s3) { float mx = s3[i] > v ? s3[i] : v; s3[i] = mx; denom = sqrtf(mx) / r.bc2s + a.eps; }
+            else denom = sqrtf(v) / r.bc2s + a.eps;
+            p[i] = pv - r.step_size * (m / denom);
+            break; }
+        }
+    }
+}
+static unsigned dlc_blocks_y(int64_t max_numel) { int64_t b = (max_numel + DLC_THREADS - 1) / DLC_THREADS; return (unsigned)(b < 1 ? 1 : (b > 4096 ? 4096 : b)); }
+static dl_status dlc_optim(dl_ctx *ctx, const dl_optim_args *a, int phase) {
+    dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || a->n == 0) return DL_STATUS_OK;
+    DLC_LAUNCH(dlc_k_optim, dim3(dlc_blocks_y(a->max_numel), (unsigned)a->n), DLC_THREADS, S, *a, (const dl_optim_rec *)dl_backend_dev(ctx, a->recs));
+    return dlc_status(ctx);
+}
+/* clip: per-tensor sums of squares (one block each, fixed order), then one block adds them
+   in order and writes norm and scale, then every gradient is scaled */
+__global__ void dlc_k_sumsq(const dl_optim_rec *recs, float *part) {
+    __shared__ float sh[1024];
+    const dl_optim_rec r = recs[blockIdx.x]; float acc = 0.0f; int64_t i;
+    for (i = threadIdx.x; i < r.numel; i += blockDim.x) acc += r.g[i] * r.g[i];
+    acc = dlc_block_sum(acc, sh);
+    if (threadIdx.x == 0) part[blockIdx.x] = acc;
+}
+__global__ void dlc_k_clip_coef(float *part, int n, float max_norm) {
+    if (threadIdx.x == 0 && blockIdx.x == 0) {
+        float s = 0.0f, total, coef; int k;
+        for (k = 0; k < n; k++) s += part[k];
+        total = sqrtf(s); coef = max_norm / (total + 1e-6f);
+        part[n] = total; part[n + 1] = coef < 1.0f ? coef : 1.0f;
+    }
+}
+__global__ void dlc_k_scale(const dl_optim_rec *recs, const float *coef) {
+    const dl_optim_rec r = recs[blockIdx.y]; const float c = *coef;
+    if (c < 1.0f) DLC_LOOP(i, r.numel) r.g[i] *= c;
+}
+static dl_status dlc_clip(dl_ctx *ctx, const dl_clip_args *a, int phase) {
+    dlc_state *S = dlc_st(ctx); const dl_optim_rec *recs; float *part;
+    if (phase == DL_PHASE_PLAN || a->n == 0) return DL_STATUS_OK;
+    recs = (const dl_optim_rec *)dl_backend_dev(ctx, a->recs); part = DLC_F(ctx, a->scratch);
+    DLC_LAUNCH_SH(dlc_k_sumsq, dim3((unsigned)a->n), 256, 0, S, recs, part);
+    DLC_LAUNCH(dlc_k_clip_coef, 1, 32, S, part, a->n, a->max_norm);
+    DLC_LAUNCH(dlc_k_scale, dim3(dlc_blocks_y(a->max_numel), (unsigned)a->n), DLC_THREADS, S, recs, part + a->n + 1);
+    return dlc_status(ctx);
+}
+
+/* >>cuda-ops-more  (further op groups are appended here) */
+
+/* ======================================================================================
+   >>cuda-table  the backend table: one slot per op of DL_OPS
+   ====================================================================================== */
+static dl_backend dlc_table;
+static void dlc_table_fill(dl_backend *t) {
+    int op;
+    memset(t, 0, sizeof *t);
+    t->version = DL_BACKEND_VERSION; t->name = "cuda";
+    t->init = dlc_init; t->release = dlc_release;
+    t->dev_alloc = dlc_dev_alloc; t->dev_free = dlc_dev_free;
+    t->host_alloc = dlc_host_alloc; t->host_free = dlc_host_free;
+    t->upload = dlc_upload; t->download = dlc_download; t->memset0 = dlc_memset0; t->fill = dlc_fill; t->sync = dlc_sync;
+    t->capture_begin = dlc_capture_begin; t->capture_end = dlc_capture_end;
+    t->graph_launch = dlc_graph_launch; t->graph_free = dlc_graph_free;
+    t->fwd[DL__OP_copy] = dlc_fwd_copy; t->bwd[DL__OP_copy] = dlc_bwd_copy;
+    for (op = DL__OP_add; op <= DL__OP_maximum; op++) { t->fwd[op] = dlc_fwd_binary; t->bwd[op] = dlc_bwd_binary; }
+    {   static const int un[] = { DL__OP_add_scalar, DL__OP_mul_scalar, DL__OP_neg, DL__OP_abs, DL__OP_sign, DL__OP_exp, DL__OP_log,
+            DL__OP_sqrt, DL__OP_square, DL__OP_pow, DL__OP_sin, DL__OP_cos, DL__OP_clamp, DL__OP_relu, DL__OP_sigmoid, DL__OP_tanh,
+            DL__OP_softplus, DL__OP_log_sigmoid, DL__OP_leaky_relu, DL__OP_elu, DL__OP_selu, DL__OP_gelu, DL__OP_gelu_tanh,
+            DL__OP_silu, DL__OP_hard_tanh, DL__OP_softsign };
+        size_t i;
+        for (i = 0; i < sizeof un / sizeof un[0]; i++) { t->fwd[un[i]] = dlc_fwd_unary; t->bwd[un[i]] = dlc_bwd_unary; } }
+    t->fwd[DL__OP_matmul] = dlc_fwd_matmul; t->bwd[DL__OP_matmul] = dlc_bwd_matmul;
+    t->optim = dlc_optim; t->clip = dlc_clip;
+    /* >>cuda-table-more  (further op groups register here) */
+}
+extern "C" {
+DLDEF const dl_backend *dl_cuda_backend(void) {
+    if (!dlc_table.version) dlc_table_fill(&dlc_table);
+    return &dlc_table;
+}
+DLDEF int dl_cuda_available(void) { return dlc_device_ok(); }
+DLDEF const char *dl_cuda_device_name(void) { return dlc_name(); }
+}
+#endif /* DL_CUDA_IMPLEMENTATION */
