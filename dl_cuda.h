@@ -675,7 +675,21 @@ static dl_status dlc_clip(dl_ctx *ctx, const dl_clip_args *a, int phase) {
     return dlc_status(ctx);
 }
 
-/* >>cuda-ops-more  (further op groups are appended here) */
+/* >>cuda-ops-A  reductions, softmax, views, concat, index ops, where, prelu */
+
+/* (end of >>cuda-ops-A) */
+
+/* >>cuda-ops-B  convolutions and pooling */
+
+/* (end of >>cuda-ops-B) */
+
+/* >>cuda-ops-C  normalizations and embedding */
+
+/* (end of >>cuda-ops-C) */
+
+/* >>cuda-ops-D  recurrent layers */
+
+/* (end of >>cuda-ops-D) */
 
 /* ======================================================================================
    >>cuda-table  the backend table: one slot per op of DL_OPS
@@ -701,7 +715,10 @@ static void dlc_table_fill(dl_backend *t) {
         for (i = 0; i < sizeof un / sizeof un[0]; i++) { t->fwd[un[i]] = dlc_fwd_unary; t->bwd[un[i]] = dlc_bwd_unary; } }
     t->fwd[DL__OP_matmul] = dlc_fwd_matmul; t->bwd[DL__OP_matmul] = dlc_bwd_matmul;
     t->optim = dlc_optim; t->clip = dlc_clip;
-    /* >>cuda-table-more  (further op groups register here) */
+    /* >>cuda-table-A */
+    /* >>cuda-table-B */
+    /* >>cuda-table-C */
+    /* >>cuda-table-D */
 }
 extern "C" {
 DLDEF const dl_backend *dl_cuda_backend(void) {

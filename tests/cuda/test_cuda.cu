@@ -124,7 +124,10 @@ static void run_case(const opcase *c) {
 #define S4(a, b, c, d) dl_shape4(a, b, c, d)
 
 #include "cases_core.h"
-/* >>cuda-case-files  (op groups add their files here) */
+/* >>cuda-case-files-A */
+/* >>cuda-case-files-B */
+/* >>cuda-case-files-C */
+/* >>cuda-case-files-D */
 
 #include "steps.h"
 
@@ -142,7 +145,10 @@ int main(int argc, char **argv) {
     g_gpu = dl_ctx_init(&cd);
     if (!g_cpu || !g_gpu) { printf("FAIL context init (cpu %p, cuda %p)\n0 passed, 1 failed\n", (void *)g_cpu, (void *)g_gpu); return 1; }
     run_core_cases();
-    /* >>cuda-case-calls */
+    /* >>cuda-case-calls-A */
+    /* >>cuda-case-calls-B */
+    /* >>cuda-case-calls-C */
+    /* >>cuda-case-calls-D */
     run_step_tests();
     dl_ctx_free(g_cpu); dl_ctx_free(g_gpu);
     printf("%d passed, %d failed\n", g_pass, g_fail);
