@@ -137,7 +137,7 @@ __device__ float dlc_block_max(float v, float *sh) {
     v = sh[0]; __syncthreads();
     return v;
 }
-static inline unsigned dlc_row_threads(int64_t n) {        /* threads per row for a row reduction */
+inline unsigned dlc_row_threads(int64_t n) {        /* threads per row for a row reduction */
     unsigned t = 32; while (t < 256 && (int64_t)t < n) t <<= 1; return t;
 }
 

@@ -36,7 +36,9 @@
      median_ms t         the median of those
      peak_rss_kib K      getrusage(RUSAGE_SELF).ru_maxrss at the end
    Build: cc -O2 -march=native -pthread -I. bench/workloads.c -o build/bench_workloads -lm */
+#ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 199309L
+#endif
 #define DL_IMPLEMENTATION
 #include "dl.h"
 #include <stdio.h>
@@ -68,8 +70,9 @@ static int cmpd(const void *a, const void *b) { double x = *(const double *)a, y
 static void add_linear(model *m, dl_linear *l) { m->params[m->np++] = l->weight; m->params[m->np++] = l->bias; }
 
 /* fills t (when it has data) with uniform [0,1) or random classes below k */
-static void fill_uniform(dl_ctx *ctx, dl_tensor *t) { int64_t i; if (t->data) for (i = 0; i < t->numel; i++) t->data[i] = dl_rand_uniform(ctx); }
-static void fill_classes(dl_ctx *ctx, dl_tensor *t, int k) { int64_t i; if (t->idata) for (i = 0; i < t->numel; i++) t->idata[i] = (int32_t)(dl_rand_u64(ctx) % (uint64_t)k); }
+/* (dl_upload: on a backend the device copy gets what was written; a no-op on the CPU) */
+static void fill_uniform(dl_ctx *ctx, dl_tensor *t) { int64_t i; if (t->data) for (i = 0; i < t->numel; i++) t->data[i] = dl_rand_uniform(ctx); dl_upload(ctx, t); }
+static void fill_classes(dl_ctx *ctx, dl_tensor *t, int k) { int64_t i; if (t->idata) for (i = 0; i < t->numel; i++) t->idata[i] = (int32_t)(dl_rand_u64(ctx) % (uint64_t)k); dl_upload(ctx, t); }
 
 /* parameters, optimizer and the input batch */
 static void setup(dl_ctx *ctx, model *m, int w) {
@@ -174,10 +177,10 @@ static dl_tensor *forward(dl_ctx *ctx, model *m, dl_tensor **mu, dl_tensor **log
     }
 }
 
-/* one step; returns the loss (train) or 0 */
-static float step(dl_ctx *ctx, model *m, int train) {
+/* one training step, leaving the loss tensor in *loss_out (dl_step_run's step function
+   shape: no value is read inside) */
+static void train_step(dl_ctx *ctx, model *m, dl_tensor **loss_out) {
     dl_tensor *mu = NULL, *logvar = NULL, *out, *loss;
-    if (!train) { forward(ctx, m, &mu, &logvar); return 0.0f; }
     dl_optim_zero_grad(m->opt);
     out = forward(ctx, m, &mu, &logvar);
     if (m->w <= 4) loss = dl_cross_entropy(ctx, out, m->y, NULL);
@@ -188,9 +191,17 @@ static float step(dl_ctx *ctx, model *m, int train) {
     dl_backward(ctx, loss);
     if (m->w == 4) dl_clip_grad_norm(m->params, m->np, 5.0f);
     dl_optim_step(m->opt);
+    *loss_out = loss;
+}
+/* one step; returns the loss (train) or 0 */
+static float step(dl_ctx *ctx, model *m, int train) {
+    dl_tensor *mu = NULL, *logvar = NULL, *loss = NULL;
+    if (!train) { forward(ctx, m, &mu, &logvar); return 0.0f; }
+    train_step(ctx, m, &loss);
     return dl_item(loss);
 }
 
+#ifndef WL_NO_MAIN
 int main(int argc, char **argv) {
     int w, train, threads, steps, warmup = 5, i;
     dl_ctx_desc d; dl_ctx *ctx; model m; dl_mark mk; size_t need; double *ms; float loss0 = 0.0f;
@@ -250,3 +261,4 @@ int main(int argc, char **argv) {
     dl_ctx_free(ctx);
     return 0;
 }
+#endif

@@ -10,7 +10,9 @@
    Data: Debian's dataset-fashion-mnist (sudo apt-get install dataset-fashion-mnist).
    Build: cc -O2 -march=native -I. examples/03_fashion_mlp.c -lm -o build/03_fashion_mlp
    Run:   build/03_fashion_mlp [epochs] [data_dir] [--constant-lr]                         */
+#ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 199309L
+#endif
 #define DL_IMPLEMENTATION
 #include "dl.h"
 #include "fashion_mnist.h"
@@ -19,6 +21,9 @@
 #include <stdlib.h>
 #include <time.h>
 
+#ifndef EXAMPLE_BACKEND
+#define EXAMPLE_BACKEND NULL
+#endif
 #define SEED       1
 #define BATCH      128
 #define EVAL_BATCH 1000
@@ -45,13 +50,13 @@ static dl_tensor *forward(dl_ctx *ctx, const dl_linear *l, dl_tensor *x) {
 int main(int argc, char **argv) {
     int epochs = 10, cosine = 1, a, npos = 0;
     const char *dir = DATA_DIR;
-    dl_sched_desc sched = {0};
-    dl_ctx_desc cd = {0};
+    dl_sched_desc sched;
+    dl_ctx_desc cd;
     dl_ctx *ctx;
     dl_idx tr_img, tr_lab, te_img, te_lab;
     dl_tensor *tr_y, *te_y, *perm_t, *all_t, *params[6];
     dl_linear l[3];
-    dl_optim_desc od = {0};
+    dl_optim_desc od;
     dl_optim *opt;
     dl_mark step;
     int64_t n_train, n_test, i, k;
@@ -63,6 +68,7 @@ int main(int argc, char **argv) {
         else if (npos++ == 0) epochs = atoi(argv[a]);
         else dir = argv[a];
     }
+    memset(&sched, 0, sizeof sched); memset(&od, 0, sizeof od); memset(&cd, 0, sizeof cd);   /* (C++ rejects = {0} here) */
     if (epochs < 1) { fprintf(stderr, "usage: %s [epochs >= 1] [data_dir] [--constant-lr]\n", argv[0]); return 2; }
     /* by default the learning rate follows CosineAnnealingLR(T_max = epochs, eta_min = 0),
        stepped once per epoch, as bench/torch_fashion_mlp.py does; --constant-lr keeps
@@ -73,8 +79,9 @@ int main(int argc, char **argv) {
        loading; the program prints dl_ctx_peak_bytes() at the end (about 71 MiB). */
     cd.memory_size = (size_t)128 << 20;
     cd.seed = SEED;
+    cd.backend = EXAMPLE_BACKEND;   /* NULL: the CPU; examples/14_cuda_mlp.cu: the GPU */
     ctx = dl_ctx_init(&cd);
-    if (!ctx) { fprintf(stderr, "03_fashion_mlp: dl_ctx_init failed (no memory)\n"); return 1; }
+    if (!ctx) { fprintf(stderr, "03_fashion_mlp: dl_ctx_init failed (no memory%s)\n", cd.backend ? ", or no usable GPU" : ""); return 1; }
     if (!fm_load(ctx, "03_fashion_mlp", dir, "train-images-idx3-ubyte.gz", &tr_img) ||
         !fm_load(ctx, "03_fashion_mlp", dir, "train-labels-idx1-ubyte.gz", &tr_lab) ||
         !fm_load(ctx, "03_fashion_mlp", dir, "t10k-images-idx3-ubyte.gz", &te_img) ||

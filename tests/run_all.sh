@@ -15,6 +15,10 @@
 #   valgrind  the suite (-O1 -g) under valgrind memcheck: ONE test, passes on exit 0
 #   neon      the suite cross-built for AArch64 and run under qemu-aarch64: ONE test
 #   sse2      the suite run under qemu-x86_64 -cpu Nehalem (no AVX: SSE2 kernels): ONE test
+#   cuda      dl_cuda.h: nvcc -Werror all-warnings for sm_80 + sm_90 (the CUDA suite, the
+#             example, the benchmark, a C program linked to a separate dl_cuda.o); the
+#             CUDA suite emulated on the CPU (g++ -DDLC_EMULATE), its counts added; the
+#             real CUDA suite run (it reports SKIP without a GPU)
 #
 # Adding a leg (NEON under qemu-aarch64, Cortex-M, other compilers...): write a function
 # leg_NAME that calls run_test / pass / fail / add_counts, then add NAME to ALL_LEGS.
@@ -31,7 +35,7 @@ mkdir -p "$B/compile" "$LOGS" || exit 2
 
 CC=${CC:-cc}
 TIMEOUT=${TIMEOUT:-900}
-ALL_LEGS="main compile asan valgrind neon sse2"
+ALL_LEGS="main compile asan valgrind neon sse2 cuda"
 
 WARN_COMMON="-Wall -Wextra -Wpedantic -Werror -Wshadow -Wdouble-promotion"
 WARN_C="-std=c99 $WARN_COMMON -Wstrict-prototypes"
@@ -226,6 +230,36 @@ leg_sse2() {
     checked_run "sse2 suite (x86-64 under qemu-x86_64 -cpu Nehalem)" "$LOGS/sse2.log" \
         "need gcc qemu-x86_64 && gcc -O2 $WARN_C -I. tests/main.c -o $B/test_sse2 -lm" \
         "timeout $TIMEOUT qemu-x86_64 -cpu Nehalem ./$B/test_sse2"
+}
+
+# ---- leg g: dl_cuda.h -----------------------------------------------------------------
+# nvcc builds everything CUDA for sm_80 and sm_90 with warnings as errors; the CUDA suite
+# runs emulated (the kernels on the CPU, one thread per block: see EMULATION in dl_cuda.h)
+# and counts like the main suite; the real build runs too and says SKIP where no GPU is.
+NVCC=${NVCC:-nvcc}
+command -v "$NVCC" > /dev/null 2>&1 || NVCC=/usr/local/cuda/bin/nvcc
+NVFLAGS="-O2 -std=c++14 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -Werror all-warnings -Xcompiler -Wall,-Wextra -I. -Ibench"
+leg_cuda() {
+    mkdir -p $B/cuda
+    run_test "nvcc sm_80+sm_90 -Werror: tests/cuda/test_cuda.cu" "need $NVCC && $NVCC $NVFLAGS tests/cuda/test_cuda.cu -o $B/cuda/test_cuda -lcublas"
+    run_test "nvcc sm_80+sm_90 -Werror: examples/14_cuda_mlp.cu" "$NVCC $NVFLAGS examples/14_cuda_mlp.cu -o $B/cuda/14_cuda_mlp -lcublas"
+    run_test "nvcc sm_80+sm_90 -Werror: bench/cuda_workloads.cu" "$NVCC $NVFLAGS bench/cuda_workloads.cu -o $B/cuda/cuda_workloads -lcublas"
+    run_test "dl_cuda.o by nvcc, linked into a C99 program by gcc (examples/03 on the GPU)" \
+        "$NVCC -O2 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -Werror all-warnings -I. -x cu -DDL_CUDA_IMPLEMENTATION -c dl_cuda.h -o $B/cuda/dl_cuda.o && gcc $WARN_C -O2 -I. -D_POSIX_C_SOURCE=199309L -DEXAMPLE_BACKEND='dl_cuda_backend()' -include dl_cuda.h examples/03_fashion_mlp.c $B/cuda/dl_cuda.o -L/usr/local/cuda/lib64 -lcudart -lcublas -lstdc++ -lm -o $B/cuda/03_on_gpu"
+    run_test "CUDA suite on a GPU (SKIP when there is none)" "./$B/cuda/test_cuda | tail -n 3 && ./$B/cuda/test_cuda > /dev/null"
+    local log=$LOGS/cuda_emu.log rc c
+    if ! (need g++ && g++ -O1 -std=c++11 -Wall -Wextra -Werror -DDLC_EMULATE -I. -x c++ tests/cuda/test_cuda.cu -o $B/cuda/test_cuda_emu) > "$log" 2>&1; then
+        fail "CUDA suite emulated: build (g++ -DDLC_EMULATE)" "$log"; return
+    fi
+    (timeout "$TIMEOUT" ./$B/cuda/test_cuda_emu; exit $?) > "$log" 2>&1
+    rc=$?
+    sed 's/^/    /' "$log"
+    c=$(counts "$log")
+    if [ -z "$c" ]; then fail "CUDA suite emulated: no 'N passed, N failed' line (exit status $rc)"; return; fi
+    set -- $c
+    add_counts "$1" "$2"
+    if [ "$rc" -ne 0 ] && [ "$2" -eq 0 ]; then fail "CUDA suite emulated: exit status $rc with 0 failed"
+    else echo "-- CUDA suite emulated: $1 passed, $2 failed"; fi
 }
 
 # ---- run ------------------------------------------------------------------------------
