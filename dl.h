@@ -1570,6 +1570,20 @@ static int dl__pull(const dl_tensor *t) {
     if (!t || (t->flags & DL__F_POISON) || !t->ctx || !t->ctx->be) return 1;
     return dl__pull_bytes(t->ctx, t->dtype == DL_I32 ? (void *)t->idata : (void *)t->data, dl__span_bytes(t));
 }
+/* a gradient's host copy (contiguous, numel floats): download before host code reads it,
+   upload after host code wrote it */
+static int dl__pull_grad(const dl_tensor *t) {
+    if (!t || (t->flags & DL__F_POISON) || !t->grad || !t->ctx || !t->ctx->be) return 1;
+    return dl__pull_bytes(t->ctx, t->grad, (size_t)t->numel * sizeof(float));
+}
+static void dl__push_grad(const dl_tensor *t) {
+    if (t && !(t->flags & DL__F_POISON) && t->grad && t->ctx) dl__push_bytes(t->ctx, t->grad, (size_t)t->numel * sizeof(float));
+}
+/* before host code writes some elements of t: a view with gaps is downloaded first, so the
+   upload of its span keeps the device's values between the elements. 0: cannot */
+static int dl__pull_gaps(dl_tensor *t) {
+    return !t->ctx || !t->ctx->be || dl_is_contiguous(t) || dl__pull(t);
+}
 /* functions that compute on the host: refuse on a backend instead of reading stale data */
 static int dl__cpu_only(dl_ctx *ctx) {
     if (!ctx || !ctx->be) return 0;
@@ -1734,7 +1748,7 @@ DL__API dl_tensor *dl_empty(dl_ctx *ctx, dl_shape s) { DL__ENTER(ctx, "dl_empty"
 static void dl__set_host(dl_tensor *t, int64_t i, float v) { t->data[dl__offset_of(t, i)] = v; }
 DL__API void dl_fill(dl_tensor *t, float v) {
     int64_t i;
-    if (dl_is_poison(t) || !t->data || t->dtype != DL_F32) return;
+    if (dl_is_poison(t) || !t->data || t->dtype != DL_F32 || !dl__pull_gaps(t)) return;
     for (i = 0; i < t->numel; i++) dl__set_host(t, i, v);
     dl__push(t->ctx, t);
 }
@@ -1768,12 +1782,12 @@ DL__API dl_tensor *dl_arange(dl_ctx *ctx, float start, float stop, float step) {
 }
 /* fills t (any strides) from the ctx RNG; draws advance the RNG even when measuring */
 static void dl__fill_uniform(dl_ctx *ctx, dl_tensor *t, float a, float b) {
-    int64_t i; int ok = t->data && t->dtype == DL_F32;
+    int64_t i; int ok = t->data && t->dtype == DL_F32 && dl__pull_gaps(t);
     for (i = 0; i < t->numel; i++) { float u = dl_rand_uniform(ctx); if (ok) dl__set_host(t, i, a + (b - a) * u); }
     if (ok) dl__push(ctx, t);
 }
 static void dl__fill_normal(dl_ctx *ctx, dl_tensor *t, float mean, float std) {
-    int64_t i; int ok = t->data && t->dtype == DL_F32;
+    int64_t i; int ok = t->data && t->dtype == DL_F32 && dl__pull_gaps(t);
     for (i = 0; i < t->numel; i++) { float z = dl_rand_normal(ctx); if (ok) dl__set_host(t, i, mean + std * z); }
     if (ok) dl__push(ctx, t);
 }
@@ -1851,6 +1865,17 @@ DL__API void dl_set_index(dl_tensor *t, int64_t i, int32_t v) {
     if (t->ctx && t->ctx->be) dl__push_bytes(t->ctx, p, sizeof *p);
 }
 DL__API float dl_item(const dl_tensor *t) { return dl_get(t, 0); }
+/* dl_get / dl_get_index on the host copy, for code that pulled t once (dl__pull) */
+static float dl__host_get(const dl_tensor *t, int64_t i) {
+    return (dl__in_range(t, i) && t->dtype == DL_F32 && t->data) ? t->data[dl__offset_of(t, i)] : 0.0f;
+}
+static int32_t dl__host_get_index(const dl_tensor *t, int64_t i) {
+    return (dl__in_range(t, i) && t->dtype == DL_I32 && t->idata) ? t->idata[dl__offset_of(t, i)] : 0;
+}
+/* dl_set on the host copy, for code that pushes t once afterwards (dl__push) */
+static void dl__host_set(dl_tensor *t, int64_t i, float v) {
+    if (dl__in_range(t, i) && t->dtype == DL_F32 && t->data) t->data[dl__offset_of(t, i)] = v;
+}
 DL__API float dl_grad_get(const dl_tensor *t, int64_t i) {
     if (!dl__in_range(t, i) || !t->grad) return 0.0f;
     if (t->ctx && t->ctx->be && !dl__pull_bytes(t->ctx, t->grad + i, sizeof(float))) return 0.0f;
@@ -1915,7 +1940,7 @@ static dl_status dl__check_finite(dl_ctx *ctx, const dl_tensor *t, const char *w
 DL__API dl_status dl_check_finite(dl_ctx *ctx, const dl_tensor *t, const char *what) {
     if (!ctx) return DL_STATUS_INVALID;
     ctx->op = "dl_check_finite";
-    if (!dl__arg(ctx, t, 1, DL_F32)) return ctx->status;
+    if (!dl__arg(ctx, t, 1, DL_F32) || !dl__pull(t)) return ctx->status;
     return dl__check_finite(ctx, t, what);
 }
 
@@ -2089,7 +2114,10 @@ static dl_tensor *dl__contig_index(dl_ctx *ctx, dl_tensor *x) {
     dl_tensor *y; int64_t i;
     if (dl_is_contiguous(x)) return x;
     y = dl__new(ctx, dl_shape_of(x), DL_I32, 1);
-    if (!ctx->status && y->idata) for (i = 0; i < x->numel; i++) y->idata[i] = x->idata[dl__offset_of(x, i)];
+    if (!ctx->status && y->idata && dl__pull(x)) {
+        for (i = 0; i < x->numel; i++) y->idata[i] = x->idata[dl__offset_of(x, i)];
+        dl__push(ctx, y);
+    }
     return y;
 }
 
@@ -2283,7 +2311,10 @@ DL__API dl_tensor *dl_where(dl_ctx *ctx, dl_tensor *cond, dl_tensor *a, dl_tenso
     if (!dl__bcast_shape(ctx, in, 3, &s)) return &ctx->poison;
     if (cond->dtype == DL_I32) {        /* an index mask becomes a float 0/1 mask */
         dl_tensor *c = dl__new(ctx, dl_shape_of(cond), DL_F32, 1); int64_t i;
-        if (!ctx->status && c->data) for (i = 0; i < cond->numel; i++) c->data[i] = dl_get_index(cond, i) != 0 ? 1.0f : 0.0f;
+        if (!ctx->status && c->data && dl__pull(cond)) {   /* one download, one upload */
+            for (i = 0; i < cond->numel; i++) c->data[i] = (cond->idata && cond->idata[dl__offset_of(cond, i)] != 0) ? 1.0f : 0.0f;
+            dl__push(ctx, c);
+        }
         in[0] = c;
     } else in[0] = dl__contig(ctx, dl_detach(ctx, cond));
     ctx->op = "dl_where";
@@ -2990,12 +3021,14 @@ DL__API dl_tensor *dl_argmax(dl_ctx *ctx, dl_tensor *x, int axis, int keepdim) {
     n = x->shape[a];
     y = dl__new(ctx, s, DL_I32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!ctx->nocomp)
+    if (!ctx->measure && (!ctx->nocomp || dl__pull(x))) {   /* on the host: download x, upload y */
         for (o = 0; o < outer; o++) for (j = 0; j < inner; j++) {
             const float *p = x->data + o * n * inner + j; int64_t best = 0; float bv = p[0];
             for (i = 1; i < n && bv == bv; i++) if (p[i * inner] > bv || p[i * inner] != p[i * inner]) { bv = p[i * inner]; best = i; }
             y->idata[o * inner + j] = (int32_t)best;
         }
+        dl__push(ctx, y);
+    }
     return dl__done(ctx, y);
 }
 
@@ -3372,13 +3405,15 @@ DL__API dl_tensor *dl_one_hot(dl_ctx *ctx, dl_tensor *idx, int num_classes) {
     if (num_classes <= 0) return dl__fail1(ctx, DL_STATUS_INVALID, "num_classes %d must be positive", DL__A(&num_classes));
     if (idx->ndim >= DL_MAX_DIMS) return dl__fail1(ctx, DL_STATUS_SHAPE, "idx%T has too many dimensions", DL__A(idx));
     idx = dl__contig_index(ctx, idx);
+    if (!ctx->status && !ctx->measure) dl__pull(idx);          /* built on the host */
     if (ctx->status || !dl__check_indices(ctx, idx, num_classes)) return &ctx->poison;
     s = dl_shape_of(idx); s.d[s.ndim++] = num_classes;
     y = dl__new(ctx, s, DL_F32, 1);
     if (ctx->status) return &ctx->poison;
-    if (!ctx->nocomp) {
+    if (!ctx->measure) {
         memset(y->data, 0, (size_t)y->numel * sizeof(float));
         for (i = 0; i < idx->numel; i++) y->data[i * num_classes + idx->idata[i]] = 1.0f;
+        dl__push(ctx, y);
     }
     return dl__done(ctx, y);
 }
@@ -3564,6 +3599,7 @@ DL__API dl_tensor *dl_dropout(dl_ctx *ctx, dl_tensor *x, float p, int train) {
         float u = dl_rand_uniform(ctx);
         if (m->data) m->data[i] = (p < 1.0f && u < keep) ? 1.0f / keep : 0.0f;
     }
+    if (m->data) dl__push(ctx, m);
     { dl_tensor *y = dl_mul(ctx, x, m); ctx->op = "dl_dropout"; return y; }
 }
 
@@ -3625,12 +3661,15 @@ DL__API dl_tensor *dl_l1_loss(dl_ctx *ctx, dl_tensor *pred, dl_tensor *target, d
 /* a float 0/1 mask of a tensor's values (no gradient): f(v) != 0 */
 static dl_tensor *dl__mask(dl_ctx *ctx, const dl_tensor *x, int (*f)(float v, float c), float c) {
     dl_tensor *m = dl__new(ctx, dl_shape_of(x), DL_F32, 1); int64_t i;
-    if (!ctx->status && m->data) for (i = 0; i < x->numel; i++) m->data[i] = f(dl_get(x, i), c) ? 1.0f : 0.0f;
+    if (!ctx->status && m->data && dl__pull(x)) {
+        for (i = 0; i < x->numel; i++) m->data[i] = f(x->data ? x->data[dl__offset_of(x, i)] : 0.0f, c) ? 1.0f : 0.0f;
+        dl__push(ctx, m);
+    }
     return m;
 }
 static int dl__le_abs(float v, float c) { return fabsf(v) <= c; }
 DL__API dl_tensor *dl_huber_loss(dl_ctx *ctx, dl_tensor *pred, dl_tensor *target, float delta, dl_reduction r) {
-    dl_tensor *d, *ad, *quad, *lin;
+    dl_tensor *d, *ad, *quad, *lin, *m;
     DL__ENTER(ctx, "dl_huber_loss");
     if (!dl__loss_args(ctx, pred, target, r)) return &ctx->poison;
     if (!(delta > 0.0f)) { double dd = (double)delta; return dl__fail1(ctx, DL_STATUS_INVALID, "delta %g must be positive", DL__A(&dd)); }
@@ -3638,7 +3677,12 @@ DL__API dl_tensor *dl_huber_loss(dl_ctx *ctx, dl_tensor *pred, dl_tensor *target
     ad = dl_abs(ctx, d);
     quad = dl_mul_scalar(ctx, dl_square(ctx, d), 0.5f);
     lin = dl_mul_scalar(ctx, dl_add_scalar(ctx, ad, -0.5f * delta), delta);
-    return dl__reduce_loss(ctx, dl_where(ctx, dl__mask(ctx, d, dl__le_abs, delta), quad, lin), r);
+    /* mask |d| <= delta; on a backend built from ops, sign(relu(delta - |d|)) (0 at |d| == delta,
+       where both branches agree in value and gradient), so it also runs inside dl_step_run */
+    m = ctx->be ? dl_sign(ctx, dl_relu(ctx, dl_add_scalar(ctx, dl_neg(ctx, dl_abs(ctx, dl_detach(ctx, d))), delta)))
+                : dl__mask(ctx, d, dl__le_abs, delta);
+    ctx->op = "dl_huber_loss";
+    return dl__reduce_loss(ctx, dl_where(ctx, m, quad, lin), r);
 }
 DL__API dl_tensor *dl_bce_with_logits(dl_ctx *ctx, dl_tensor *logits, dl_tensor *target, dl_reduction r) {
     DL__ENTER(ctx, "dl_bce_with_logits");
@@ -3835,7 +3879,7 @@ DL__API void dl_init_orthogonal(dl_ctx *ctx, dl_tensor *t, float gain) {
         double z = (double)dl_rand_normal(ctx);
         if (a) { if (tr) a[j * n + i] = z; else a[i * n + j] = z; }
     }
-    if (a) {
+    if (a && t->data && dl__pull_gaps(t)) {
         for (j = 0; j < n; j++) {                 /* columns of a, orthonormalized in place */
             double nrm = 0.0;
             for (k = 0; k < j; k++) {
@@ -3848,7 +3892,8 @@ DL__API void dl_init_orthogonal(dl_ctx *ctx, dl_tensor *t, float gain) {
             for (i = 0; i < m; i++) a[i * n + j] = nrm > 0.0 ? a[i * n + j] / nrm : 0.0;
         }
         for (i = 0; i < rows; i++) for (j = 0; j < cols; j++)
-            dl_set(t, i * cols + j, (float)((gain == 0.0f ? 1.0 : (double)gain) * (tr ? a[j * n + i] : a[i * n + j])));
+            dl__set_host(t, i * cols + j, (float)((gain == 0.0f ? 1.0 : (double)gain) * (tr ? a[j * n + i] : a[i * n + j])));
+        dl__push(ctx, t);
     }
     dl_ctx_rewind(ctx, mk);
 }
@@ -4134,11 +4179,13 @@ DL__API float dl_clip_grad_norm(dl_tensor *const *params, int n, float max_norm)
 }
 DL__API void dl_clip_grad_value(dl_tensor *const *params, int n, float clip) {
     int k; int64_t i;
-    for (k = 0; k < n; k++) if (params[k] && params[k]->grad)
+    for (k = 0; k < n; k++) if (params[k] && params[k]->grad && dl__pull_grad(params[k])) {  /* on the host */
         for (i = 0; i < params[k]->numel; i++) {
             float *g = &params[k]->grad[i];
             if (*g > clip) *g = clip; else if (*g < -clip) *g = -clip;
         }
+        dl__push_grad(params[k]);
+    }
 }
 static dl_tensor *dl__penalty(dl_ctx *ctx, dl_tensor *const *params, int n, int l1) {
     dl_tensor *s = NULL; int k;
@@ -4153,7 +4200,7 @@ DL__API dl_tensor *dl_l1_penalty(dl_ctx *ctx, dl_tensor *const *params, int n) {
 DL__API dl_tensor *dl_l2_penalty(dl_ctx *ctx, dl_tensor *const *params, int n) { DL__ENTER(ctx, "dl_l2_penalty"); return dl__penalty(ctx, params, n, 0); }
 DL__API void dl_max_norm(dl_tensor *w, float max_norm) {
     int64_t r, rows, cols, j;
-    if (dl_is_poison(w) || !w->data || w->ndim < 1 || !dl_is_contiguous(w)) return;
+    if (dl_is_poison(w) || !w->data || w->ndim < 1 || !dl_is_contiguous(w) || !dl__pull(w)) return;
     rows = w->shape[0]; cols = rows ? w->numel / rows : 0;
     for (r = 0; r < rows; r++) {
         float *row = w->data + r * cols; double s = 0.0; float nrm;
@@ -4161,6 +4208,7 @@ DL__API void dl_max_norm(dl_tensor *w, float max_norm) {
         nrm = (float)sqrt(s);
         if (nrm > max_norm) { float c = max_norm / (nrm + 1e-7f); for (j = 0; j < cols; j++) row[j] *= c; }
     }
+    dl__push(w->ctx, w);
 }
 static dl_tensor **dl__copies(dl_ctx *ctx, dl_tensor *const *params, int n) {
     int ok, k; dl_tensor **c = (dl_tensor **)dl__alloc(ctx, sizeof(dl_tensor *) * (size_t)(n > 0 ? n : 1), 1, &ok);
@@ -4168,7 +4216,7 @@ static dl_tensor **dl__copies(dl_ctx *ctx, dl_tensor *const *params, int n) {
     for (k = 0; k < n; k++) {
         c[k] = dl__new(ctx, dl_shape_of(params[k]), DL_F32, 1);
         if (ctx->status) return NULL;
-        if (c[k]->data) dl_copy_to(params[k], c[k]->data);
+        if (c[k]->data) { dl_copy_to(params[k], c[k]->data); dl__push(ctx, c[k]); }
     }
     return c;
 }
@@ -4186,14 +4234,18 @@ DL__API void dl_ema_update(dl_ema *e) {
     int k; int64_t i;
     for (k = 0; e && k < e->n; k++) {
         float *s = e->shadow[k]->data; const dl_tensor *p = e->params[k];
-        if (s && p->data) for (i = 0; i < p->numel; i++) s[i] = e->decay * s[i] + (1.0f - e->decay) * dl_get(p, i);
+        if (!s || !p->data || !dl__pull(p) || !dl__pull(e->shadow[k])) continue;
+        for (i = 0; i < p->numel; i++) s[i] = e->decay * s[i] + (1.0f - e->decay) * p->data[dl__offset_of(p, i)];
+        dl__push(e->shadow[k]->ctx, e->shadow[k]);
     }
 }
 DL__API void dl_ema_swap(dl_ema *e) {
     int k; int64_t i;
     for (k = 0; e && k < e->n; k++) {
         float *s = e->shadow[k]->data; dl_tensor *p = e->params[k];
-        if (s && p->data) for (i = 0; i < p->numel; i++) { float v = dl_get(p, i); dl_set(p, i, s[i]); s[i] = v; }
+        if (!s || !p->data || !dl__pull(p) || !dl__pull(e->shadow[k])) continue;
+        for (i = 0; i < p->numel; i++) { float *q = p->data + dl__offset_of(p, i), v = *q; *q = s[i]; s[i] = v; }
+        dl__push(p->ctx, p); dl__push(e->shadow[k]->ctx, e->shadow[k]);
     }
 }
 DL__API void dl_early_stop_init(dl_ctx *ctx, dl_early_stop *es, dl_tensor *const *params, int n, int patience, int mode_max) {
@@ -4214,7 +4266,7 @@ DL__API int dl_early_stop_update(dl_early_stop *es, float metric) {
     better = es->mode_max ? metric > es->best_metric : metric < es->best_metric;
     if (better) {
         es->best_metric = metric; es->best_epoch = es->epoch; es->bad_epochs = 0;
-        for (k = 0; k < es->n; k++) if (es->best[k]->data) dl_copy_to(es->params[k], es->best[k]->data);
+        for (k = 0; k < es->n; k++) if (es->best[k]->data) { dl_copy_to(es->params[k], es->best[k]->data); dl__push(es->best[k]->ctx, es->best[k]); }
     } else es->bad_epochs++;
     es->epoch++;
     return es->bad_epochs >= es->patience;
@@ -4222,7 +4274,7 @@ DL__API int dl_early_stop_update(dl_early_stop *es, float metric) {
 DL__API void dl_early_stop_restore(dl_early_stop *es) {
     int k;
     if (!es || !es->best) return;
-    for (k = 0; k < es->n; k++) if (es->best[k]->data) dl_copy_from(es->params[k], es->best[k]->data);
+    for (k = 0; k < es->n; k++) if (es->best[k]->data && dl__pull(es->best[k])) dl_copy_from(es->params[k], es->best[k]->data);
 }
 
 /* ======================================================================================
@@ -4287,7 +4339,7 @@ DL__API dl_tensor *dl_batch_rows(dl_ctx *ctx, const float *data, int64_t row_len
     if (ctx->status) return &ctx->poison;
     if ((!data && !ctx->measure) || !rows || t->numel != n * row_len)   /* measure mode: data may be NULL */
         return dl__fail2(ctx, DL_STATUS_SHAPE, "shape %T does not hold %I rows (or data/rows NULL)", DL__A(t), DL__A(&n));
-    if (t->data) for (i = 0; i < n; i++) memcpy(t->data + i * row_len, data + (int64_t)rows[i] * row_len, (size_t)row_len * sizeof(float));
+    if (t->data) { for (i = 0; i < n; i++) memcpy(t->data + i * row_len, data + (int64_t)rows[i] * row_len, (size_t)row_len * sizeof(float)); dl__push(ctx, t); }
     return t;
 }
 DL__API dl_tensor *dl_batch_rows_u8(dl_ctx *ctx, const unsigned char *data, int64_t row_len, const int32_t *rows, int64_t n, dl_shape s, float scale) {
@@ -4297,11 +4349,13 @@ DL__API dl_tensor *dl_batch_rows_u8(dl_ctx *ctx, const unsigned char *data, int6
     if (ctx->status) return &ctx->poison;
     if ((!data && !ctx->measure) || !rows || t->numel != n * row_len)   /* measure mode: data may be NULL */
         return dl__fail2(ctx, DL_STATUS_SHAPE, "shape %T does not hold %I rows (or data/rows NULL)", DL__A(t), DL__A(&n));
-    if (t->data)
+    if (t->data) {
         for (i = 0; i < n; i++) {
             const unsigned char *src = data + (int64_t)rows[i] * row_len; float *dst = t->data + i * row_len;
             for (j = 0; j < row_len; j++) dst[j] = (float)src[j] * scale;
         }
+        dl__push(ctx, t);
+    }
     return t;
 }
 DL__API dl_tensor *dl_batch_labels(dl_ctx *ctx, const int32_t *labels, const int32_t *rows, int64_t n) {
@@ -4310,7 +4364,7 @@ DL__API dl_tensor *dl_batch_labels(dl_ctx *ctx, const int32_t *labels, const int
     t = dl__new(ctx, dl_shape1(n), DL_I32, 1);
     if (ctx->status) return &ctx->poison;
     if (!labels || !rows) return dl__fail0(ctx, DL_STATUS_INVALID, "labels/rows NULL");
-    if (t->idata) for (i = 0; i < n; i++) t->idata[i] = labels[rows[i]];
+    if (t->idata) { for (i = 0; i < n; i++) t->idata[i] = labels[rows[i]]; dl__push(ctx, t); }
     return t;
 }
 
@@ -4322,10 +4376,11 @@ DL__API float dl_accuracy(const dl_tensor *logits, const dl_tensor *labels) {
     if (dl_is_poison(logits) || dl_is_poison(labels) || logits->ndim != 2 || labels->dtype != DL_I32 || labels->numel != logits->shape[0]) return 0.0f;
     n = logits->shape[0]; c = logits->shape[1];
     if (n == 0 || c == 0) return 0.0f;
+    if (!dl__pull(logits) || !dl__pull(labels)) return 0.0f;   /* one download each */
     for (i = 0; i < n; i++) {
-        int64_t best = 0; float bv = dl_get(logits, i * c);
-        for (j = 1; j < c; j++) { float v = dl_get(logits, i * c + j); if (v > bv) { bv = v; best = j; } }
-        hit += best == dl_get_index(labels, i);
+        int64_t best = 0; float bv = dl__host_get(logits, i * c);
+        for (j = 1; j < c; j++) { float v = dl__host_get(logits, i * c + j); if (v > bv) { bv = v; best = j; } }
+        hit += best == dl__host_get_index(labels, i);
     }
     return (float)((double)hit / (double)n);
 }
@@ -4572,6 +4627,7 @@ DL__API dl_status dl_save_mem(dl_tensor *const *ts, const char *const *names, in
     if (!ts || !names || !buf || n < 0) return DL_STATUS_INVALID;
     if (cap < dl_save_size(ts, names, n)) return DL_STATUS_OOM;
     for (k = 0; k < n; k++) if (dl_is_poison(ts[k]) || ts[k]->dtype != DL_F32 || !names[k]) return DL_STATUS_INVALID;
+    for (k = 0; k < n; k++) if (!dl__pull(ts[k])) return ts[k]->ctx->status ? ts[k]->ctx->status : DL_STATUS_INVALID;  /* one download each */
     q = p;
     memcpy(q, "DLW1", 4); dl__put32(q + 4, 1); dl__put32(q + 8, (uint32_t)n); q += 12;
     for (k = 0; k < n; k++) {
@@ -4580,7 +4636,7 @@ DL__API dl_status dl_save_mem(dl_tensor *const *ts, const char *const *names, in
         dl__put32(q, (uint32_t)ts[k]->ndim); q += 4;
         for (d = 0; d < ts[k]->ndim; d++) { uint64_t v = (uint64_t)ts[k]->shape[d]; dl__put32(q, (uint32_t)v); dl__put32(q + 4, (uint32_t)(v >> 32)); q += 8; }
         dl__put32(q, 0); q += 4;
-        for (i = 0; i < ts[k]->numel; i++) { float f = dl_get(ts[k], i); uint32_t u; memcpy(&u, &f, 4); dl__put32(q, u); q += 4; }
+        for (i = 0; i < ts[k]->numel; i++) { float f = dl__host_get(ts[k], i); uint32_t u; memcpy(&u, &f, 4); dl__put32(q, u); q += 4; }
     }
     dl__put32(q, dl__crc32(0, p, (size_t)(q - p)));
     return DL_STATUS_OK;
@@ -4631,8 +4687,11 @@ DL__API dl_status dl_load_mem(dl_ctx *ctx, dl_tensor *const *ts, const char *con
                 dl__fail2(ctx, DL_STATUS_SHAPE, "tensor '%s' has another shape in the file than %T", DL__A(names[j]), DL__A(ts[j]));
                 return ctx->status;
             }
-            if (pass == 1)
-                for (i = 0; i < r.numel; i++) { uint32_t u = dl__le32(r.data + 4 * i); float f; memcpy(&f, &u, 4); dl_set(ts[j], i, f); }
+            if (pass == 1) {                 /* one upload per tensor */
+                if (!dl__pull_gaps(ts[j])) return ctx->status;
+                for (i = 0; i < r.numel; i++) { uint32_t u = dl__le32(r.data + 4 * i); float f; memcpy(&f, &u, 4); dl__host_set(ts[j], i, f); }
+                dl__push(ts[j]->ctx, ts[j]);
+            }
         }
     return DL_STATUS_OK;
 }
@@ -4754,6 +4813,7 @@ DL__API dl_status dl_write_png_grid(dl_ctx *ctx, const char *path, const dl_tens
     } else { dl__fail1(ctx, DL_STATUS_SHAPE, "images%T must be [N,C,H,W], [N,H,W] or [N,side*side]", DL__A(images)); return ctx->status; }
     if (C != 1 && C != 3) { dl__fail1(ctx, DL_STATUS_SHAPE, "images%T: 1 or 3 channels", DL__A(images)); return ctx->status; }
     if (!images->data) { dl__fail0(ctx, DL_STATUS_UNSUPPORTED, "not in measure mode"); return ctx->status; }
+    if (!dl__pull(images)) return ctx->status;                /* one download */
     if (N < 1) { dl__fail0(ctx, DL_STATUS_SHAPE, "no images"); return ctx->status; }
     if (cols > N) cols = (int)N;
     rows = (N + cols - 1) / cols;
@@ -4767,11 +4827,11 @@ DL__API dl_status dl_write_png_grid(dl_ctx *ctx, const char *path, const dl_tens
         const int64_t oy = (n / cols) * (H + 1) + 1, ox = (n % cols) * (W + 1) + 1, per = C * H * W;
         float a = lo, b = hi; int64_t i;
         if (!(hi > lo)) {                                     /* each image's own range */
-            a = b = dl_get(images, n * per);
-            for (i = 1; i < per; i++) { float v = dl_get(images, n * per + i); if (v < a) a = v; if (v > b) b = v; }
+            a = b = dl__host_get(images, n * per);
+            for (i = 1; i < per; i++) { float v = dl__host_get(images, n * per + i); if (v < a) a = v; if (v > b) b = v; }
         }
         for (c = 0; c < C; c++) for (y = 0; y < H; y++) for (x = 0; x < W; x++) {
-            float v = dl_get(images, n * per + (c * H + y) * W + x), t = b > a ? (v - a) / (b - a) : 0.0f;
+            float v = dl__host_get(images, n * per + (c * H + y) * W + x), t = b > a ? (v - a) / (b - a) : 0.0f;
             t = t != t ? 0.0f : t < 0.0f ? 0.0f : t > 1.0f ? 1.0f : t;
             px[((oy + y) * gw + ox + x) * C + c] = (unsigned char)(t * 255.0f + 0.5f);
         }
@@ -5714,14 +5774,17 @@ DL__API dl_status dl_fold_batch_norm(dl_ctx *ctx, dl_conv2d_layer *conv, const d
         if (ctx->status) return ctx->status;
     }
     if (!conv->weight->data || !conv->bias->data) return DL_STATUS_OK;   /* measure mode */
+    if (!dl__pull(conv->weight) || !dl__pull(conv->bias) || !dl__pull(bn->weight) || !dl__pull(bn->bias) ||
+        !dl__pull(bn->running_mean) || !dl__pull(bn->running_var)) return ctx->status;   /* on the host */
     inner = O ? conv->weight->numel / O : 0;
     for (o = 0; o < O; o++) {
-        double gam = bn->weight ? (double)dl_get(bn->weight, o) : 1.0, bet = bn->bias ? (double)dl_get(bn->bias, o) : 0.0;
-        double sc = gam / sqrt((double)dl_get(bn->running_var, o) + eps);
-        for (i = o * inner; i < (o + 1) * inner; i++) dl_set(conv->weight, i, (float)((double)dl_get(conv->weight, i) * sc));
-        dl_set(conv->bias, o, (float)(((double)dl_get(conv->bias, o) - (double)dl_get(bn->running_mean, o)) * sc + bet));
+        double gam = bn->weight ? (double)dl__host_get(bn->weight, o) : 1.0, bet = bn->bias ? (double)dl__host_get(bn->bias, o) : 0.0;
+        double sc = gam / sqrt((double)dl__host_get(bn->running_var, o) + eps);
+        for (i = o * inner; i < (o + 1) * inner; i++) dl__host_set(conv->weight, i, (float)((double)dl__host_get(conv->weight, i) * sc));
+        dl__host_set(conv->bias, o, (float)(((double)dl__host_get(conv->bias, o) - (double)dl__host_get(bn->running_mean, o)) * sc + bet));
     }
-    return DL_STATUS_OK;
+    dl__push(conv->weight->ctx, conv->weight); dl__push(conv->bias->ctx, conv->bias);
+    return ctx->status;
 }
 
 /* ======================================================================================
@@ -5763,23 +5826,25 @@ static void dl__image_shift(const dl_tensor *x, float *y, int64_t n, int64_t dy,
 /* random_crop: pad x with `pad` zeros on every side, crop H x W at offset (oy, ox), each
    uniform in [0, 2 pad], drawn per image (oy first): y[i,j] = xpad[i+oy, j+ox]         */
 DL__API dl_tensor *dl_random_crop(dl_ctx *ctx, dl_tensor *x, int pad) {
-    dl_tensor *y; int64_t n;
+    dl_tensor *y; int64_t n; int host;
     DL__ENTER(ctx, "dl_random_crop");
     if (!dl__image_arg(ctx, x, pad, "pad")) return &ctx->poison;
     if (pad == 0) return x;
     y = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
     if (ctx->status) return &ctx->poison;
+    host = !ctx->measure && (!ctx->nocomp || dl__pull(x));   /* on the host: x downloaded, y uploaded */
     for (n = 0; n < x->shape[0]; n++) {       /* draws happen in measure mode too */
         int64_t oy = dl__rand_below(ctx, 2 * (int64_t)pad + 1), ox = dl__rand_below(ctx, 2 * (int64_t)pad + 1);
-        if (!ctx->nocomp) dl__image_shift(x, y->data, n, pad - oy, pad - ox);
+        if (host) dl__image_shift(x, y->data, n, pad - oy, pad - ox);
     }
+    if (host) dl__push(ctx, y);
     return dl__done(ctx, y);
 }
 
 /* random_hflip: with probability p (one dl_rand_uniform per image, flip when u < p)
    y[n,c,i,j] = x[n,c,i,W-1-j], else y = x                                               */
 DL__API dl_tensor *dl_random_hflip(dl_ctx *ctx, dl_tensor *x, float p) {
-    dl_tensor *y; int64_t n, c, i, j, C, H, W;
+    dl_tensor *y; int64_t n, c, i, j, C, H, W; int host;
     DL__ENTER(ctx, "dl_random_hflip");
     if (!dl__image_arg(ctx, x, 0, "")) return &ctx->poison;
     if (!(p >= 0.0f && p <= 1.0f)) { double dp = (double)p; return dl__fail1(ctx, DL_STATUS_INVALID, "p = %g must be in [0, 1]", DL__A(&dp)); }
@@ -5787,9 +5852,10 @@ DL__API dl_tensor *dl_random_hflip(dl_ctx *ctx, dl_tensor *x, float p) {
     y = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
     if (ctx->status) return &ctx->poison;
     C = x->shape[1]; H = x->shape[2]; W = x->shape[3];
+    host = !ctx->measure && (!ctx->nocomp || dl__pull(x));   /* on the host: x downloaded, y uploaded */
     for (n = 0; n < x->shape[0]; n++) {
         int flip = dl_rand_uniform(ctx) < p;
-        if (ctx->measure) continue;
+        if (!host) continue;
         for (c = 0; c < C; c++) {
             const float *xp = x->data + n * x->stride[0] + c * x->stride[1];
             float *yp = y->data + (n * C + c) * H * W;
@@ -5798,23 +5864,26 @@ DL__API dl_tensor *dl_random_hflip(dl_ctx *ctx, dl_tensor *x, float p) {
                     yp[i * W + j] = xp[i * x->stride[2] + (flip ? W - 1 - j : j) * x->stride[3]];
         }
     }
+    if (host) dl__push(ctx, y);
     return dl__done(ctx, y);
 }
 
 /* random_translate: shift each image by (dy, dx), each uniform in [-max_shift, max_shift]
    (dy drawn first), zero fill: y[i,j] = x[i-dy, j-dx] (positive dy moves content down)  */
 DL__API dl_tensor *dl_random_translate(dl_ctx *ctx, dl_tensor *x, int max_shift) {
-    dl_tensor *y; int64_t n;
+    dl_tensor *y; int64_t n; int host;
     DL__ENTER(ctx, "dl_random_translate");
     if (!dl__image_arg(ctx, x, max_shift, "max_shift")) return &ctx->poison;
     if (max_shift == 0) return x;
     y = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
     if (ctx->status) return &ctx->poison;
+    host = !ctx->measure && (!ctx->nocomp || dl__pull(x));   /* on the host: x downloaded, y uploaded */
     for (n = 0; n < x->shape[0]; n++) {
         int64_t dy = dl__rand_below(ctx, 2 * (int64_t)max_shift + 1) - max_shift;
         int64_t dx = dl__rand_below(ctx, 2 * (int64_t)max_shift + 1) - max_shift;
-        if (!ctx->nocomp) dl__image_shift(x, y->data, n, dy, dx);
+        if (host) dl__image_shift(x, y->data, n, dy, dx);
     }
+    if (host) dl__push(ctx, y);
     return dl__done(ctx, y);
 }
 
@@ -6404,7 +6473,10 @@ static int dl__bcasts_to(const dl_tensor *m, const dl_shape *s) {
    s (s has m's element count); no gradient */
 static dl_tensor *dl__mask_additive(dl_ctx *ctx, dl_tensor *m, dl_shape s) {
     dl_tensor *t = dl__new(ctx, s, DL_F32, 1); int64_t i;
-    if (!ctx->status && t->data) for (i = 0; i < m->numel; i++) t->data[i] = dl_get_index(m, i) ? DL__MASKED : 0.0f;
+    if (!ctx->status && t->data && dl__pull(m)) {   /* one download, one upload */
+        for (i = 0; i < m->numel; i++) t->data[i] = dl__host_get_index(m, i) ? DL__MASKED : 0.0f;
+        dl__push(ctx, t);
+    }
     return t;
 }
 /* softmax over the last axis of scores s [N, Lq, Lk] after adding the float masks (each
@@ -6421,11 +6493,14 @@ static dl_tensor *dl__masked_softmax(dl_ctx *ctx, dl_tensor *s, dl_shape ss, dl_
         dl_tensor *c = dl__new(ctx, dl_shape2(Lq, Lk), DL_F32, 1);
         if (!ctx->status && c->data)
             for (r = 0; r < Lq; r++) for (j = 0; j < Lk; j++) c->data[r * Lk + j] = j > r ? DL__MASKED : 0.0f;
+        if (!ctx->status && c->data) dl__push(ctx, c);
         s = dl_add(ctx, s, c);
     }
     as = dl_shape3(N, Lq, 1);
-    alive = dl__new(ctx, as, DL_F32, 1);
-    if (!ctx->status && alive->data && s->data)          /* s is contiguous: dl_add's output */
+    if (ctx->be)     /* from ops on a backend (no host round trip): 1 where a row's max is unmasked */
+        alive = dl_sign(ctx, dl_relu(ctx, dl_add_scalar(ctx, dl_reshape(ctx, dl_max(ctx, dl_detach(ctx, s), -1, 1), as), -0.5f * DL__MASKED)));
+    else alive = dl__new(ctx, as, DL_F32, 1);
+    if (!ctx->be && !ctx->status && alive->data && s->data)          /* s is contiguous: dl_add's output */
         for (r = 0; r < N * Lq; r++) {
             float a = 0.0f;
             for (j = 0; j < Lk; j++) if (s->data[r * Lk + j] > 0.5f * DL__MASKED) { a = 1.0f; break; }
@@ -6625,6 +6700,7 @@ DL__API dl_tensor *dl_sinusoidal_positions(dl_ctx *ctx, int64_t len, int64_t dim
             double ang = (double)p * exp(-log(10000.0) * (double)(c - (c & 1)) / (double)dim);
             y->data[p * dim + c] = (float)((c & 1) ? cos(ang) : sin(ang));
         }
+    if (!ctx->status && y->data) dl__push(ctx, y);
     return dl__done(ctx, y);
 }
 
@@ -6639,7 +6715,21 @@ DL__API dl_tensor *dl_sinusoidal_positions(dl_ctx *ctx, int64_t len, int64_t dim
 /* a new constant tensor (no gradient) of x's shape, out[i] = f(x[i], rng); draws happen in
    measure mode too, so the RNG stream does not depend on the mode */
 static dl_tensor *dl__corrupt(dl_ctx *ctx, dl_tensor *x, int gaussian, float a) {
-    dl_tensor *y = dl__new(ctx, dl_shape_of(x), DL_F32, 1); int64_t i;
+    dl_tensor *y; int64_t i;
+    if (ctx->be) {   /* a backend: the noise (same draws) is made on the host, applied by an op */
+        const char *op = ctx->op;
+        dl_tensor *z = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
+        if (ctx->status) return &ctx->poison;
+        for (i = 0; i < z->numel; i++) {
+            float v = gaussian ? a * dl_rand_normal(ctx) : (dl_rand_uniform(ctx) < a ? 0.0f : 1.0f);
+            if (z->data) z->data[i] = v;
+        }
+        if (z->data) dl__push(ctx, z);
+        y = gaussian ? dl_add(ctx, dl_detach(ctx, x), z) : dl_mul(ctx, dl_detach(ctx, x), z);
+        ctx->op = op;
+        return dl__done(ctx, y);
+    }
+    y = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
     if (ctx->status) return &ctx->poison;
     for (i = 0; i < y->numel; i++) {
         float v = y->data ? dl_get(x, i) : 0.0f;
@@ -6887,7 +6977,7 @@ DL__API dl_tensor *dl_rbm_free_energy(dl_ctx *ctx, const dl_rbm *r, dl_tensor *v
 static dl_tensor *dl__rbm_cond(dl_ctx *ctx, const dl_rbm *r, dl_tensor *x, int which) {
     int64_t N, nin = which < 2 ? r->nv : r->nh, nout = which < 2 ? r->nh : r->nv;
     dl_tensor *y; dl_mark m;
-    if (!dl__rbm_ok(ctx, r) || !dl__rbm_rows(ctx, x, 2, nin)) return &ctx->poison;
+    if (dl__cpu_only(ctx) || !dl__rbm_ok(ctx, r) || !dl__rbm_rows(ctx, x, 2, nin)) return &ctx->poison;
     N = x->shape[0];
     y = dl__new(ctx, dl_shape2(N, nout), DL_F32, 1);
     m = dl_ctx_mark(ctx);
@@ -6919,7 +7009,7 @@ static void dl__rbm_chain(dl_ctx *ctx, const dl_rbm *r, float *v, int64_t M, int
 DL__API dl_tensor *dl_rbm_gibbs(dl_ctx *ctx, const dl_rbm *r, dl_tensor *v, int steps) {
     dl_tensor *y; dl_mark m; float *h, *t; int64_t N; int ok;
     DL__ENTER(ctx, "dl_rbm_gibbs");
-    if (!dl__rbm_ok(ctx, r) || !dl__rbm_rows(ctx, v, 2, r->nv)) return &ctx->poison;
+    if (dl__cpu_only(ctx) || !dl__rbm_ok(ctx, r) || !dl__rbm_rows(ctx, v, 2, r->nv)) return &ctx->poison;
     if (steps < 0) return dl__fail1(ctx, DL_STATUS_INVALID, "steps %d must be >= 0", DL__A(&steps));
     N = v->shape[0];
     y = dl__new(ctx, dl_shape2(N, r->nv), DL_F32, 1);
@@ -6948,7 +7038,7 @@ DL__API float dl_rbm_cd_grad(dl_ctx *ctx, const dl_rbm *r, dl_tensor *v, int k, 
     dl_mark m; int64_t N, M, V, H, i, j; float *ph0, *h, *t, *cur, *phk, sN, sM; double err = 0.0; int ok;
     if (!ctx) return -1.0f;
     ctx->op = "dl_rbm_cd_grad";
-    if (!dl__rbm_ok(ctx, r) || !dl__rbm_rows(ctx, v, 2, r->nv)) return -1.0f;
+    if (dl__cpu_only(ctx) || !dl__rbm_ok(ctx, r) || !dl__rbm_rows(ctx, v, 2, r->nv)) return -1.0f;
     V = r->nv; H = r->nh; N = v->shape[0];
     if (k < 1) { dl__fail1(ctx, DL_STATUS_INVALID, "k %d must be >= 1", DL__A(&k)); return -1.0f; }
     if (chain && (!dl__rbm_out(ctx, chain, 5, chain->ndim == 2 ? chain->shape[0] : 0, V) || chain->shape[0] < 1)) {
@@ -7006,7 +7096,7 @@ DL__API float dl_rbm_train_step(dl_ctx *ctx, dl_rbm *r, dl_tensor *v, dl_tensor 
     dl_rbm_train_desc dd; dl_mark m; dl_tensor *g[3], *p[3], *mom[3]; float err; int q; int64_t i;
     if (!ctx) return -1.0f;
     ctx->op = "dl_rbm_train_step";
-    if (!dl__rbm_ok(ctx, r)) return -1.0f;
+    if (dl__cpu_only(ctx) || !dl__rbm_ok(ctx, r)) return -1.0f;
     memset(&dd, 0, sizeof dd); if (d) dd = *d;
     if (dd.k == 0) dd.k = 1;
     if (dd.lr == 0.0f) dd.lr = 0.01f;
@@ -7035,7 +7125,7 @@ DL__API double dl_rbm_log_z_exact(dl_ctx *ctx, const dl_rbm *r, int enumerate) {
     int64_t V, H, n, s, i, j; double mx = 0.0, sum = 0.0; const float *W, *b, *c;
     if (!ctx) return (double)NAN;
     ctx->op = "dl_rbm_log_z_exact";
-    if (!dl__rbm_ok(ctx, r)) return (double)NAN;
+    if (dl__cpu_only(ctx) || !dl__rbm_ok(ctx, r)) return (double)NAN;
     V = r->nv; H = r->nh; W = r->W->data; b = r->b_v->data; c = r->b_h->data;
     if (enumerate == 0) enumerate = r->visible == DL_RBM_GAUSSIAN || H <= V ? 2 : 1;
     if (enumerate != 1 && enumerate != 2) { dl__fail1(ctx, DL_STATUS_INVALID, "enumerate %d must be 0, 1 or 2", DL__A(&enumerate)); return (double)NAN; }
@@ -7080,7 +7170,7 @@ DL__API double dl_rbm_log_z_ais(dl_ctx *ctx, const dl_rbm *r, int chains, int be
     if (log_z_sd) *log_z_sd = (double)NAN;
     if (!ctx) return (double)NAN;
     ctx->op = "dl_rbm_log_z_ais";
-    if (!dl__rbm_ok(ctx, r)) return (double)NAN;
+    if (dl__cpu_only(ctx) || !dl__rbm_ok(ctx, r)) return (double)NAN;
     V = r->nv; H = r->nh; gauss = r->visible == DL_RBM_GAUSSIAN;
     if (chains < 1 || betas < 1) { dl__fail2(ctx, DL_STATUS_INVALID, "chains %d and betas %d must be >= 1", DL__A(&chains), DL__A(&betas)); return (double)NAN; }
     if (base_bv && !gauss) {
@@ -7147,20 +7237,21 @@ DL__API dl_tensor *dl_rbm_base_rate(dl_ctx *ctx, const dl_tensor *data) {
     if (data->ndim != 2) return dl__fail1(ctx, DL_STATUS_SHAPE, "data%T must be [N,V]", DL__A(data));
     N = data->shape[0]; V = data->shape[1];
     y = dl__new(ctx, dl_shape1(V), DL_F32, 1);
-    if (ctx->status || ctx->measure) return dl__done(ctx, y);
+    if (ctx->status || ctx->measure || !dl__pull(data)) return dl__done(ctx, y);
     for (j = 0; j < V; j++) {
-        double s = 0.0, p; int64_t idx[2];
-        for (i = 0; i < N; i++) { idx[0] = i; idx[1] = j; s += (double)dl_get_at(data, idx); }
+        double s = 0.0, p;
+        for (i = 0; i < N; i++) s += (double)dl__host_get(data, i * V + j);
         p = (s + 1.0) / ((double)N + 2.0);             /* Laplace smoothing: never 0 or 1 */
         y->data[j] = (float)log(p / (1.0 - p));
     }
+    dl__push(ctx, y);
     return dl__done(ctx, y);
 }
 DL__API double dl_rbm_log_likelihood(dl_ctx *ctx, const dl_rbm *r, dl_tensor *data, double log_z) {
     dl_mark m; int64_t N, V, H, i, j, r0, B = 256; float *pre; double total = 0.0; dl_tensor *x; int ok;
     if (!ctx) return (double)NAN;
     ctx->op = "dl_rbm_log_likelihood";
-    if (!dl__rbm_ok(ctx, r) || !dl__rbm_rows(ctx, data, 3, r->nv)) return (double)NAN;
+    if (dl__cpu_only(ctx) || !dl__rbm_ok(ctx, r) || !dl__rbm_rows(ctx, data, 3, r->nv)) return (double)NAN;
     N = data->shape[0]; V = r->nv; H = r->nh;
     if (N < 1) { dl__fail1(ctx, DL_STATUS_SHAPE, "data%T is empty", DL__A(data)); return (double)NAN; }
     m = dl_ctx_mark(ctx);
@@ -7231,7 +7322,7 @@ DL__API dl_tensor *dl_nade_log_prob(dl_ctx *ctx, const dl_nade *m, dl_tensor *x)
     if (!dl__nade_ok(ctx, m) || !dl__rbm_rows(ctx, x, 2, m->d)) return &ctx->poison;
     N = x->shape[0]; D = m->d; H = m->h;
     L = dl__new(ctx, dl_shape2(D, D), DL_F32, 1);
-    if (!ctx->status && L->data) for (i = 0; i < D; i++) for (j = 0; j < D; j++) L->data[i * D + j] = j < i ? 1.0f : 0.0f;
+    if (!ctx->status && L->data) { for (i = 0; i < D; i++) for (j = 0; j < D; j++) L->data[i * D + j] = j < i ? 1.0f : 0.0f; dl__push(ctx, L); }
     a = dl_mul(ctx, dl_reshape(ctx, x, dl_shape3(N, 1, D)), L);                       /* [N,D,D] */
     a = dl_matmul_ex(ctx, dl_reshape(ctx, a, dl_shape2(N * D, D)), m->W, DL_TRANS_B);  /* [N*D,H] */
     a = dl_sigmoid(ctx, dl_add(ctx, a, m->c));
@@ -7244,7 +7335,7 @@ DL__API dl_tensor *dl_nade_log_prob(dl_ctx *ctx, const dl_nade *m, dl_tensor *x)
 DL__API dl_tensor *dl_nade_sample(dl_ctx *ctx, const dl_nade *m, int64_t n) {
     dl_tensor *y, *W, *c, *Vt, *b; dl_mark mk; float *a; int64_t D, H, s, d, j; int ok;
     DL__ENTER(ctx, "dl_nade_sample");
-    if (!dl__nade_ok(ctx, m)) return &ctx->poison;
+    if (dl__cpu_only(ctx) || !dl__nade_ok(ctx, m)) return &ctx->poison;
     if (n < 0) return dl__fail1(ctx, DL_STATUS_SHAPE, "n %I must be >= 0", DL__A(&n));
     D = m->d; H = m->h;
     y = dl__new(ctx, dl_shape2(n, D), DL_F32, 1);

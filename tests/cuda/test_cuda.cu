@@ -124,6 +124,7 @@ static void run_case(const opcase *c) {
 #define S4(a, b, c, d) dl_shape4(a, b, c, d)
 
 #include "cases_core.h"
+#include "cases_e.h"
 /* >>cuda-case-files-A */
 /* >>cuda-case-files-B */
 /* >>cuda-case-files-C */
@@ -145,6 +146,7 @@ int main(int argc, char **argv) {
     g_gpu = dl_ctx_init(&cd);
     if (!g_cpu || !g_gpu) { printf("FAIL context init (cpu %p, cuda %p)\n0 passed, 1 failed\n", (void *)g_cpu, (void *)g_gpu); return 1; }
     run_core_cases();
+    run_e_cases();
     /* >>cuda-case-calls-A */
     /* >>cuda-case-calls-B */
     /* >>cuda-case-calls-C */
