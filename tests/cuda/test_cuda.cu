@@ -126,6 +126,7 @@ static void run_case(const opcase *c) {
 #include "cases_core.h"
 /* >>cuda-case-files-A */
 /* >>cuda-case-files-B */
+#include "cases_b.h"
 /* >>cuda-case-files-C */
 /* >>cuda-case-files-D */
 
@@ -147,6 +148,7 @@ int main(int argc, char **argv) {
     run_core_cases();
     /* >>cuda-case-calls-A */
     /* >>cuda-case-calls-B */
+    run_b_cases();
     /* >>cuda-case-calls-C */
     /* >>cuda-case-calls-D */
     run_step_tests();
