@@ -579,7 +579,8 @@ DLDEF dl_tensor *dl_max_pool2d(dl_ctx *ctx, dl_tensor *x, const dl_pool_desc *d,
 DLDEF dl_tensor *dl_avg_pool2d(dl_ctx *ctx, dl_tensor *x, const dl_pool_desc *d);
 DLDEF dl_tensor *dl_global_avg_pool2d(dl_ctx *ctx, dl_tensor *x);        /* -> [N,C,1,1]     */
 DLDEF dl_tensor *dl_adaptive_avg_pool2d(dl_ctx *ctx, dl_tensor *x, int oh, int ow); /* torch's bins: start floor(i*H/oh), end ceil((i+1)*H/oh) */
-/* max_unpool2d: y[n,c] of size oh x ow, zero but y.flat[indices] = x; grad gathers back  */
+/* max_unpool2d: y[n,c] of size oh x ow, zero but y.flat[indices] = x; grad gathers back.
+   Indices out of range fail with DL_STATUS_INDEX (on a backend they are skipped instead) */
 DLDEF dl_tensor *dl_max_unpool2d(dl_ctx *ctx, dl_tensor *x, dl_tensor *indices, int oh, int ow);
 
 // >>api-norm   channels are axis 1: x [N,C], [N,C,L] or [N,C,H,W]; gamma/beta may be NULL
@@ -5293,7 +5294,8 @@ DL__API dl_tensor *dl_max_pool2d(dl_ctx *ctx, dl_tensor *x, const dl_pool_desc *
         return dl__fail1(ctx, DL_STATUS_UNSUPPORTED, "x%T: an H x W plane too large for int32 indices", DL__A(x));
     x = dl__contig(ctx, x);
     y = dl__new(ctx, dl_shape4(x->shape[0], x->shape[1], OH, OW), DL_F32, 1);
-    keep = indices || (ctx->grad_enabled && x->requires_grad);   /* same in both modes */
+    keep = indices || (ctx->grad_enabled && x->requires_grad) || ctx->be;   /* same in both modes; a backend always
+                                                                          records the node (its kernel fills both) */
     if (keep) ix = dl__new(ctx, dl_shape4(x->shape[0], x->shape[1], OH, OW), DL_I32, 1);
     if (ctx->status) return &ctx->poison;
     P = x->numel ? x->shape[0] * x->shape[1] : 0;
@@ -5318,7 +5320,12 @@ DL__API dl_tensor *dl_max_pool2d(dl_ctx *ctx, dl_tensor *x, const dl_pool_desc *
                 }
             }
         }
-    if (ix) { in[0] = x; in[1] = ix; dl__record(ctx, DL__OP_max_pool2d, y, in, 2); }
+    if (ix) {
+        dl__node *nd; int i;
+        in[0] = x; in[1] = ix;
+        nd = dl__record(ctx, DL__OP_max_pool2d, y, in, 2);
+        if (nd) for (i = 0; i < 6; i++) nd->iarg[i] = g[i];   /* kh, kw, sh, sw, ph, pw (a backend's kernels) */
+    }
     if (indices && !ctx->status) *indices = ix;
     return dl__done(ctx, y);
 }
@@ -5433,7 +5440,7 @@ DL__API dl_tensor *dl_max_unpool2d(dl_ctx *ctx, dl_tensor *x, dl_tensor *indices
     if (ctx->status) return &ctx->poison;
     OHW = (int64_t)oh * ow;   /* products of dims only when x has elements: then they are bounded */
     P = x->numel ? x->shape[0] * x->shape[1] : 0; HW = x->numel ? x->shape[2] * x->shape[3] : 0;
-    if (indices->idata)
+    if (indices->idata && !ctx->be)   /* a backend's host copy may be stale (indices from a kernel): its kernels skip bad ones */
         for (i = 0; i < indices->numel; i++) {
             int64_t v = indices->idata[i];
             if (v < 0 || v >= OHW) {

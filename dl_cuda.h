@@ -680,6 +680,360 @@ static dl_status dlc_clip(dl_ctx *ctx, const dl_clip_args *a, int phase) {
 /* (end of >>cuda-ops-A) */
 
 /* >>cuda-ops-B  convolutions and pooling */
+/* ---- convolutions: dl.h's im2col geometry (dl__cgeo, see >>ops-conv), batched over a chunk
+   of nb images at once. Scratch (nd->aux, arena, planned once per node and shared by its
+   forward and backward): cols [Ckk, nb*P] then buf [O, nb*P], where Ckk = C*kh*kw (every
+   group's rows, group g at rows g*kc), P = OH*OW and column n*P + p is image n0+n, output
+   pixel p ("channels first" layout: one GEMM per group covers the whole chunk, batched over
+   the groups by strides). buf holds the column side [O, nb*P] (conv2d's output,
+   conv_transpose2d's input) transposed from / to [N, O, P]. col2im is a gather: each image
+   pixel sums the column entries that read it, in the CPU's (i, j) order, no atomics. */
+typedef struct dlc_cg { int64_t N, C, H, W, O, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl, g; } dlc_cg;
+static dlc_cg dlc_cg_of(const dl__node *nd, int transposed) {
+    dl__cgeo q; dlc_cg r;
+    dl__cg_from_node(nd, transposed, &q);
+    r.N = q.N; r.C = q.C; r.H = q.H; r.W = q.W; r.O = q.O; r.OH = q.OH; r.OW = q.OW; r.kh = q.kh; r.kw = q.kw;
+    r.sh = q.sh; r.sw = q.sw; r.dh = q.dh; r.dw = q.dw; r.pt = q.pt; r.pl = q.pl; r.g = q.g;
+    return r;
+}
+#define DLC_CG_BUDGET ((int64_t)1 << 22)   /* scratch floats a chunk aims at (16 MiB) */
+static int64_t dlc_cg_nb(const dlc_cg *q) {     /* images per chunk */
+    int64_t per = (q->C * q->kh * q->kw + q->O) * q->OH * q->OW, nb = per > 0 ? DLC_CG_BUDGET / per : q->N;
+    if (nb < 1) nb = 1;
+    if (nb > q->N) nb = q->N;
+    return nb;
+}
+/* cols[r][n*P + p] = img[n0+n][c][ih][iw], r = (c*kh + i)*kw + j; 0 outside the image */
+__global__ void dlc_k_im2col(dlc_cg q, const float *img, float *cols, int64_t n0, int64_t nb) {
+    const int64_t P = q.OH * q.OW, L = nb * P, tot = q.C * q.kh * q.kw * L;
+    DLC_LOOP(e, tot) {
+        int64_t r = e / L, col = e - r * L, n = col / P, p = col - n * P, oh = p / q.OW, ow = p - oh * q.OW;
+        int64_t j = r % q.kw, i = (r / q.kw) % q.kh, c = r / (q.kw * q.kh);
+        int64_t ih = oh * q.sh - q.pt + i * q.dh, iw = ow * q.sw - q.pl + j * q.dw;
+        cols[e] = (ih >= 0 && ih < q.H && iw >= 0 && iw < q.W) ? img[(((n0 + n) * q.C + c) * q.H + ih) * q.W + iw] : 0.0f;
+    }
+}
+/* img[n0+n][c][h][w] = (assign ? (b ? b[c] : 0) : img) + sum over (i, j) of the entry that read it */
+__global__ void dlc_k_col2im(dlc_cg q, const float *cols, float *img, const float *b, int assign, int64_t n0, int64_t nb) {
+    const int64_t P = q.OH * q.OW, L = nb * P, HW = q.H * q.W, tot = nb * q.C * HW;
+    DLC_LOOP(e, tot) {
+        int64_t n = e / (q.C * HW), rem = e - n * q.C * HW, c = rem / HW, hw = rem - c * HW, h = hw / q.W, w = hw - h * q.W, i, j;
+        float *dst = img + n0 * q.C * HW + e;
+        float acc = assign ? (b ? b[c] : 0.0f) : *dst;
+        for (i = 0; i < q.kh; i++) {
+            int64_t th = h + q.pt - i * q.dh, oh;
+            if (th < 0 || th % q.sh) continue;
+            oh = th / q.sh;
+            if (oh >= q.OH) continue;
+            for (j = 0; j < q.kw; j++) {
+                int64_t tw = w + q.pl - j * q.dw, ow;
+                if (tw < 0 || tw % q.sw) continue;
+                ow = tw / q.sw;
+                if (ow >= q.OW) continue;
+                acc += cols[((c * q.kh + i) * q.kw + j) * L + n * P + oh * q.OW + ow];
+            }
+        }
+        *dst = acc;
+    }
+}
+/* buf[o][n*P + p] = src[n0+n][o][p] */
+__global__ void dlc_k_to_cnp(const float *src, float *buf, int64_t O, int64_t P, int64_t n0, int64_t nb) {
+    const int64_t L = nb * P;
+    DLC_LOOP(e, O * L) {
+        int64_t o = e / L, col = e - o * L, n = col / P, p = col - n * P;
+        buf[e] = src[((n0 + n) * O + o) * P + p];
+    }
+}
+/* dst[n0+n][o][p] = (acc ? dst : (b ? b[o] : 0)) + buf[o][n*P + p] */
+__global__ void dlc_k_from_cnp(const float *buf, float *dst, const float *b, int acc, int64_t O, int64_t P, int64_t n0, int64_t nb) {
+    const int64_t L = nb * P;
+    DLC_LOOP(e, nb * O * P) {
+        int64_t n = e / (O * P), rem = e - n * O * P, o = rem / P, p = rem - o * P;
+        float *d = dst + n0 * O * P + e;
+        *d = (acc ? *d : (b ? b[o] : 0.0f)) + buf[o * L + n * P + p];
+    }
+}
+__global__ void dlc_k_bias_fill(float *y, const float *b, int64_t Ch, int64_t S, int64_t n) {
+    DLC_LOOP(e, n) y[e] = b ? b[(e / S) % Ch] : 0.0f;
+}
+/* db[c] += sum over n, s of g[n][c][s]: one block per channel, in double as the CPU */
+__global__ void dlc_k_bias_grad(float *db, const float *g, int64_t N, int64_t Ch, int64_t S) {
+    __shared__ double sh[1024];
+    const int64_t c = blockIdx.x, tot = N * S; double acc = 0.0; int64_t k; unsigned t = threadIdx.x, s;
+    for (k = t; k < tot; k += blockDim.x) { int64_t n = k / S; acc += (double)g[(n * Ch + c) * S + (k - n * S)]; }
+    sh[t] = acc; __syncthreads();
+    for (s = blockDim.x / 2; s > 0; s >>= 1) { if (t < s) sh[t] += sh[t + s]; __syncthreads(); }
+    if (t == 0) db[c] += (float)sh[0];
+}
+static dl_status dlc_bias_grad(dl_ctx *ctx, float *db, const float *g, int64_t N, int64_t Ch, int64_t S) {
+    int64_t c0;
+    for (c0 = 0; c0 < Ch; c0 += 65535) {   /* gridDim.x <= 65535 */
+        int64_t nc = Ch - c0 < 65535 ? Ch - c0 : 65535;
+        DLC_LAUNCH(dlc_k_bias_grad, dim3((unsigned)nc), 256, dlc_st(ctx), db + c0, g + c0 * S, N, Ch, S);
+    }
+    return dlc_status(ctx);
+}
+/* PLAN: the node's scratch (cols then buf), shared by its forward and backward */
+static dl_status dlc_cg_plan(dl_ctx *ctx, dl__node *nd, int transposed) {
+    dlc_cg q = dlc_cg_of(nd, transposed); int64_t nb = dlc_cg_nb(&q), P = q.OH * q.OW, n;
+    if (nd->aux || q.N == 0 || P == 0 || q.C == 0 || q.O == 0) return DL_STATUS_OK;
+    n = (q.C * q.kh * q.kw + q.O) * nb * P;
+    nd->aux = dl_backend_alloc(ctx, (size_t)n * sizeof(float));
+    if (!nd->aux) return dl_backend_fail(ctx, DL_STATUS_OOM, "no arena room for the im2col scratch");
+    return DL_STATUS_OK;
+}
+/* the per-group GEMMs over a chunk, batched over the groups (L = nb*P columns):
+   colside_g [Og, L] (=|+=) W_g [Og, kc] @ cols_g [kc, L]        (which 0)
+   cols_g [kc, L] = W_g^T @ colside_g                            (which 1)
+   dW_g [Og, kc] += colside_g @ cols_g^T                         (which 2) */
+static void dlc_cg_gemm(dlc_state *S, const dlc_cg *q, int which, int64_t L, const float *w, float *dw, float *cols, float *buf, float beta) {
+    int64_t Og = q->O / q->g, kc = (q->C / q->g) * q->kh * q->kw;
+    if (which == 0) dlc_gemm(S, 0, 0, Og, L, kc, 1.0f, w, kc, Og * kc, cols, L, kc * L, beta, buf, L, Og * L, q->g);
+    else if (which == 1) dlc_gemm(S, 1, 0, kc, L, Og, 1.0f, w, kc, Og * kc, buf, L, Og * L, 0.0f, cols, L, kc * L, q->g);
+    else dlc_gemm(S, 0, 1, Og, kc, L, 1.0f, buf, L, Og * L, cols, L, kc * L, 1.0f, dw, kc, Og * kc, q->g);
+}
+static dl_status dlc_fwd_conv(dl_ctx *ctx, dl__node *nd, int phase, int tr) {
+    dlc_cg q; int64_t nb, P, n0, Ckk; float *cols, *buf; const float *x, *w, *b; float *y; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN) return dlc_cg_plan(ctx, nd, tr);
+    q = dlc_cg_of(nd, tr); P = q.OH * q.OW; Ckk = q.C * q.kh * q.kw; nb = dlc_cg_nb(&q);
+    if (!nd->out->numel) return DL_STATUS_OK;
+    x = DLC_CF(ctx, nd->in[0]->data); w = DLC_CF(ctx, nd->in[1]->data);
+    b = nd->nin > 2 && nd->in[2] ? DLC_CF(ctx, nd->in[2]->data) : NULL; y = DLC_F(ctx, nd->out->data);
+    if (!nd->aux) {   /* an empty side: y is the bias (or 0) */
+        int64_t ch = tr ? q.C : q.O, sp = tr ? q.H * q.W : P;
+        DLC_LAUNCH(dlc_k_bias_fill, dlc_blocks(nd->out->numel), DLC_THREADS, S, y, b, ch, sp, nd->out->numel);
+        return dlc_status(ctx);
+    }
+    cols = DLC_F(ctx, nd->aux); buf = cols + Ckk * nb * P;
+    for (n0 = 0; n0 < q.N; n0 += nb) {
+        int64_t m = q.N - n0 < nb ? q.N - n0 : nb, L = m * P;
+        if (!tr) {   /* y = b + W @ im2col(x) */
+            DLC_LAUNCH(dlc_k_im2col, dlc_blocks(Ckk * L), DLC_THREADS, S, q, x, cols, n0, m);
+            dlc_cg_gemm(S, &q, 0, L, w, NULL, cols, buf, 0.0f);
+            DLC_LAUNCH(dlc_k_from_cnp, dlc_blocks(q.O * L), DLC_THREADS, S, (const float *)buf, y, b, 0, q.O, P, n0, m);
+        } else {     /* y = b + col2im(W^T @ x) */
+            DLC_LAUNCH(dlc_k_to_cnp, dlc_blocks(q.O * L), DLC_THREADS, S, x, buf, q.O, P, n0, m);
+            dlc_cg_gemm(S, &q, 1, L, w, NULL, cols, buf, 0.0f);
+            DLC_LAUNCH(dlc_k_col2im, dlc_blocks(m * q.C * q.H * q.W), DLC_THREADS, S, q, (const float *)cols, y, b, 1, n0, m);
+        }
+    }
+    return dlc_status(ctx);
+}
+static dl_status dlc_bwd_conv(dl_ctx *ctx, dl__node *nd, int phase, int tr) {
+    dlc_cg q; int64_t nb, P, n0, Ckk; float *cols, *buf, *gx, *gw, *gb; const float *x, *w, *gy; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN) return dlc_cg_plan(ctx, nd, tr);
+    q = dlc_cg_of(nd, tr); P = q.OH * q.OW; Ckk = q.C * q.kh * q.kw; nb = dlc_cg_nb(&q);
+    if (!nd->out->numel) return DL_STATUS_OK;
+    gx = nd->in[0]->grad ? DLC_F(ctx, nd->in[0]->grad) : NULL; gw = nd->in[1]->grad ? DLC_F(ctx, nd->in[1]->grad) : NULL;
+    gb = nd->nin > 2 && nd->in[2] && nd->in[2]->grad ? DLC_F(ctx, nd->in[2]->grad) : NULL;
+    x = DLC_CF(ctx, nd->in[0]->data); w = DLC_CF(ctx, nd->in[1]->data); gy = DLC_CF(ctx, nd->out->grad);
+    if (gb) {
+        if (!tr) dlc_bias_grad(ctx, gb, gy, q.N, q.O, P);
+        else dlc_bias_grad(ctx, gb, gy, q.N, q.C, q.H * q.W);
+    }
+    if (!nd->aux || (!gx && !gw)) return dlc_status(ctx);
+    cols = DLC_F(ctx, nd->aux); buf = cols + Ckk * nb * P;
+    for (n0 = 0; n0 < q.N; n0 += nb) {
+        int64_t m = q.N - n0 < nb ? q.N - n0 : nb, L = m * P;
+        if (!tr) {   /* dW += dY im2col(x)^T; dX += col2im(W^T dY) */
+            DLC_LAUNCH(dlc_k_to_cnp, dlc_blocks(q.O * L), DLC_THREADS, S, gy, buf, q.O, P, n0, m);
+            if (gw) {
+                DLC_LAUNCH(dlc_k_im2col, dlc_blocks(Ckk * L), DLC_THREADS, S, q, x, cols, n0, m);
+                dlc_cg_gemm(S, &q, 2, L, w, gw, cols, buf, 1.0f);
+            }
+            if (gx) {
+                dlc_cg_gemm(S, &q, 1, L, w, NULL, cols, buf, 0.0f);
+                DLC_LAUNCH(dlc_k_col2im, dlc_blocks(m * q.C * q.H * q.W), DLC_THREADS, S, q, (const float *)cols, gx, (const float *)NULL, 0, n0, m);
+            }
+        } else {     /* cols = im2col(dY); dX += W cols; dW += x cols^T */
+            DLC_LAUNCH(dlc_k_im2col, dlc_blocks(Ckk * L), DLC_THREADS, S, q, gy, cols, n0, m);
+            if (gw) {
+                DLC_LAUNCH(dlc_k_to_cnp, dlc_blocks(q.O * L), DLC_THREADS, S, x, buf, q.O, P, n0, m);
+                dlc_cg_gemm(S, &q, 2, L, w, gw, cols, buf, 1.0f);
+            }
+            if (gx) {
+                dlc_cg_gemm(S, &q, 0, L, w, NULL, cols, buf, 0.0f);
+                DLC_LAUNCH(dlc_k_from_cnp, dlc_blocks(q.O * L), DLC_THREADS, S, (const float *)buf, gx, (const float *)NULL, 1, q.O, P, n0, m);
+            }
+        }
+    }
+    return dlc_status(ctx);
+}
+static dl_status dlc_fwd_conv2d(dl_ctx *ctx, dl__node *nd, int phase) { return dlc_fwd_conv(ctx, nd, phase, 0); }
+static dl_status dlc_bwd_conv2d(dl_ctx *ctx, dl__node *nd, int phase) { return dlc_bwd_conv(ctx, nd, phase, 0); }
+static dl_status dlc_fwd_convt2d(dl_ctx *ctx, dl__node *nd, int phase) { return dlc_fwd_conv(ctx, nd, phase, 1); }
+static dl_status dlc_bwd_convt2d(dl_ctx *ctx, dl__node *nd, int phase) { return dlc_bwd_conv(ctx, nd, phase, 1); }
+
+/* ---- pooling over planes p = n*C + c (see >>ops-pool). pool geometry: kh, kw, sh, sw, ph, pw */
+typedef struct dlc_pg { int64_t P, H, W, OH, OW; int kh, kw, sh, sw, ph, pw, excl, adaptive; } dlc_pg;
+static dlc_pg dlc_pg_of(const dl__node *nd, const int *g, int adaptive) {
+    const dl_tensor *x = nd->in[0], *y = nd->out; dlc_pg r; memset(&r, 0, sizeof r);
+    r.P = x->numel ? x->shape[0] * x->shape[1] : 0; r.H = x->shape[2]; r.W = x->shape[3]; r.OH = y->shape[2]; r.OW = y->shape[3];
+    if (g) { r.kh = g[0]; r.kw = g[1]; r.sh = g[2]; r.sw = g[3]; r.ph = g[4]; r.pw = g[5]; }
+    r.adaptive = adaptive;
+    return r;
+}
+/* max: one thread per output, the CPU's scan (first max, NaN wins) */
+__global__ void dlc_k_maxpool(dlc_pg q, const float *x, float *y, int32_t *ix) {
+    DLC_LOOP(e, q.P * q.OH * q.OW) {
+        int64_t p = e / (q.OH * q.OW), o = e - p * q.OH * q.OW, oh = o / q.OW, ow = o - oh * q.OW;
+        int64_t h0 = oh * q.sh - q.ph, h1 = h0 + q.kh < q.H ? h0 + q.kh : q.H, w0 = ow * q.sw - q.pw, w1 = w0 + q.kw < q.W ? w0 + q.kw : q.W, h, w, bi;
+        const float *xp = x + p * q.H * q.W; float best = -INFINITY;
+        if (h0 < 0) h0 = 0;
+        if (w0 < 0) w0 = 0;
+        bi = h0 * q.W + w0;
+        for (h = h0; h < h1; h++) for (w = w0; w < w1; w++) {
+            float v = xp[h * q.W + w];
+            if (v > best || v != v) { best = v; bi = h * q.W + w; }
+        }
+        y[e] = best;
+        if (ix) ix[e] = (int32_t)bi;
+    }
+}
+/* the outputs along one axis whose window may hold input h: [*lo, *hi] (checked exactly by the caller) */
+__device__ void dlc_pool_cands(int64_t h, int k, int s, int p, int64_t OH, int64_t *lo, int64_t *hi) {
+    int64_t a = h + p - k + 1, b = h + p;
+    *lo = a <= 0 ? 0 : (a + s - 1) / s;
+    *hi = b < 0 ? -1 : b / s;
+    if (*hi > OH - 1) *hi = OH - 1;
+}
+/* max backward, gather: input i sums g[o] over the outputs o (in order) whose argmax is i */
+__global__ void dlc_k_maxpool_bwd(dlc_pg q, const int32_t *ix, const float *g, float *gx) {
+    DLC_LOOP(e, q.P * q.H * q.W) {
+        int64_t p = e / (q.H * q.W), i = e - p * q.H * q.W, h = i / q.W, w = i - h * q.W, ohl, ohh, owl, owh, oh, ow;
+        const int32_t *ip = ix + p * q.OH * q.OW; const float *gp = g + p * q.OH * q.OW; float acc = gx[e];
+        dlc_pool_cands(h, q.kh, q.sh, q.ph, q.OH, &ohl, &ohh);
+        dlc_pool_cands(w, q.kw, q.sw, q.pw, q.OW, &owl, &owh);
+        for (oh = ohl; oh <= ohh; oh++) for (ow = owl; ow <= owh; ow++)
+            if (ip[oh * q.OW + ow] == (int32_t)i) acc += gp[oh * q.OW + ow];
+        gx[e] = acc;
+    }
+}
+/* max backward, scatter with atomics (not deterministic: the order of the adds varies) */
+__global__ void dlc_k_maxpool_bwd_atomic(dlc_pg q, const int32_t *ix, const float *g, float *gx) {
+    DLC_LOOP(e, q.P * q.OH * q.OW) {
+        int64_t p = e / (q.OH * q.OW);
+        atomicAdd(gx + p * q.H * q.W + ix[e], g[e]);
+    }
+}
+static dl_status dlc_fwd_max_pool2d(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *y = nd->out; dlc_pg q; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !y->numel) return DL_STATUS_OK;
+    if (nd->nin < 2 || !nd->in[1]) return dl_backend_fail(ctx, DL_STATUS_UNSUPPORTED, "max_pool2d: no index tensor recorded");
+    q = dlc_pg_of(nd, nd->iarg, 0);
+    DLC_LAUNCH(dlc_k_maxpool, dlc_blocks(y->numel), DLC_THREADS, S, q, DLC_CF(ctx, x->data), DLC_F(ctx, y->data), DLC_I(ctx, nd->in[1]->idata));
+    return dlc_status(ctx);
+}
+static dl_status dlc_bwd_max_pool2d(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *y = nd->out; dlc_pg q; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !x->grad || !y->numel) return DL_STATUS_OK;
+    q = dlc_pg_of(nd, nd->iarg, 0);
+    if (dl_backend_deterministic(ctx))
+        DLC_LAUNCH(dlc_k_maxpool_bwd, dlc_blocks(x->numel), DLC_THREADS, S, q, DLC_CI(ctx, nd->in[1]->idata), DLC_CF(ctx, y->grad), DLC_F(ctx, x->grad));
+    else
+        DLC_LAUNCH(dlc_k_maxpool_bwd_atomic, dlc_blocks(y->numel), DLC_THREADS, S, q, DLC_CI(ctx, nd->in[1]->idata), DLC_CF(ctx, y->grad), DLC_F(ctx, x->grad));
+    return dlc_status(ctx);
+}
+/* mean pooling bins along one axis, as dl__mean_bin: [*a, *b) and the divisor's factor */
+__device__ int64_t dlc_mean_bin(int adaptive, int k, int s, int p, int excl, int64_t o, int64_t H, int64_t OH, int64_t *a, int64_t *b) {
+    int64_t lo, hi, full;
+    if (adaptive) { *a = o * H / OH; *b = ((o + 1) * H + OH - 1) / OH; return *b - *a; }
+    lo = o * s - p; hi = lo + k < H + p ? lo + k : H + p; full = hi - lo;
+    *a = lo < 0 ? 0 : lo; *b = hi < H ? hi : H;
+    return excl ? *b - *a : full;
+}
+__global__ void dlc_k_meanpool(dlc_pg q, const float *x, float *y) {
+    DLC_LOOP(e, q.P * q.OH * q.OW) {
+        int64_t p = e / (q.OH * q.OW), o = e - p * q.OH * q.OW, oh = o / q.OW, ow = o - oh * q.OW, h0, h1, w0, w1, h, w;
+        int64_t fh = dlc_mean_bin(q.adaptive, q.kh, q.sh, q.ph, q.excl, oh, q.H, q.OH, &h0, &h1);
+        int64_t fw = dlc_mean_bin(q.adaptive, q.kw, q.sw, q.pw, q.excl, ow, q.W, q.OW, &w0, &w1);
+        const float *xp = x + p * q.H * q.W; double s = 0.0;
+        if (h0 >= h1 || w0 >= w1) { y[e] = 0.0f; continue; }
+        for (h = h0; h < h1; h++) for (w = w0; w < w1; w++) s += (double)xp[h * q.W + w];
+        y[e] = (float)(s / (double)(fh * fw));
+    }
+}
+/* gather: input (h, w) adds g[o] / div(o) over the bins o holding it, in the CPU's order */
+__global__ void dlc_k_meanpool_bwd(dlc_pg q, const float *g, float *gx) {
+    DLC_LOOP(e, q.P * q.H * q.W) {
+        int64_t p = e / (q.H * q.W), i = e - p * q.H * q.W, h = i / q.W, w = i - h * q.W, ohl, ohh, owl, owh, oh, ow;
+        const float *gp = g + p * q.OH * q.OW; float acc = gx[e];
+        if (q.adaptive) {   /* bins holding h: floor(h OH / H) .. ceil((h+1) OH / H) - 1 */
+            ohl = h * q.OH / q.H; ohh = ((h + 1) * q.OH + q.H - 1) / q.H - 1;
+            owl = w * q.OW / q.W; owh = ((w + 1) * q.OW + q.W - 1) / q.W - 1;
+            if (ohh > q.OH - 1) ohh = q.OH - 1;
+            if (owh > q.OW - 1) owh = q.OW - 1;
+        } else {
+            dlc_pool_cands(h, q.kh, q.sh, q.ph, q.OH, &ohl, &ohh);
+            dlc_pool_cands(w, q.kw, q.sw, q.pw, q.OW, &owl, &owh);
+        }
+        for (oh = ohl; oh <= ohh; oh++) {
+            int64_t h0, h1, fh = dlc_mean_bin(q.adaptive, q.kh, q.sh, q.ph, q.excl, oh, q.H, q.OH, &h0, &h1);
+            if (h < h0 || h >= h1) continue;
+            for (ow = owl; ow <= owh; ow++) {
+                int64_t w0, w1, fw = dlc_mean_bin(q.adaptive, q.kw, q.sw, q.pw, q.excl, ow, q.W, q.OW, &w0, &w1);
+                if (w < w0 || w >= w1) continue;
+                acc += gp[oh * q.OW + ow] / (float)(fh * fw);
+            }
+        }
+        gx[e] = acc;
+    }
+}
+static dl_status dlc_mean_pool(dl_ctx *ctx, dl__node *nd, int phase, int fwd) {
+    dl_tensor *x = nd->in[0], *y = nd->out; dlc_pg q; dlc_state *S = dlc_st(ctx); int adaptive = nd->op == DL__OP_adaptive_avg_pool2d;
+    if (phase == DL_PHASE_PLAN || !y->numel || (!fwd && !x->grad)) return DL_STATUS_OK;
+    q = dlc_pg_of(nd, adaptive ? NULL : nd->iarg, adaptive);
+    if (!adaptive) q.excl = nd->iarg[6] != 0;
+    if (fwd) DLC_LAUNCH(dlc_k_meanpool, dlc_blocks(y->numel), DLC_THREADS, S, q, DLC_CF(ctx, x->data), DLC_F(ctx, y->data));
+    else if (x->numel) DLC_LAUNCH(dlc_k_meanpool_bwd, dlc_blocks(x->numel), DLC_THREADS, S, q, DLC_CF(ctx, y->grad), DLC_F(ctx, x->grad));
+    return dlc_status(ctx);
+}
+static dl_status dlc_fwd_mean_pool(dl_ctx *ctx, dl__node *nd, int phase) { return dlc_mean_pool(ctx, nd, phase, 1); }
+static dl_status dlc_bwd_mean_pool(dl_ctx *ctx, dl__node *nd, int phase) { return dlc_mean_pool(ctx, nd, phase, 0); }
+
+/* ---- max_unpool2d: y = 0 but y.flat[idx[i]] = x[i], a repeated index keeping the LAST i
+   (as the CPU): the winner per output is the largest i (atomicMax on a planned int scratch,
+   order-free, so deterministic), then y gathers. Backward: dx[i] += g.flat[idx[i]]. dl.h
+   cannot check the indices on a backend (they may come from a kernel): out-of-range ones
+   are skipped here (no write, no gradient). */
+#if defined(DLC_EMULATE)
+static inline int dlc_atomic_max_i(int32_t *p, int32_t v) { int32_t o = *p; if (v > o) *p = v; return o; }
+#else
+__device__ __forceinline__ int dlc_atomic_max_i(int32_t *p, int32_t v) { return atomicMax((int *)p, (int)v); }
+#endif
+__global__ void dlc_k_fill_i(int32_t *p, int64_t n, int32_t v) { DLC_LOOP(i, n) p[i] = v; }
+__global__ void dlc_k_unpool_win(const int32_t *ix, int32_t *win, int64_t P, int64_t HW, int64_t OHW) {
+    DLC_LOOP(e, P * HW) { int64_t p = e / HW; int32_t k = ix[e]; if (k >= 0 && k < OHW) dlc_atomic_max_i(win + p * OHW + k, (int32_t)(e - p * HW)); }
+}
+__global__ void dlc_k_unpool_fwd(const float *x, const int32_t *win, float *y, int64_t P, int64_t HW, int64_t OHW) {
+    DLC_LOOP(e, P * OHW) { int64_t p = e / OHW; int32_t i = win[e]; y[e] = i >= 0 ? x[p * HW + i] : 0.0f; }
+}
+__global__ void dlc_k_unpool_bwd(const int32_t *ix, const float *g, float *gx, int64_t P, int64_t HW, int64_t OHW) {
+    DLC_LOOP(e, P * HW) { int64_t p = e / HW; int32_t k = ix[e]; if (k >= 0 && k < OHW) gx[e] += g[p * OHW + k]; }
+}
+static dl_status dlc_fwd_max_unpool2d(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *y = nd->out; dlc_state *S = dlc_st(ctx);
+    int64_t P = x->numel ? x->shape[0] * x->shape[1] : 0, HW = x->numel ? x->shape[2] * x->shape[3] : 0, OHW = y->numel ? y->shape[2] * y->shape[3] : 0;
+    if (phase == DL_PHASE_PLAN) {
+        if (y->numel && HW > INT32_MAX) return dl_backend_fail(ctx, DL_STATUS_UNSUPPORTED, "max_unpool2d: input plane too large for int32");
+        if (y->numel) { nd->aux = dl_backend_alloc(ctx, (size_t)y->numel * sizeof(int32_t)); if (!nd->aux) return dl_backend_fail(ctx, DL_STATUS_OOM, "no arena room for max_unpool2d's scratch"); }
+        return DL_STATUS_OK;
+    }
+    if (!y->numel) return DL_STATUS_OK;
+    {   int32_t *win = DLC_I(ctx, nd->aux);
+        if (!P) P = y->shape[0] * y->shape[1];
+        DLC_LAUNCH(dlc_k_fill_i, dlc_blocks(y->numel), DLC_THREADS, S, win, y->numel, (int32_t)-1);
+        if (x->numel) DLC_LAUNCH(dlc_k_unpool_win, dlc_blocks(x->numel), DLC_THREADS, S, DLC_CI(ctx, nd->in[1]->idata), win, P, HW, OHW);
+        DLC_LAUNCH(dlc_k_unpool_fwd, dlc_blocks(y->numel), DLC_THREADS, S, DLC_CF(ctx, x->data), (const int32_t *)win, DLC_F(ctx, y->data), P, HW, OHW); }
+    return dlc_status(ctx);
+}
+static dl_status dlc_bwd_max_unpool2d(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *y = nd->out; dlc_state *S = dlc_st(ctx); int64_t P, HW, OHW;
+    if (phase == DL_PHASE_PLAN || !x->grad || !x->numel || !y->numel) return DL_STATUS_OK;
+    P = x->shape[0] * x->shape[1]; HW = x->shape[2] * x->shape[3]; OHW = y->shape[2] * y->shape[3];
+    DLC_LAUNCH(dlc_k_unpool_bwd, dlc_blocks(x->numel), DLC_THREADS, S, DLC_CI(ctx, nd->in[1]->idata), DLC_CF(ctx, y->grad), DLC_F(ctx, x->grad), P, HW, OHW);
+    return dlc_status(ctx);
+}
 
 /* (end of >>cuda-ops-B) */
 
@@ -717,6 +1071,12 @@ static void dlc_table_fill(dl_backend *t) {
     t->optim = dlc_optim; t->clip = dlc_clip;
     /* >>cuda-table-A */
     /* >>cuda-table-B */
+    t->fwd[DL__OP_conv2d] = dlc_fwd_conv2d; t->bwd[DL__OP_conv2d] = dlc_bwd_conv2d;
+    t->fwd[DL__OP_conv_transpose2d] = dlc_fwd_convt2d; t->bwd[DL__OP_conv_transpose2d] = dlc_bwd_convt2d;
+    t->fwd[DL__OP_max_pool2d] = dlc_fwd_max_pool2d; t->bwd[DL__OP_max_pool2d] = dlc_bwd_max_pool2d;
+    t->fwd[DL__OP_avg_pool2d] = dlc_fwd_mean_pool; t->bwd[DL__OP_avg_pool2d] = dlc_bwd_mean_pool;
+    t->fwd[DL__OP_adaptive_avg_pool2d] = dlc_fwd_mean_pool; t->bwd[DL__OP_adaptive_avg_pool2d] = dlc_bwd_mean_pool;
+    t->fwd[DL__OP_max_unpool2d] = dlc_fwd_max_unpool2d; t->bwd[DL__OP_max_unpool2d] = dlc_bwd_max_unpool2d;
     /* >>cuda-table-C */
     /* >>cuda-table-D */
 }

@@ -127,6 +127,7 @@ static void run_case(const opcase *c) {
 #include "cases_e.h"
 /* >>cuda-case-files-A */
 /* >>cuda-case-files-B */
+#include "cases_b.h"
 /* >>cuda-case-files-C */
 /* >>cuda-case-files-D */
 
@@ -149,6 +150,7 @@ int main(int argc, char **argv) {
     run_e_cases();
     /* >>cuda-case-calls-A */
     /* >>cuda-case-calls-B */
+    run_b_cases();
     /* >>cuda-case-calls-C */
     /* >>cuda-case-calls-D */
     run_step_tests();
