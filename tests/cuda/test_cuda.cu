@@ -127,6 +127,7 @@ static void run_case(const opcase *c) {
 /* >>cuda-case-files-A */
 /* >>cuda-case-files-B */
 /* >>cuda-case-files-C */
+#include "cases_c.h"
 /* >>cuda-case-files-D */
 
 #include "steps.h"
@@ -148,6 +149,7 @@ int main(int argc, char **argv) {
     /* >>cuda-case-calls-A */
     /* >>cuda-case-calls-B */
     /* >>cuda-case-calls-C */
+    run_c_cases();
     /* >>cuda-case-calls-D */
     run_step_tests();
     dl_ctx_free(g_cpu); dl_ctx_free(g_gpu);
