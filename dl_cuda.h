@@ -894,6 +894,20 @@ __global__ void dlc_k_rn_bwd_part(double *part, const float *g, const float *x, 
         part[ch * P + p] = sdg; part[(nch + ch) * P + p] = sdb;
     }
 }
+/* the same partials when S is large (group norm on images): one block per (sample n, p)
+   reduces its S elements (per-thread double, then a fixed tree in float); chunk = 1 row */
+__global__ void dlc_k_rn_bwd_part_s(double *part, const float *g, const float *x, const float *st, int64_t R, int64_t G, int64_t cg, int64_t S, int64_t NR) {
+    __shared__ float sh[1024];
+    const int64_t m = cg * S, P = G * cg;
+    for (int64_t b = blockIdx.x; b < NR * P; b += gridDim.x) {
+        const int64_t n = b / P, p = b - n * P, q = p / cg, j = p - q * cg, r = n * G + q;
+        const float mean = st[r], inv = st[R + r], *xr = x + r * m + j * S, *gr = g + r * m + j * S;
+        double sdg = 0.0, sdb = 0.0; float tg, tb;
+        for (int64_t s = threadIdx.x; s < S; s += blockDim.x) { const float xh = (xr[s] - mean) * inv; sdg += (double)gr[s] * (double)xh; sdb += (double)gr[s]; }
+        tg = dlc_block_sum((float)sdg, sh); tb = dlc_block_sum((float)sdb, sh);
+        if (threadIdx.x == 0) { part[n * P + p] = (double)tg; part[(NR + n) * P + p] = (double)tb; }
+    }
+}
 __global__ void dlc_k_rn_bwd_sum(float *gg, float *gb, const double *part, int64_t P, int64_t nch) {
     DLC_LOOP(p, P) {
         double sdg = 0.0, sdb = 0.0; int64_t ch;
@@ -912,9 +926,11 @@ static dl_status dlc_fwd_rownorm(dl_ctx *ctx, dl__node *nd, int phase) {
                ga ? DLC_CF(ctx, ga->data) : (const float *)NULL, be ? DLC_CF(ctx, be->data) : (const float *)NULL, R, G, cg, Sp, nd->farg[0]);
     return dlc_status(ctx);
 }
-/* the chunking of the dgamma / dbeta pass: at most 256 chunks and ~4 MB of partials */
-static void dlc_rn_chunks(int64_t NR, int64_t P, int64_t *chunk, int64_t *nch) {
+/* the chunking of the dgamma / dbeta pass: at most 256 chunks and ~4 MB of partials;
+   S >= 16: one row per chunk (dlc_k_rn_bwd_part_s) */
+static void dlc_rn_chunks(int64_t NR, int64_t P, int64_t S, int64_t *chunk, int64_t *nch) {
     int64_t maxch = (int64_t)(1 << 19) / (2 * (P > 0 ? P : 1)), c;
+    if (S >= 16) { *chunk = 1; *nch = NR > 0 ? NR : 1; return; }
     if (maxch > 256) maxch = 256;
     if (maxch < 1) maxch = 1;
     c = (NR + maxch - 1) / maxch; if (c < 16) c = 16;
@@ -924,7 +940,7 @@ static dl_status dlc_bwd_rownorm(dl_ctx *ctx, dl__node *nd, int phase) {
     dl_tensor *x = nd->in[0], *ga = nd->in[1], *be = nd->in[2], *st = nd->in[3], *y = nd->out; dlc_state *S = dlc_st(ctx);
     int64_t G = nd->larg[0], cg = nd->larg[1], Sp = nd->larg[2], m = cg * Sp, R = st->shape[1], P = G * cg, NR = G ? R / G : 0, chunk, nch;
     float *gx = x->grad, *gg = ga ? ga->grad : NULL, *gb = be ? be->grad : NULL;
-    dlc_rn_chunks(NR, P, &chunk, &nch);
+    dlc_rn_chunks(NR, P, Sp, &chunk, &nch);
     if (phase == DL_PHASE_PLAN) {
         nd->aux = NULL;
         if ((gg || gb) && P > 0) {
@@ -939,8 +955,12 @@ static dl_status dlc_bwd_rownorm(dl_ctx *ctx, dl__node *nd, int phase) {
                    ga ? DLC_CF(ctx, ga->data) : (const float *)NULL, R, G, cg, Sp);
     if (nd->aux) {
         double *part = (double *)dl_backend_dev(ctx, nd->aux);
-        DLC_LAUNCH(dlc_k_rn_bwd_part, dlc_blocks(nch * P), DLC_THREADS, S, part, DLC_CF(ctx, y->grad), DLC_CF(ctx, x->data), DLC_CF(ctx, st->data),
-                   R, G, cg, Sp, NR, chunk, nch);
+        if (Sp >= 16)
+            DLC_LAUNCH(dlc_k_rn_bwd_part_s, dlc_grid(NR * P), dlc_row_threads(Sp), S, part, DLC_CF(ctx, y->grad), DLC_CF(ctx, x->data), DLC_CF(ctx, st->data),
+                       R, G, cg, Sp, NR);
+        else
+            DLC_LAUNCH(dlc_k_rn_bwd_part, dlc_blocks(nch * P), DLC_THREADS, S, part, DLC_CF(ctx, y->grad), DLC_CF(ctx, x->data), DLC_CF(ctx, st->data),
+                       R, G, cg, Sp, NR, chunk, nch);
         DLC_LAUNCH(dlc_k_rn_bwd_sum, dlc_blocks(P), DLC_THREADS, S, gg ? DLC_F(ctx, gg) : (float *)NULL, gb ? DLC_F(ctx, gb) : (float *)NULL, part, P, nch);
     }
     return dlc_status(ctx);

@@ -64,6 +64,87 @@ static void c_bn_layer_check(const char *name, dl_shape xs, int steps) {
     free(xv); free(dy);
 }
 
+/* a training step through every op here: embedding -> layer norm -> matmul -> batch norm
+   (train, running stats) -> group norm, backward with a fixed dy, SGD momentum. Eager on
+   the CPU vs eager on cuda, and eager vs dl_step_run replay (deterministic contexts, bit
+   for bit, running statistics included) */
+enum { C_V = 11, C_D = 12, C_H = 8, C_B = 6, C_NP = 8 };
+typedef struct cmodel { dl_tensor *p[C_NP], *rm, *rv, *idx; dl_optim *opt; float dy[C_B * C_H]; } cmodel;
+static void c_fill(dl_tensor *t, uint64_t seed, float scale) {   /* the same numbers on every context */
+    int64_t i, n = t->numel; float *v = (float *)malloc(sizeof(float) * (size_t)n);
+    uint64_t s = seed * 2654435761u + 1;
+    for (i = 0; i < n; i++) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; v[i] = scale * (float)((double)(s >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0); }
+    dl_copy_from(t, v);
+    free(v);
+}
+static dl_ctx *c_ctx(int backend, int det) {
+    dl_ctx_desc cd; memset(&cd, 0, sizeof cd);
+    cd.memory_size = (size_t)32 << 20; cd.seed = 7; cd.deterministic = det;
+    if (backend) cd.backend = dl_cuda_backend();
+    return dl_ctx_init(&cd);
+}
+static void cmodel_init(dl_ctx *ctx, cmodel *m) {
+    static const int64_t sz[C_NP][2] = { { C_V, C_D }, { C_D, 0 }, { C_D, 0 }, { C_D, C_H }, { C_H, 0 }, { C_H, 0 }, { C_H, 0 }, { C_H, 0 } };
+    int32_t idx[C_B] = { 3, 0, 7, 3, 10, 3 }; dl_optim_desc od; int k;
+    memset(m, 0, sizeof *m);
+    for (k = 0; k < C_NP; k++) {
+        m->p[k] = sz[k][1] ? dl_empty(ctx, dl_shape2(sz[k][0], sz[k][1])) : dl_empty(ctx, dl_shape1(sz[k][0]));
+        dl_requires_grad(ctx, m->p[k], 1);
+        c_fill(m->p[k], (uint64_t)(k + 31), 0.8f);
+    }
+    m->rm = dl_zeros(ctx, dl_shape1(C_H)); m->rv = dl_ones(ctx, dl_shape1(C_H));
+    m->idx = dl_index_tensor(ctx, dl_shape1(C_B), idx);
+    for (k = 0; k < C_B * C_H; k++) m->dy[k] = (float)((k * 37) % 11) / 11.0f - 0.5f;
+    memset(&od, 0, sizeof od); od.kind = DL_SGD; od.lr = 0.05f; od.momentum = 0.9f;
+    m->opt = dl_optim_new(ctx, &od, C_NP);
+    dl_optim_add(m->opt, m->p, C_NP, NULL);
+}
+static void cmodel_step(dl_ctx *ctx, void *u) {
+    cmodel *m = (cmodel *)u; dl_tensor *h;
+    dl_optim_zero_grad(m->opt);
+    h = dl_embedding(ctx, m->p[0], m->idx, 0);
+    h = dl_layer_norm(ctx, h, 1, m->p[1], m->p[2], 0.0f);
+    h = dl_matmul(ctx, h, m->p[3]);
+    h = dl_batch_norm(ctx, h, m->p[4], m->p[5], m->rm, m->rv, 1, 0.2f, 0.0f);
+    h = dl_group_norm(ctx, h, 2, m->p[6], m->p[7], 0.0f);
+    dl_backward_with(ctx, h, m->dy);
+    dl_optim_step(m->opt);
+}
+static int64_t cmodel_state(cmodel *m, float *out) {   /* parameters, then running stats */
+    int64_t off = 0; int k;
+    for (k = 0; k < C_NP; k++) { if (out) dl_copy_to(m->p[k], out + off); off += m->p[k]->numel; }
+    if (out) { dl_copy_to(m->rm, out + off); dl_copy_to(m->rv, out + off + C_H); }
+    return off + 2 * C_H;
+}
+static void c_step_check(void) {
+    enum { N = 5 };
+    dl_ctx *cx[4]; cmodel m[4]; dl_step st; int k, i; int64_t n; float *out[4]; int ok = 1;
+    const char *name = "norms + embedding: training steps (cpu vs cuda; eager vs replay, bit for bit)";
+    if (g_filter && !strstr(name, g_filter)) return;
+    cx[0] = c_ctx(0, 0); cx[1] = c_ctx(1, 0); cx[2] = c_ctx(1, 1); cx[3] = c_ctx(1, 1);
+    memset(&st, 0, sizeof st);
+    for (k = 0; k < 4; k++) {
+        dl_mark mk;
+        if (!cx[k]) { ok = 0; continue; }
+        cmodel_init(cx[k], &m[k]);
+        mk = dl_ctx_mark(cx[k]);
+        for (i = 0; i < N; i++) {
+            if (k == 3) dl_step_run(cx[k], &st, cmodel_step, &m[k]); else cmodel_step(cx[k], &m[k]);
+            dl_ctx_rewind(cx[k], mk);
+        }
+        if (dl_ctx_status(cx[k])) { printf("# context %d: %s\n", k, dl_ctx_message(cx[k])); ok = 0; }
+    }
+    n = cmodel_state(&m[0], NULL);
+    for (k = 0; k < 4; k++) { out[k] = (float *)calloc((size_t)n, sizeof(float)); if (ok) cmodel_state(&m[k], out[k]); }
+    {   double e1 = ok ? nerr(out[1], out[0], n) : INFINITY, e2 = ok ? nerr(out[2], out[0], n) : INFINITY;
+        int same = ok && !memcmp(out[2], out[3], sizeof(float) * (size_t)n);
+        printf("# replay: %d captures, %d replays\n", st.captures, st.replays);
+        report(name, ok && e1 < 1e-4 && e2 < 1e-4 && same && st.replays == N - 1, "(cpu err %.2e, replay bitwise %.0f)", e1 > e2 ? e1 : e2, (double)same);
+    }
+    if (cx[3]) dl_step_free(cx[3], &st);
+    for (k = 0; k < 4; k++) { free(out[k]); if (cx[k]) dl_ctx_free(cx[k]); }
+}
+
 static void run_c_cases(void) {
     static const char *aff[4] = { "no affine", "affine", "gamma only", "beta only" };
     char names[96][96]; int k = 0, i, a;
@@ -150,4 +231,5 @@ static void run_c_cases(void) {
             snprintf(names[k], sizeof names[k], "dl_instance_norm [2,3,4,5] %s", aff[a]); c.name = names[k++]; run_case(&c);
         }
     }
+    c_step_check();
 }
