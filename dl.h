@@ -5584,10 +5584,16 @@ DL__API dl_tensor *dl_batch_norm(dl_ctx *ctx, dl_tensor *x, dl_tensor *gamma, dl
             }
         }
     }
-    if (!rec) { dl_ctx_rewind(ctx, mk); return dl__done(ctx, y); }
+    if (!rec && !ctx->be) { dl_ctx_rewind(ctx, mk); return dl__done(ctx, y); }
     in[3] = st;
-    nd = dl__record(ctx, DL__OP_batch_norm, y, in, 4);
-    if (nd) nd->iarg[0] = train != 0;
+    {   /* a backend runs the forward (and the running-statistics update) from the node:
+           inputs 4 and 5 are the running statistics, farg momentum and eps */
+        dl_tensor *in6[6]; int k;
+        for (k = 0; k < 4; k++) in6[k] = in[k];
+        in6[4] = running_mean; in6[5] = running_var;
+        nd = dl__record(ctx, DL__OP_batch_norm, y, in6, ctx->be ? 6 : 4);
+    }
+    if (nd) { nd->iarg[0] = train != 0; nd->farg[0] = momentum; nd->farg[1] = eps; }
     return dl__done(ctx, y);
 }
 
@@ -5663,10 +5669,10 @@ static dl_tensor *dl__rownorm(dl_ctx *ctx, int op, dl_tensor *x, dl_tensor *gamm
                 for (s = 0; s < S; s++) { k = j * S + s; yr[k] = (xr[k] - meanf) * inv * gam + bet; }
             }
         }
-    if (!rec) { dl_ctx_rewind(ctx, mk); return dl__done(ctx, y); }
+    if (!rec && !ctx->be) { dl_ctx_rewind(ctx, mk); return dl__done(ctx, y); }   /* a backend runs every op from its node */
     in[3] = st;
     nd = dl__record(ctx, op, y, in, 4);
-    if (nd) { nd->larg[0] = G; nd->larg[1] = cg; nd->larg[2] = S; }
+    if (nd) { nd->larg[0] = G; nd->larg[1] = cg; nd->larg[2] = S; nd->farg[0] = eps; }
     return dl__done(ctx, y);
 }
 

@@ -1038,6 +1038,287 @@ static dl_status dlc_bwd_max_unpool2d(dl_ctx *ctx, dl__node *nd, int phase) {
 /* (end of >>cuda-ops-B) */
 
 /* >>cuda-ops-C  normalizations and embedding */
+/* embedding: y[i, :] = w[idx[i], :] (an out-of-range index reads nothing: y row 0).
+   backward, deterministic: block (row v, column tile) scans the indices in order, through
+   a shared chunk, and adds into dw[v, k] in the CPU's order; otherwise one atomicAdd per
+   (position, column). padding_idx and out-of-range indices are skipped. */
+__global__ void dlc_k_emb_fwd(float *y, const float *w, const int32_t *idx, int64_t n, int64_t V, int64_t D) {
+    DLC_LOOP(e, n * D) {
+        const int64_t i = e / D, k = e - i * D; const int64_t r = idx[i];
+        y[e] = (r >= 0 && r < V) ? w[r * D + k] : 0.0f;
+    }
+}
+__global__ void dlc_k_emb_bwd_atomic(float *gw, const float *g, const int32_t *idx, int64_t n, int64_t V, int64_t D, int pad) {
+    DLC_LOOP(e, n * D) {
+        const int64_t i = e / D, k = e - i * D; const int64_t r = idx[i];
+        if (r < 0 || r >= V || r == pad) continue;
+        atomicAdd(&gw[r * D + k], g[e]);
+    }
+}
+__global__ void dlc_k_emb_bwd_ordered(float *gw, const float *g, const int32_t *idx, int64_t n, int64_t V, int64_t D, int pad) {
+    __shared__ int32_t sidx[1024];
+    const int64_t bd = blockDim.x;
+    for (int64_t v = blockIdx.x; v < V; v += gridDim.x) {
+        if (v == pad) continue;                                   /* uniform over the block */
+        for (int64_t k0 = (int64_t)blockIdx.y * bd; k0 < D; k0 += (int64_t)gridDim.y * bd) {
+            const int64_t k = k0 + threadIdx.x; float acc = k < D ? gw[v * D + k] : 0.0f; int hit = 0;
+            for (int64_t i0 = 0; i0 < n; i0 += bd) {
+                const int64_t cnt = n - i0 < bd ? n - i0 : bd; int64_t j;
+                sidx[threadIdx.x] = threadIdx.x < cnt ? idx[i0 + threadIdx.x] : -1;
+                __syncthreads();
+                if (k < D) for (j = 0; j < cnt; j++) if (sidx[j] == v) { acc += g[(i0 + j) * D + k]; hit = 1; }
+                __syncthreads();
+            }
+            if (k < D && hit) gw[v * D + k] = acc;
+        }
+    }
+}
+static dl_status dlc_fwd_embedding(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *w = nd->in[0], *idx = nd->in[1], *y = nd->out; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !y->numel) return DL_STATUS_OK;
+    DLC_LAUNCH(dlc_k_emb_fwd, dlc_blocks(y->numel), DLC_THREADS, S, DLC_F(ctx, y->data), DLC_CF(ctx, w->data), DLC_CI(ctx, idx->idata),
+               idx->numel, w->shape[0], w->shape[1]);
+    return dlc_status(ctx);
+}
+static dl_status dlc_bwd_embedding(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *w = nd->in[0], *idx = nd->in[1], *y = nd->out; dlc_state *S = dlc_st(ctx);
+    int64_t V = w->shape[0], D = w->shape[1], n = idx->numel;
+    if (phase == DL_PHASE_PLAN || !w->grad || !y->numel || !V) return DL_STATUS_OK;
+    if (dl_backend_deterministic(ctx)) {
+        int64_t tiles = (D + DLC_THREADS - 1) / DLC_THREADS;
+        dim3 grid((unsigned)(V < 65535 ? V : 65535), (unsigned)(tiles < 65535 ? tiles : 65535));
+        DLC_LAUNCH(dlc_k_emb_bwd_ordered, grid, DLC_THREADS, S, DLC_F(ctx, w->grad), DLC_CF(ctx, y->grad), DLC_CI(ctx, idx->idata), n, V, D, nd->iarg[0]);
+    } else
+        DLC_LAUNCH(dlc_k_emb_bwd_atomic, dlc_blocks(y->numel), DLC_THREADS, S, DLC_F(ctx, w->grad), DLC_CF(ctx, y->grad), DLC_CI(ctx, idx->idata), n, V, D, nd->iarg[0]);
+    return dlc_status(ctx);
+}
+
+/* batch norm: one block per channel c (grid-stride over channels), over its m = N*S
+   elements (n, s) at (n*C + c)*S + s. Two passes in float (mean, then squared deviations);
+   thread 0 writes mean / invstd to st ([2, C], input 3) and updates the running statistics
+   as dl.h does (in double; unbiased variance); eval reads them instead. Then y. */
+__global__ void dlc_k_bn_fwd(float *y, float *st, const float *x, const float *ga, const float *be, float *rm, int64_t rms,
+                             float *rv, int64_t rvs, int64_t N, int64_t C, int64_t S, int train, float mo, float eps) {
+    __shared__ float sh[1024];
+    __shared__ float mi[2];
+    const int64_t m = N * S;
+    for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
+        float mean, inv;
+        if (train) {
+            float acc = 0.0f, var;
+            for (int64_t e = threadIdx.x; e < m; e += blockDim.x) { const int64_t n = e / S; acc += x[(n * C + c) * S + (e - n * S)]; }
+            mean = dlc_block_sum(acc, sh) / (float)m;
+            acc = 0.0f;
+            for (int64_t e = threadIdx.x; e < m; e += blockDim.x) { const int64_t n = e / S; const float d = x[(n * C + c) * S + (e - n * S)] - mean; acc += d * d; }
+            var = dlc_block_sum(acc, sh) / (float)m;
+            if (threadIdx.x == 0) {
+                mi[0] = mean; mi[1] = (float)(1.0 / sqrt((double)var + (double)eps));
+                if (rm && m > 1) {
+                    const double dm = (double)mo;
+                    rm[c * rms] = (float)((1.0 - dm) * (double)rm[c * rms] + dm * (double)mean);
+                    rv[c * rvs] = (float)((1.0 - dm) * (double)rv[c * rvs] + dm * (double)var * (double)m / (double)(m - 1));
+                }
+            }
+        } else if (threadIdx.x == 0) {
+            mi[0] = rm[c * rms]; mi[1] = (float)(1.0 / sqrt((double)rv[c * rvs] + (double)eps));
+        }
+        __syncthreads();
+        mean = mi[0]; inv = mi[1];
+        if (threadIdx.x == 0) { st[c] = mean; st[C + c] = inv; }
+        {   const float gam = ga ? ga[c] : 1.0f, bet = be ? be[c] : 0.0f;
+            for (int64_t e = threadIdx.x; e < m; e += blockDim.x) {
+                const int64_t n = e / S, o = (n * C + c) * S + (e - n * S);
+                y[o] = (x[o] - mean) * inv * gam + bet;
+            }
+        }
+        __syncthreads();                                          /* mi is reused */
+    }
+}
+/* backward, one block per channel: s1 = sum dy, s2 = sum dy xhat; dgamma += s2, dbeta += s1;
+   dx += gamma invstd (dy - s1/m - xhat s2/m) (train) or gamma invstd dy (eval) */
+__global__ void dlc_k_bn_bwd(float *gx, float *gg, float *gb, const float *g, const float *x, const float *st, const float *ga,
+                             int64_t N, int64_t C, int64_t S, int train) {
+    __shared__ float sh[1024];
+    const int64_t m = N * S;
+    for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
+        const float mean = st[c], inv = st[C + c], a = (ga ? ga[c] : 1.0f) * inv;
+        float p1 = 0.0f, p2 = 0.0f, s1, s2;
+        for (int64_t e = threadIdx.x; e < m; e += blockDim.x) {
+            const int64_t n = e / S, o = (n * C + c) * S + (e - n * S);
+            p1 += g[o]; p2 += g[o] * ((x[o] - mean) * inv);
+        }
+        s1 = dlc_block_sum(p1, sh); s2 = dlc_block_sum(p2, sh);
+        if (threadIdx.x == 0) { if (gg) gg[c] += s2; if (gb) gb[c] += s1; }
+        if (gx && m > 0) {
+            const float b = train ? s1 / (float)m : 0.0f, cc = train ? s2 / (float)m : 0.0f;
+            for (int64_t e = threadIdx.x; e < m; e += blockDim.x) {
+                const int64_t n = e / S, o = (n * C + c) * S + (e - n * S);
+                gx[o] += a * (g[o] - b - (x[o] - mean) * inv * cc);
+            }
+        }
+    }
+}
+static int64_t dlc_norm_inner(const dl_tensor *x) { int d; int64_t n = 1; for (d = 2; d < x->ndim; d++) n *= x->shape[d]; return n; }
+static unsigned dlc_grid(int64_t n) { return (unsigned)(n < 1 ? 1 : (n > 65535 ? 65535 : n)); }
+static dl_status dlc_fwd_batch_norm(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *ga = nd->in[1], *be = nd->in[2], *st = nd->in[3], *y = nd->out;
+    dl_tensor *rm = nd->nin > 4 ? nd->in[4] : NULL, *rv = nd->nin > 5 ? nd->in[5] : NULL; dlc_state *S = dlc_st(ctx);
+    int64_t N, C, Sp; int train = nd->iarg[0];
+    if (phase == DL_PHASE_PLAN) {
+        if (!st || nd->nin < 6) return dl_backend_fail(ctx, DL_STATUS_UNSUPPORTED, "batch_norm node without its statistics tensor");
+        if (!train && (!rm || !rv)) return dl_backend_fail(ctx, DL_STATUS_INVALID, "batch_norm eval without running statistics");
+        return DL_STATUS_OK;
+    }
+    if (!y->numel) return DL_STATUS_OK;
+    N = x->shape[0]; C = x->shape[1]; Sp = dlc_norm_inner(x);
+    DLC_LAUNCH(dlc_k_bn_fwd, dlc_grid(C), dlc_row_threads(N * Sp), S, DLC_F(ctx, y->data), DLC_F(ctx, st->data), DLC_CF(ctx, x->data),
+               ga ? DLC_CF(ctx, ga->data) : (const float *)NULL, be ? DLC_CF(ctx, be->data) : (const float *)NULL,
+               rm ? DLC_F(ctx, rm->data) : (float *)NULL, rm ? rm->stride[0] : 0, rv ? DLC_F(ctx, rv->data) : (float *)NULL, rv ? rv->stride[0] : 0,
+               N, C, Sp, train, nd->farg[0], nd->farg[1]);
+    return dlc_status(ctx);
+}
+static dl_status dlc_bwd_batch_norm(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *ga = nd->in[1], *be = nd->in[2], *st = nd->in[3], *y = nd->out; dlc_state *S = dlc_st(ctx);
+    float *gx = x->grad, *gg = ga ? ga->grad : NULL, *gb = be ? be->grad : NULL; int64_t N, C, Sp;
+    if (phase == DL_PHASE_PLAN || (!gx && !gg && !gb)) return DL_STATUS_OK;
+    N = x->shape[0]; C = x->shape[1]; Sp = dlc_norm_inner(x);
+    if (!C) return DL_STATUS_OK;
+    DLC_LAUNCH(dlc_k_bn_bwd, dlc_grid(C), dlc_row_threads(N * Sp), S, gx ? DLC_F(ctx, gx) : (float *)NULL, gg ? DLC_F(ctx, gg) : (float *)NULL,
+               gb ? DLC_F(ctx, gb) : (float *)NULL, DLC_CF(ctx, y->grad), DLC_CF(ctx, x->data), DLC_CF(ctx, st->data),
+               ga ? DLC_CF(ctx, ga->data) : (const float *)NULL, N, C, Sp, nd->iarg[0]);
+    return dlc_status(ctx);
+}
+
+/* layer / group norm (dl.h's dl__rownorm): R rows of m = cg*S contiguous elements, G groups
+   per sample; element k = j*S + s of row r takes gamma/beta p = (r % G)*cg + j. One block
+   per row: mean, then squared deviations (float, two passes), st[r] = mean, st[R + r] = invstd. */
+__global__ void dlc_k_rn_fwd(float *y, float *st, const float *x, const float *ga, const float *be, int64_t R, int64_t G, int64_t cg, int64_t S, float eps) {
+    __shared__ float sh[1024];
+    const int64_t m = cg * S;
+    for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
+        const float *xr = x + r * m; float *yr = y + r * m; const int64_t p0 = (r % G) * cg;
+        float acc = 0.0f, mean, inv;
+        for (int64_t k = threadIdx.x; k < m; k += blockDim.x) acc += xr[k];
+        mean = dlc_block_sum(acc, sh) / (float)m;
+        acc = 0.0f;
+        for (int64_t k = threadIdx.x; k < m; k += blockDim.x) { const float d = xr[k] - mean; acc += d * d; }
+        acc = dlc_block_sum(acc, sh);
+        inv = (float)(1.0 / sqrt((double)acc / (double)m + (double)eps));
+        if (threadIdx.x == 0) { st[r] = mean; st[R + r] = inv; }
+        for (int64_t k = threadIdx.x; k < m; k += blockDim.x) {
+            const int64_t p = p0 + k / S;
+            yr[k] = (xr[k] - mean) * inv * (ga ? ga[p] : 1.0f) + (be ? be[p] : 0.0f);
+        }
+    }
+}
+/* dx, one block per row: gy = gamma dy; dx += invstd (gy - mean(gy) - xhat mean(gy xhat)) */
+__global__ void dlc_k_rn_bwd_dx(float *gx, const float *g, const float *x, const float *st, const float *ga, int64_t R, int64_t G, int64_t cg, int64_t S) {
+    __shared__ float sh[1024];
+    const int64_t m = cg * S;
+    for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
+        const float *xr = x + r * m, *gr = g + r * m; float *dr = gx + r * m; const int64_t p0 = (r % G) * cg;
+        const float mean = st[r], inv = st[R + r];
+        float p1 = 0.0f, p2 = 0.0f, b, c;
+        for (int64_t k = threadIdx.x; k < m; k += blockDim.x) {
+            const float gy = gr[k] * (ga ? ga[p0 + k / S] : 1.0f);
+            p1 += gy; p2 += gy * ((xr[k] - mean) * inv);
+        }
+        b = dlc_block_sum(p1, sh) / (float)m; c = dlc_block_sum(p2, sh) / (float)m;
+        for (int64_t k = threadIdx.x; k < m; k += blockDim.x) {
+            const float gy = gr[k] * (ga ? ga[p0 + k / S] : 1.0f);
+            dr[k] += inv * (gy - b - (xr[k] - mean) * inv * c);
+        }
+    }
+}
+/* dgamma / dbeta, deterministic in two passes: part[ch][p] (and part[nch + ch][p]) = the
+   sums over chunk ch of the rows of p's group (in double, in order), then dgamma[p] +=
+   the chunks in order. Rows of group q are r = n*G + q, n < NR = R / G. */
+__global__ void dlc_k_rn_bwd_part(double *part, const float *g, const float *x, const float *st, int64_t R, int64_t G, int64_t cg, int64_t S,
+                                  int64_t NR, int64_t chunk, int64_t nch) {
+    const int64_t m = cg * S, P = G * cg;
+    DLC_LOOP(e, nch * P) {
+        const int64_t ch = e / P, p = e - ch * P, q = p / cg, j = p - q * cg;
+        const int64_t n1 = (ch + 1) * chunk < NR ? (ch + 1) * chunk : NR; int64_t n, s;
+        double sdg = 0.0, sdb = 0.0;
+        for (n = ch * chunk; n < n1; n++) {
+            const int64_t r = n * G + q; const float mean = st[r], inv = st[R + r];
+            const float *xr = x + r * m + j * S, *gr = g + r * m + j * S;
+            for (s = 0; s < S; s++) { const float xh = (xr[s] - mean) * inv; sdg += (double)gr[s] * (double)xh; sdb += (double)gr[s]; }
+        }
+        part[ch * P + p] = sdg; part[(nch + ch) * P + p] = sdb;
+    }
+}
+/* the same partials when S is large (group norm on images): one block per (sample n, p)
+   reduces its S elements (per-thread double, then a fixed tree in float); chunk = 1 row */
+__global__ void dlc_k_rn_bwd_part_s(double *part, const float *g, const float *x, const float *st, int64_t R, int64_t G, int64_t cg, int64_t S, int64_t NR) {
+    __shared__ float sh[1024];
+    const int64_t m = cg * S, P = G * cg;
+    for (int64_t b = blockIdx.x; b < NR * P; b += gridDim.x) {
+        const int64_t n = b / P, p = b - n * P, q = p / cg, j = p - q * cg, r = n * G + q;
+        const float mean = st[r], inv = st[R + r], *xr = x + r * m + j * S, *gr = g + r * m + j * S;
+        double sdg = 0.0, sdb = 0.0; float tg, tb;
+        for (int64_t s = threadIdx.x; s < S; s += blockDim.x) { const float xh = (xr[s] - mean) * inv; sdg += (double)gr[s] * (double)xh; sdb += (double)gr[s]; }
+        tg = dlc_block_sum((float)sdg, sh); tb = dlc_block_sum((float)sdb, sh);
+        if (threadIdx.x == 0) { part[n * P + p] = (double)tg; part[(NR + n) * P + p] = (double)tb; }
+    }
+}
+__global__ void dlc_k_rn_bwd_sum(float *gg, float *gb, const double *part, int64_t P, int64_t nch) {
+    DLC_LOOP(p, P) {
+        double sdg = 0.0, sdb = 0.0; int64_t ch;
+        for (ch = 0; ch < nch; ch++) { sdg += part[ch * P + p]; sdb += part[(nch + ch) * P + p]; }
+        if (gg) gg[p] += (float)sdg;
+        if (gb) gb[p] += (float)sdb;
+    }
+}
+static dl_status dlc_fwd_rownorm(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *ga = nd->in[1], *be = nd->in[2], *st = nd->in[3], *y = nd->out; dlc_state *S = dlc_st(ctx);
+    int64_t G = nd->larg[0], cg = nd->larg[1], Sp = nd->larg[2], m = cg * Sp, R;
+    if (phase == DL_PHASE_PLAN) return st ? DL_STATUS_OK : dl_backend_fail(ctx, DL_STATUS_UNSUPPORTED, "norm node without its statistics tensor");
+    if (!y->numel || !m) return DL_STATUS_OK;
+    R = st->shape[1];
+    DLC_LAUNCH(dlc_k_rn_fwd, dlc_grid(R), dlc_row_threads(m), S, DLC_F(ctx, y->data), DLC_F(ctx, st->data), DLC_CF(ctx, x->data),
+               ga ? DLC_CF(ctx, ga->data) : (const float *)NULL, be ? DLC_CF(ctx, be->data) : (const float *)NULL, R, G, cg, Sp, nd->farg[0]);
+    return dlc_status(ctx);
+}
+/* the chunking of the dgamma / dbeta pass: at most 256 chunks and ~4 MB of partials;
+   S >= 16: one row per chunk (dlc_k_rn_bwd_part_s) */
+static void dlc_rn_chunks(int64_t NR, int64_t P, int64_t S, int64_t *chunk, int64_t *nch) {
+    int64_t maxch = (int64_t)(1 << 19) / (2 * (P > 0 ? P : 1)), c;
+    if (S >= 16) { *chunk = 1; *nch = NR > 0 ? NR : 1; return; }
+    if (maxch > 256) maxch = 256;
+    if (maxch < 1) maxch = 1;
+    c = (NR + maxch - 1) / maxch; if (c < 16) c = 16;
+    *chunk = c; *nch = NR > 0 ? (NR + c - 1) / c : 1;
+}
+static dl_status dlc_bwd_rownorm(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *ga = nd->in[1], *be = nd->in[2], *st = nd->in[3], *y = nd->out; dlc_state *S = dlc_st(ctx);
+    int64_t G = nd->larg[0], cg = nd->larg[1], Sp = nd->larg[2], m = cg * Sp, R = st->shape[1], P = G * cg, NR = G ? R / G : 0, chunk, nch;
+    float *gx = x->grad, *gg = ga ? ga->grad : NULL, *gb = be ? be->grad : NULL;
+    dlc_rn_chunks(NR, P, Sp, &chunk, &nch);
+    if (phase == DL_PHASE_PLAN) {
+        nd->aux = NULL;
+        if ((gg || gb) && P > 0) {
+            nd->aux = dl_backend_alloc(ctx, sizeof(double) * 2u * (size_t)(nch * P));
+            if (!nd->aux) return DL_STATUS_OOM;   /* dl__alloc has set the status */
+        }
+        return DL_STATUS_OK;
+    }
+    if (!y->numel || !m) return DL_STATUS_OK;
+    if (gx)
+        DLC_LAUNCH(dlc_k_rn_bwd_dx, dlc_grid(R), dlc_row_threads(m), S, DLC_F(ctx, gx), DLC_CF(ctx, y->grad), DLC_CF(ctx, x->data), DLC_CF(ctx, st->data),
+                   ga ? DLC_CF(ctx, ga->data) : (const float *)NULL, R, G, cg, Sp);
+    if (nd->aux) {
+        double *part = (double *)dl_backend_dev(ctx, nd->aux);
+        if (Sp >= 16)
+            DLC_LAUNCH(dlc_k_rn_bwd_part_s, dlc_grid(NR * P), dlc_row_threads(Sp), S, part, DLC_CF(ctx, y->grad), DLC_CF(ctx, x->data), DLC_CF(ctx, st->data),
+                       R, G, cg, Sp, NR);
+        else
+            DLC_LAUNCH(dlc_k_rn_bwd_part, dlc_blocks(nch * P), DLC_THREADS, S, part, DLC_CF(ctx, y->grad), DLC_CF(ctx, x->data), DLC_CF(ctx, st->data),
+                       R, G, cg, Sp, NR, chunk, nch);
+        DLC_LAUNCH(dlc_k_rn_bwd_sum, dlc_blocks(P), DLC_THREADS, S, gg ? DLC_F(ctx, gg) : (float *)NULL, gb ? DLC_F(ctx, gb) : (float *)NULL, part, P, nch);
+    }
+    return dlc_status(ctx);
+}
 
 /* (end of >>cuda-ops-C) */
 
@@ -1078,6 +1359,10 @@ static void dlc_table_fill(dl_backend *t) {
     t->fwd[DL__OP_adaptive_avg_pool2d] = dlc_fwd_mean_pool; t->bwd[DL__OP_adaptive_avg_pool2d] = dlc_bwd_mean_pool;
     t->fwd[DL__OP_max_unpool2d] = dlc_fwd_max_unpool2d; t->bwd[DL__OP_max_unpool2d] = dlc_bwd_max_unpool2d;
     /* >>cuda-table-C */
+    t->fwd[DL__OP_embedding] = dlc_fwd_embedding; t->bwd[DL__OP_embedding] = dlc_bwd_embedding;
+    t->fwd[DL__OP_batch_norm] = dlc_fwd_batch_norm; t->bwd[DL__OP_batch_norm] = dlc_bwd_batch_norm;
+    t->fwd[DL__OP_layer_norm] = dlc_fwd_rownorm; t->bwd[DL__OP_layer_norm] = dlc_bwd_rownorm;
+    t->fwd[DL__OP_group_norm] = dlc_fwd_rownorm; t->bwd[DL__OP_group_norm] = dlc_bwd_rownorm;
     /* >>cuda-table-D */
 }
 extern "C" {

@@ -129,6 +129,7 @@ static void run_case(const opcase *c) {
 /* >>cuda-case-files-B */
 #include "cases_b.h"
 /* >>cuda-case-files-C */
+#include "cases_c.h"
 /* >>cuda-case-files-D */
 
 #include "steps.h"
@@ -152,6 +153,7 @@ int main(int argc, char **argv) {
     /* >>cuda-case-calls-B */
     run_b_cases();
     /* >>cuda-case-calls-C */
+    run_c_cases();
     /* >>cuda-case-calls-D */
     run_step_tests();
     dl_ctx_free(g_cpu); dl_ctx_free(g_gpu);
