@@ -128,6 +128,7 @@ static void run_case(const opcase *c) {
 /* >>cuda-case-files-B */
 /* >>cuda-case-files-C */
 /* >>cuda-case-files-D */
+#include "cases_d.h"
 
 #include "steps.h"
 
@@ -149,6 +150,7 @@ int main(int argc, char **argv) {
     /* >>cuda-case-calls-B */
     /* >>cuda-case-calls-C */
     /* >>cuda-case-calls-D */
+    run_d_cases();
     run_step_tests();
     dl_ctx_free(g_cpu); dl_ctx_free(g_gpu);
     printf("%d passed, %d failed\n", g_pass, g_fail);
