@@ -716,6 +716,11 @@ static dlc_rnn_geo dlc_rnn_geo_of(const dl__node *nd) {
     return g;
 }
 __device__ float dlc_rnn_sig(float v) { return 1.0f / (1.0f + expf(-v)); }
+/* sequence b's length, clamped to [0, T] (checked on the host; a stale host copy cannot
+   send a kernel out of bounds) */
+__device__ int64_t dlc_rnn_len(const int32_t *len, int64_t b, int64_t T) {
+    int64_t L = len ? (int64_t)len[b] : T; return L < 0 ? 0 : (L > T ? T : L);
+}
 /* the state rows of P from h0 / c0 (or 0), and the saved copies of h0 / c0 */
 __global__ void dlc_k_rnn_init(int64_t n, float *hn, float *cn, const float *h0, const float *c0, float *svh, float *svc) {
     DLC_LOOP(i, n) {
@@ -728,7 +733,7 @@ __global__ void dlc_k_rnn_cell(dlc_rnn_geo g, int64_t s, const float *xp, const 
                                const int32_t *len, float *y, float *hn, float *cn, float *sv) {
     const int64_t B = g.B, H = g.H, GH = g.G * g.H;
     DLC_LOOP(i, B * H) {
-        const int64_t b = i / H, j = i % H, L = len ? (int64_t)len[b] : g.T;
+        const int64_t b = i / H, j = i % H, L = dlc_rnn_len(len, b, g.T);
         int64_t t, k; const float *xr, *rr; float pre[4], *sb;
         if (s >= L) { y[(s * B + b) * H + j] = 0.0f; continue; }
         t = g.rev ? L - 1 - s : s;
@@ -795,7 +800,7 @@ __global__ void dlc_k_rnn_cell_bwd(dlc_rnn_geo g, int64_t s, const int32_t *len,
                                    const float *h0, const float *c0, float *dG, float *dGh, float *sb, float *dh, float *dc) {
     const int64_t B = g.B, H = g.H, GH = g.G * g.H, S = g.S;
     DLC_LOOP(i, B * H) {
-        const int64_t b = i / H, j = i % H, L = len ? (int64_t)len[b] : g.T;
+        const int64_t b = i / H, j = i % H, L = dlc_rnn_len(len, b, g.T);
         int64_t t, tp, k; float *gi, *gh, *sc = sb + b * GH, d;
         if (s >= L) {   /* this sequence is over: its padding row t = s gets zero gate gradients */
             for (k = 0; k < g.G; k++) { sc[k * H + j] = 0.0f; dG[(s * B + b) * GH + k * H + j] = 0.0f; dGh[(s * B + b) * GH + k * H + j] = 0.0f; }
@@ -838,7 +843,7 @@ __global__ void dlc_k_rnn_cell_bwd(dlc_rnn_geo g, int64_t s, const int32_t *len,
 __global__ void dlc_k_rnn_hprev(dlc_rnn_geo g, const int32_t *len, const float *y, const float *h0, float *hp) {
     const int64_t B = g.B, H = g.H;
     DLC_LOOP(i, g.T * B * H) {
-        const int64_t r = i / H, j = i % H, t = r / B, b = r % B, L = len ? (int64_t)len[b] : g.T;
+        const int64_t r = i / H, j = i % H, t = r / B, b = r % B, L = dlc_rnn_len(len, b, g.T);
         int64_t tp;
         if (t >= L) { hp[i] = 0.0f; continue; }
         tp = g.rev ? (t == L - 1 ? -1 : t + 1) : t - 1;

@@ -158,6 +158,60 @@ static void d_layer_case(int mode, int reverse) {
     dl_ctx_clear_error(g_cpu); dl_ctx_clear_error(g_gpu);
     dl_ctx_rewind(g_cpu, ma); dl_ctx_rewind(g_gpu, mb);
 }
+/* step replay: an LSTM (2 layers, bidirectional, lengths) trained 4 steps with SGD through
+   dl_step_run equals 4 eager steps bit for bit (one capture, then replays) */
+typedef struct dstep { dside s; dl_optim *opt; float *dy; int64_t ny; } dstep;
+static void d_step_fn(dl_ctx *ctx, void *u) {
+    dstep *m = (dstep *)u;
+    dl_optim_zero_grad(m->opt);
+    m->s.o = dl_rnn_forward(ctx, &m->s.r, m->s.x, m->s.h0, m->s.c0, m->s.len, 0);
+    dl_backward_with(ctx, m->s.o.y, m->dy);
+    dl_optim_step(m->opt);
+}
+static void d_replay_case(void) {
+    enum { N = 4 };
+    static const int32_t lens[DB] = { DT, 2, 4 };
+    const char *name = "dl_rnn lstm L2 bidir lengths: 4 SGD steps replayed as a graph equal eager, bit for bit";
+    dl_ctx *cx[2]; dstep m[2]; dl_step st; int q, i, k, same = 1; dcase c;
+    if (g_filter && !strstr(name, g_filter)) return;
+    c.mode = DL_LSTM; c.layers = 2; c.bidir = 1; c.bias = 1; c.lens = 1; c.st = 1;
+    memset(&st, 0, sizeof st);
+    for (q = 0; q < 2; q++) {
+        dl_ctx_desc cd; dl_optim_desc od; dl_mark mk;
+        memset(&cd, 0, sizeof cd); cd.memory_size = (size_t)64 << 20; cd.seed = 7; cd.backend = dl_cuda_backend();
+        cx[q] = dl_ctx_init(&cd);
+        if (!cx[q]) { report(name, 0, "(no context)", 0, 0); if (q) dl_ctx_free(cx[0]); return; }
+        memset(&m[q], 0, sizeof m[q]); memset(&od, 0, sizeof od); od.kind = DL_SGD; od.lr = 0.1f; od.momentum = 0.9f;
+        m[q].opt = dl_optim_new(cx[q], &od, 4 * 2 * DL_RNN_MAX_LAYERS);
+        d_build(cx[q], &c, lens, &m[q].s);   /* parameters, x, h0, c0, lengths (its graph is dropped below) */
+        dl_optim_add(m[q].opt, m[q].s.params, m[q].s.np, NULL);
+        m[q].ny = m[q].s.o.y->numel; m[q].dy = (float *)malloc(sizeof(float) * (size_t)m[q].ny);
+        for (i = 0; i < m[q].ny; i++) m[q].dy[i] = (float)((i * 37 % 11) - 5) * 0.1f;
+        mk = dl_ctx_mark(cx[q]);
+        for (i = 0; i < N; i++) {
+            if (q) dl_step_run(cx[q], &st, d_step_fn, &m[q]); else d_step_fn(cx[q], &m[q]);
+            dl_ctx_sync(cx[q]);
+            dl_ctx_rewind(cx[q], mk);
+        }
+    }
+    if (dl_ctx_status(cx[0]) || dl_ctx_status(cx[1])) {
+        char msg[1200]; snprintf(msg, sizeof msg, "%s (eager: %s; replay: %s)", name, dl_ctx_message(cx[0]), dl_ctx_message(cx[1]));
+        report(msg, 0, "", 0, 0);
+    } else {
+        double e = 0.0;
+        for (k = 0; k < m[0].s.np; k++) {
+            int64_t n = m[0].s.params[k]->numel; float *pa = (float *)malloc(sizeof(float) * (size_t)n), *pb = (float *)malloc(sizeof(float) * (size_t)n);
+            dl_copy_to(m[0].s.params[k], pa); dl_copy_to(m[1].s.params[k], pb);
+            if (memcmp(pa, pb, sizeof(float) * (size_t)n)) same = 0;
+            if (nerr(pb, pa, n) > e) e = nerr(pb, pa, n);
+            free(pa); free(pb);
+        }
+        printf("# rnn replay: %d captures, %d replays, %d eager\n", st.captures, st.replays, st.eager);
+        report(name, same && st.captures == 1 && st.replays == N - 1, "(param err %.2e, replays %.0f)", e, (double)st.replays);
+    }
+    dl_step_free(cx[1], &st);
+    for (q = 0; q < 2; q++) { free(m[q].dy); dl_ctx_free(cx[q]); }
+}
 static void run_d_cases(void) {
     static const char *mn[4] = { "tanh", "relu", "lstm", "gru" };
     static const char *sn[4] = { "no h0", "h0 grad", "h0 no grad", "c0 only" };
@@ -173,4 +227,5 @@ static void run_d_cases(void) {
         d_run(&c, name);
     }
     for (mode = 0; mode < 4; mode++) { d_layer_case(mode, 0); d_layer_case(mode, 1); }
+    d_replay_case();
 }
