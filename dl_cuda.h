@@ -781,7 +781,8 @@ static dl_status dlc_fwd_rnn(dl_ctx *ctx, dl__node *nd, int phase) {
     sv = in[8] ? DLC_F(ctx, in[8]->data) : NULL;
     if (sv && in[1]) svh = sv + T * B * g.S;
     if (sv && in[2]) svc = sv + T * B * g.S + (in[1] ? B * H : 0);
-    dlc_gemm(S, 0, 1, T * B, GH, I, 1.0f, DLC_CF(ctx, in[0]->data), I, 0, DLC_CF(ctx, in[3]->data), I, 0, 0.0f, DLC_F(ctx, p->xp), GH, 0, 1);
+    if (I == 0) dlc_memset0(S, DLC_F(ctx, p->xp), (size_t)(T * B * GH) * sizeof(float));   /* cuBLAS refuses lda 0 */
+    else dlc_gemm(S, 0, 1, T * B, GH, I, 1.0f, DLC_CF(ctx, in[0]->data), I, 0, DLC_CF(ctx, in[3]->data), I, 0, 0.0f, DLC_F(ctx, p->xp), GH, 0, 1);
     DLC_LAUNCH(dlc_k_rnn_init, dlc_blocks(B * H), DLC_THREADS, S, B * H, hn, cn, in[1] ? DLC_CF(ctx, in[1]->data) : (const float *)NULL,
                in[2] ? DLC_CF(ctx, in[2]->data) : (const float *)NULL, svh, svc);
     for (s = 0; s < T; s++) {
@@ -904,6 +905,7 @@ static dl_status dlc_bwd_rnn(dl_ctx *ctx, dl__node *nd, int phase) {
     }
     if (gh0 || gc0)
         DLC_LAUNCH(dlc_k_rnn_state_grad, dlc_blocks(B * H), DLC_THREADS, S, B * H, gh0, gc0, DLC_CF(ctx, p->dh), p->dc ? DLC_CF(ctx, p->dc) : (const float *)NULL);
+    if (I == 0) gx = gwih = NULL;   /* both empty */
     if (gx) dlc_gemm(S, 0, 0, T * B, I, GH, 1.0f, DLC_CF(ctx, p->dG), GH, 0, DLC_CF(ctx, in[3]->data), I, 0, 1.0f, gx, I, 0, 1);
     if (gwih) dlc_gemm(S, 1, 0, GH, I, T * B, 1.0f, DLC_CF(ctx, p->dG), GH, 0, DLC_CF(ctx, in[0]->data), I, 0, 1.0f, gwih, I, 0, 1);
     if (gwhh && p->hp) {
