@@ -6202,8 +6202,8 @@ static int dl__rnn_lengths_ok(dl_ctx *ctx, const dl_tensor *lengths, int argno, 
         dl__fail2(ctx, DL_STATUS_SHAPE, "lengths%T must be int32 [B] with B = %I", DL__A(lengths), DL__A(&B));
         return 0;
     }
-    if (lengths->idata) for (b = 0; b < B; b++) {
-        int64_t v = dl_get_index(lengths, b);
+    if (lengths->idata) for (b = 0; b < B; b++) {   /* the host copy, as dl__check_indices (no download: fine inside dl_step_run) */
+        int64_t v = lengths->idata[dl__offset_of(lengths, b)];
         if (v < 1 || v > T) { dl__fail3(ctx, DL_STATUS_INVALID, "lengths[%I] = %I must be in [1, T = %I]", DL__A(&b), DL__A(&v), DL__A(&T)); return 0; }
     }
     return 1;
@@ -6262,7 +6262,7 @@ DL__API dl_rnn_out dl_rnn_layer(dl_ctx *ctx, dl_rnn_mode mode, dl_tensor *x, dl_
                     those before backward, e.g. truncated BPTT carrying state in place) */
         int64_t n0 = (h0 ? B * H : 0) + (c0 ? B * H : 0);
         if (T * B * S + n0) { sv = dl__new(ctx, dl_shape1(T * B * S + n0), DL_F32, 1); in[8] = sv; }
-        if (sv && sv->data && !ctx->status) {
+        if (sv && sv->data && !ctx->status && !ctx->nocomp) {   /* a backend copies them in its kernel */
             if (h0) memcpy(sv->data + T * B * S, in[1]->data, (size_t)(B * H) * sizeof(float));
             if (c0) memcpy(sv->data + T * B * S + (h0 ? B * H : 0), in[2]->data, (size_t)(B * H) * sizeof(float));
         }
@@ -6278,6 +6278,7 @@ DL__API dl_rnn_out dl_rnn_layer(dl_ctx *ctx, dl_rnn_mode mode, dl_tensor *x, dl_
     if (ctx->status) return dl__rnn_poison(ctx, m);
     nd = dl__record(ctx, DL__OP_rnn, P, in, 9);
     if (nd) { nd->iarg[0] = m; nd->iarg[1] = reverse != 0; }
+    if (ctx->be) { dl__done(ctx, P); if (ctx->status) return dl__rnn_poison(ctx, m); }   /* the backend runs P's node */
     {   int64_t st3[3], st2[2];
         st3[0] = B * H; st3[1] = H; st3[2] = 1; st2[0] = H; st2[1] = 1;
         out.y = dl__view(ctx, P, dl_shape3(T, B, H), st3, 0, 0, st3);

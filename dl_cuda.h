@@ -1323,6 +1323,234 @@ static dl_status dlc_bwd_rownorm(dl_ctx *ctx, dl__node *nd, int phase) {
 /* (end of >>cuda-ops-C) */
 
 /* >>cuda-ops-D  recurrent layers */
+/* dl_rnn_layer (DL__OP_rnn), the math of dl.h's >>op-rnn. Inputs: 0 x [T,B,I], 1 h0, 2 c0
+   [B,H], 3 w_ih [GH,I], 4 w_hh [GH,H], 5 b_ih, 6 b_hh [GH], 7 lengths int32 [B], 8 saved;
+   iarg[0] mode, iarg[1] reverse. The output P [T+1 (+1 LSTM), B, H] holds y, h_n, c_n; the
+   running state lives in P's h_n / c_n rows (natural [B, H] layout). Forward: Xp = x W_ih^T
+   for all T*B rows (one GEMM), then per step R = h W_hh^T (one GEMM [B,H] x [H,GH]) and one
+   fused cell kernel (one thread per (b, unit j), all G gates of unit j: no races; h and c
+   read and written in place by that thread only). All T steps always run, so the lengths
+   may change between graph replays: at step s a sequence with s >= len[b] writes zeros to
+   row t = s (y forward, dG backward), which covers exactly its padding rows. Saved per
+   (t, b): LSTM i, f, g, o, c; GRU r, z, n, hn; then copies of h0, c0 (made here).
+   Backward, steps in reverse: a fused cell kernel (dGate rows, the hh part into sb [B,GH],
+   dh / dc in place) then dh += sb W_hh (one GEMM); after the loop dx += dG W_ih,
+   dW_ih += dG^T x, dW_hh += dG_hh^T H_prev (GEMMs over all T*B rows) and the bias grads as
+   ordered column sums (a fixed block tree: deterministic). */
+typedef struct dlc_rnn_plan {
+    float *xp, *R;                                   /* forward: Xp [T*B, GH], R [B, GH]  */
+    float *dG, *dGh, *sb, *dh, *dc, *hp;             /* backward (planned by bwd)         */
+} dlc_rnn_plan;
+typedef struct dlc_rnn_geo { int mode, rev; int64_t T, B, H, G, S; } dlc_rnn_geo;
+static dlc_rnn_geo dlc_rnn_geo_of(const dl__node *nd) {
+    dlc_rnn_geo g; const int m = nd->iarg[0];
+    g.mode = m; g.rev = nd->iarg[1] != 0;
+    g.T = nd->in[0]->shape[0]; g.B = nd->in[0]->shape[1]; g.H = nd->in[4]->shape[1];
+    g.G = m == DL_LSTM ? 4 : m == DL_GRU ? 3 : 1;
+    g.S = m == DL_LSTM ? 5 * g.H : m == DL_GRU ? 4 * g.H : 0;
+    return g;
+}
+__device__ float dlc_rnn_sig(float v) { return 1.0f / (1.0f + expf(-v)); }
+/* sequence b's length, clamped to [0, T] (checked on the host; a stale host copy cannot
+   send a kernel out of bounds) */
+__device__ int64_t dlc_rnn_len(const int32_t *len, int64_t b, int64_t T) {
+    int64_t L = len ? (int64_t)len[b] : T; return L < 0 ? 0 : (L > T ? T : L);
+}
+/* the state rows of P from h0 / c0 (or 0), and the saved copies of h0 / c0 */
+__global__ void dlc_k_rnn_init(int64_t n, float *hn, float *cn, const float *h0, const float *c0, float *svh, float *svc) {
+    DLC_LOOP(i, n) {
+        float h = h0 ? h0[i] : 0.0f;
+        hn[i] = h; if (svh) svh[i] = h;
+        if (cn) { float c = c0 ? c0[i] : 0.0f; cn[i] = c; if (svc) svc[i] = c; }
+    }
+}
+__global__ void dlc_k_rnn_cell(dlc_rnn_geo g, int64_t s, const float *xp, const float *R, const float *bih, const float *bhh,
+                               const int32_t *len, float *y, float *hn, float *cn, float *sv) {
+    const int64_t B = g.B, H = g.H, GH = g.G * g.H;
+    DLC_LOOP(i, B * H) {
+        const int64_t b = i / H, j = i % H, L = dlc_rnn_len(len, b, g.T);
+        int64_t t, k; const float *xr, *rr; float pre[4], *sb;
+        if (s >= L) { y[(s * B + b) * H + j] = 0.0f; continue; }
+        t = g.rev ? L - 1 - s : s;
+        xr = xp + (t * B + b) * GH; rr = R + b * GH;
+        sb = sv ? sv + (t * B + b) * g.S : NULL;
+        for (k = 0; k < g.G; k++) {   /* as the CPU: (x W_ih^T + (b_ih + b_hh)) + h W_hh^T; GRU's b_hn apart */
+            const int64_t c = k * H + j; float v = xr[c];
+            if (bih || bhh) v += (bih ? bih[c] : 0.0f) + ((bhh && !(g.mode == DL_GRU && k == 2)) ? bhh[c] : 0.0f);
+            pre[k] = v;
+        }
+        if (g.mode == DL_RNN_TANH) { const float v = tanhf(pre[0] + rr[j]); hn[i] = v; y[(t * B + b) * H + j] = v; }
+        else if (g.mode == DL_RNN_RELU) { float v = pre[0] + rr[j]; v = v > 0.0f ? v : 0.0f; hn[i] = v; y[(t * B + b) * H + j] = v; }
+        else if (g.mode == DL_LSTM) {
+            const float ig = dlc_rnn_sig(pre[0] + rr[j]), fg = dlc_rnn_sig(pre[1] + rr[H + j]);
+            const float gg = tanhf(pre[2] + rr[2 * H + j]), og = dlc_rnn_sig(pre[3] + rr[3 * H + j]);
+            const float c = fg * cn[i] + ig * gg, h = og * tanhf(c);
+            cn[i] = c; hn[i] = h; y[(t * B + b) * H + j] = h;
+            if (sb) { sb[j] = ig; sb[H + j] = fg; sb[2 * H + j] = gg; sb[3 * H + j] = og; sb[4 * H + j] = c; }
+        } else {
+            const float rg = dlc_rnn_sig(pre[0] + rr[j]), zg = dlc_rnn_sig(pre[1] + rr[H + j]);
+            const float hnv = rr[2 * H + j] + (bhh ? bhh[2 * H + j] : 0.0f);
+            const float n = tanhf(pre[2] + rg * hnv), h = (1.0f - zg) * n + zg * hn[i];
+            hn[i] = h; y[(t * B + b) * H + j] = h;
+            if (sb) { sb[j] = rg; sb[H + j] = zg; sb[2 * H + j] = n; sb[3 * H + j] = hnv; }
+        }
+    }
+}
+static dl_status dlc_fwd_rnn(dl_ctx *ctx, dl__node *nd, int phase) {
+    const dlc_rnn_geo g = dlc_rnn_geo_of(nd); const int64_t T = g.T, B = g.B, H = g.H, GH = g.G * g.H;
+    dl_tensor *const *in = nd->in; const int64_t I = in[0]->shape[2];
+    dlc_rnn_plan *p = (dlc_rnn_plan *)nd->aux; dlc_state *S = dlc_st(ctx);
+    float *P, *hn, *cn, *sv, *svh = NULL, *svc = NULL; int64_t s;
+    if (phase == DL_PHASE_PLAN) {
+        if (g.mode < DL_RNN_TANH || g.mode > DL_GRU) return dl_backend_fail(ctx, DL_STATUS_INVALID, "bad rnn mode");
+        p = (dlc_rnn_plan *)dl_backend_alloc(ctx, sizeof(dlc_rnn_plan));
+        if (!p) return dl_ctx_status(ctx) ? dl_ctx_status(ctx) : DL_STATUS_OOM;
+        memset(p, 0, sizeof *p);
+        p->xp = (float *)dl_backend_alloc(ctx, (size_t)(T * B * GH) * sizeof(float));
+        p->R = (float *)dl_backend_alloc(ctx, (size_t)(B * GH) * sizeof(float));
+        nd->aux = p;
+        return dl_ctx_status(ctx);
+    }
+    if (!p) return dl_backend_fail(ctx, DL_STATUS_INVALID, "rnn forward was not planned");
+    P = DLC_F(ctx, nd->out->data); hn = P + T * B * H; cn = g.mode == DL_LSTM ? hn + B * H : NULL;
+    sv = in[8] ? DLC_F(ctx, in[8]->data) : NULL;
+    if (sv && in[1]) svh = sv + T * B * g.S;
+    if (sv && in[2]) svc = sv + T * B * g.S + (in[1] ? B * H : 0);
+    if (I == 0) dlc_memset0(S, DLC_F(ctx, p->xp), (size_t)(T * B * GH) * sizeof(float));   /* cuBLAS refuses lda 0 */
+    else dlc_gemm(S, 0, 1, T * B, GH, I, 1.0f, DLC_CF(ctx, in[0]->data), I, 0, DLC_CF(ctx, in[3]->data), I, 0, 0.0f, DLC_F(ctx, p->xp), GH, 0, 1);
+    DLC_LAUNCH(dlc_k_rnn_init, dlc_blocks(B * H), DLC_THREADS, S, B * H, hn, cn, in[1] ? DLC_CF(ctx, in[1]->data) : (const float *)NULL,
+               in[2] ? DLC_CF(ctx, in[2]->data) : (const float *)NULL, svh, svc);
+    for (s = 0; s < T; s++) {
+        dlc_gemm(S, 0, 1, B, GH, H, 1.0f, hn, H, 0, DLC_CF(ctx, in[4]->data), H, 0, 0.0f, DLC_F(ctx, p->R), GH, 0, 1);
+        DLC_LAUNCH(dlc_k_rnn_cell, dlc_blocks(B * H), DLC_THREADS, S, g, s, DLC_CF(ctx, p->xp), DLC_CF(ctx, p->R),
+                   in[5] ? DLC_CF(ctx, in[5]->data) : (const float *)NULL, in[6] ? DLC_CF(ctx, in[6]->data) : (const float *)NULL,
+                   in[7] ? DLC_CI(ctx, in[7]->idata) : (const int32_t *)NULL, P, hn, cn, sv);
+    }
+    return dlc_status(ctx);
+}
+/* dh, dc from the gradients of P's h_n and c_n rows */
+__global__ void dlc_k_rnn_bwd_init(int64_t n, float *dh, float *dc, const float *gh, const float *gc) {
+    DLC_LOOP(i, n) { dh[i] = gh[i]; if (dc) dc[i] = gc[i]; }
+}
+__global__ void dlc_k_rnn_cell_bwd(dlc_rnn_geo g, int64_t s, const int32_t *len, const float *y, const float *gP, const float *sv,
+                                   const float *h0, const float *c0, float *dG, float *dGh, float *sb, float *dh, float *dc) {
+    const int64_t B = g.B, H = g.H, GH = g.G * g.H, S = g.S;
+    DLC_LOOP(i, B * H) {
+        const int64_t b = i / H, j = i % H, L = dlc_rnn_len(len, b, g.T);
+        int64_t t, tp, k; float *gi, *gh, *sc = sb + b * GH, d;
+        if (s >= L) {   /* this sequence is over: its padding row t = s gets zero gate gradients */
+            for (k = 0; k < g.G; k++) { sc[k * H + j] = 0.0f; dG[(s * B + b) * GH + k * H + j] = 0.0f; dGh[(s * B + b) * GH + k * H + j] = 0.0f; }
+            continue;
+        }
+        t = g.rev ? L - 1 - s : s;
+        tp = s == 0 ? -1 : (g.rev ? t + 1 : t - 1);
+        gi = dG + (t * B + b) * GH; gh = dGh + (t * B + b) * GH;
+        d = dh[i] + gP[(t * B + b) * H + j];
+        if (g.mode == DL_RNN_TANH) {
+            const float h = y[(t * B + b) * H + j], a = d * (1.0f - h * h);
+            gi[j] = a; sc[j] = a; dh[i] = 0.0f;
+        } else if (g.mode == DL_RNN_RELU) {
+            const float a = y[(t * B + b) * H + j] > 0.0f ? d : 0.0f;
+            gi[j] = a; sc[j] = a; dh[i] = 0.0f;
+        } else if (g.mode == DL_LSTM) {
+            const float *svr = sv + (t * B + b) * S;
+            const float ig = svr[j], fg = svr[H + j], gg = svr[2 * H + j], og = svr[3 * H + j], c = svr[4 * H + j];
+            const float cp = tp < 0 ? (c0 ? c0[i] : 0.0f) : sv[(tp * B + b) * S + 4 * H + j];
+            const float tc = tanhf(c), dct = dc[i] + d * og * (1.0f - tc * tc);
+            const float ai = dct * gg * ig * (1.0f - ig), af = dct * cp * fg * (1.0f - fg);
+            const float ag = dct * ig * (1.0f - gg * gg), ao = d * tc * og * (1.0f - og);
+            gi[j] = ai; gi[H + j] = af; gi[2 * H + j] = ag; gi[3 * H + j] = ao;
+            sc[j] = ai; sc[H + j] = af; sc[2 * H + j] = ag; sc[3 * H + j] = ao;
+            dc[i] = dct * fg; dh[i] = 0.0f;
+        } else {
+            const float *svr = sv + (t * B + b) * S;
+            const float rg = svr[j], zg = svr[H + j], n = svr[2 * H + j], hnv = svr[3 * H + j];
+            const float hpv = tp < 0 ? (h0 ? h0[i] : 0.0f) : y[(tp * B + b) * H + j];
+            const float an = d * (1.0f - zg) * (1.0f - n * n), ar = an * hnv * rg * (1.0f - rg);
+            const float az = d * (hpv - n) * zg * (1.0f - zg);
+            gi[j] = ar; gi[H + j] = az; gi[2 * H + j] = an;
+            gh[j] = ar; gh[H + j] = az; gh[2 * H + j] = an * rg;
+            sc[j] = ar; sc[H + j] = az; sc[2 * H + j] = an * rg;
+            dh[i] = d * zg;
+        }
+    }
+}
+/* H_prev [T*B, H]: the state each valid (t, b) started from; 0 on padding rows */
+__global__ void dlc_k_rnn_hprev(dlc_rnn_geo g, const int32_t *len, const float *y, const float *h0, float *hp) {
+    const int64_t B = g.B, H = g.H;
+    DLC_LOOP(i, g.T * B * H) {
+        const int64_t r = i / H, j = i % H, t = r / B, b = r % B, L = dlc_rnn_len(len, b, g.T);
+        int64_t tp;
+        if (t >= L) { hp[i] = 0.0f; continue; }
+        tp = g.rev ? (t == L - 1 ? -1 : t + 1) : t - 1;
+        hp[i] = tp >= 0 ? y[(tp * B + b) * H + j] : (h0 ? h0[b * H + j] : 0.0f);
+    }
+}
+__global__ void dlc_k_rnn_state_grad(int64_t n, float *gh0, float *gc0, const float *dh, const float *dc) {
+    DLC_LOOP(i, n) { if (gh0) gh0[i] += dh[i]; if (gc0) gc0[i] += dc[i]; }
+}
+/* gb[j] += sum over rows r of g[r * ncol + j], rows in a fixed order per thread and a fixed
+   block tree (blockDim a power of two): the same bits every run */
+__global__ void dlc_k_rnn_colsum(float *gb, const float *g, int64_t rows, int64_t ncol) {
+    __shared__ float sh[1024];
+    for (int64_t j = blockIdx.x; j < ncol; j += gridDim.x) {   /* uniform over the block */
+        float acc = 0.0f; int64_t r;
+        for (r = threadIdx.x; r < rows; r += blockDim.x) acc += g[r * ncol + j];
+        acc = dlc_block_sum(acc, sh);
+        if (threadIdx.x == 0) gb[j] += acc;
+    }
+}
+static float *dlc_rnn_ingrad(dl_ctx *ctx, dl__node *nd, int i) {
+    dl_tensor *t = nd->in[i];
+    return (t && t->requires_grad && t->grad) ? DLC_F(ctx, t->grad) : NULL;
+}
+static dl_status dlc_bwd_rnn(dl_ctx *ctx, dl__node *nd, int phase) {
+    const dlc_rnn_geo g = dlc_rnn_geo_of(nd); const int64_t T = g.T, B = g.B, H = g.H, GH = g.G * g.H;
+    dl_tensor *const *in = nd->in; const int64_t I = in[0]->shape[2];
+    dlc_rnn_plan *p = (dlc_rnn_plan *)nd->aux; dlc_state *S = dlc_st(ctx);
+    float *gx, *gh0, *gc0, *gwih, *gwhh, *gbih, *gbhh; const float *gP, *y, *sv, *h0 = NULL, *c0 = NULL;
+    const int32_t *len; int64_t s;
+    if (!p) return dl_backend_fail(ctx, DL_STATUS_INVALID, "rnn forward was not planned");
+    if (!nd->out->grad) return DL_STATUS_OK;
+    if (phase == DL_PHASE_PLAN) {
+        p->dG = (float *)dl_backend_alloc(ctx, (size_t)(T * B * GH) * sizeof(float));
+        p->dGh = g.mode == DL_GRU ? (float *)dl_backend_alloc(ctx, (size_t)(T * B * GH) * sizeof(float)) : p->dG;
+        p->sb = (float *)dl_backend_alloc(ctx, (size_t)(B * GH) * sizeof(float));
+        p->dh = (float *)dl_backend_alloc(ctx, (size_t)(B * H) * sizeof(float));
+        p->dc = g.mode == DL_LSTM ? (float *)dl_backend_alloc(ctx, (size_t)(B * H) * sizeof(float)) : NULL;
+        p->hp = (in[4]->requires_grad && in[4]->grad) ? (float *)dl_backend_alloc(ctx, (size_t)(T * B * H) * sizeof(float)) : NULL;
+        if (!dl_ctx_status(ctx) && g.mode != DL_RNN_TANH && g.mode != DL_RNN_RELU && !in[8])
+            return dl_backend_fail(ctx, DL_STATUS_INVALID, "rnn backward without saved gates");
+        return dl_ctx_status(ctx);
+    }
+    gx = dlc_rnn_ingrad(ctx, nd, 0); gh0 = dlc_rnn_ingrad(ctx, nd, 1); gc0 = dlc_rnn_ingrad(ctx, nd, 2);
+    gwih = dlc_rnn_ingrad(ctx, nd, 3); gwhh = dlc_rnn_ingrad(ctx, nd, 4); gbih = dlc_rnn_ingrad(ctx, nd, 5); gbhh = dlc_rnn_ingrad(ctx, nd, 6);
+    gP = DLC_CF(ctx, nd->out->grad); y = DLC_CF(ctx, nd->out->data);
+    sv = in[8] ? DLC_CF(ctx, in[8]->data) : NULL;
+    len = in[7] ? DLC_CI(ctx, in[7]->idata) : NULL;
+    if (in[1]) h0 = sv ? sv + T * B * g.S : DLC_CF(ctx, in[1]->data);                  /* the forward's copies */
+    if (in[2]) c0 = sv ? sv + T * B * g.S + (in[1] ? B * H : 0) : DLC_CF(ctx, in[2]->data);
+    DLC_LAUNCH(dlc_k_rnn_bwd_init, dlc_blocks(B * H), DLC_THREADS, S, B * H, DLC_F(ctx, p->dh), p->dc ? DLC_F(ctx, p->dc) : (float *)NULL,
+               gP + T * B * H, gP + (T + 1) * B * H);
+    for (s = T - 1; s >= 0; s--) {
+        DLC_LAUNCH(dlc_k_rnn_cell_bwd, dlc_blocks(B * H), DLC_THREADS, S, g, s, len, y, gP, sv, h0, c0, DLC_F(ctx, p->dG), DLC_F(ctx, p->dGh),
+                   DLC_F(ctx, p->sb), DLC_F(ctx, p->dh), p->dc ? DLC_F(ctx, p->dc) : (float *)NULL);
+        /* dh_prev += sb [B, GH] x W_hh [GH, H] (rows of finished sequences add 0) */
+        dlc_gemm(S, 0, 0, B, H, GH, 1.0f, DLC_CF(ctx, p->sb), GH, 0, DLC_CF(ctx, in[4]->data), H, 0, 1.0f, DLC_F(ctx, p->dh), H, 0, 1);
+    }
+    if (gh0 || gc0)
+        DLC_LAUNCH(dlc_k_rnn_state_grad, dlc_blocks(B * H), DLC_THREADS, S, B * H, gh0, gc0, DLC_CF(ctx, p->dh), p->dc ? DLC_CF(ctx, p->dc) : (const float *)NULL);
+    if (I == 0) gx = gwih = NULL;   /* both empty */
+    if (gx) dlc_gemm(S, 0, 0, T * B, I, GH, 1.0f, DLC_CF(ctx, p->dG), GH, 0, DLC_CF(ctx, in[3]->data), I, 0, 1.0f, gx, I, 0, 1);
+    if (gwih) dlc_gemm(S, 1, 0, GH, I, T * B, 1.0f, DLC_CF(ctx, p->dG), GH, 0, DLC_CF(ctx, in[0]->data), I, 0, 1.0f, gwih, I, 0, 1);
+    if (gwhh && p->hp) {
+        DLC_LAUNCH(dlc_k_rnn_hprev, dlc_blocks(T * B * H), DLC_THREADS, S, g, len, y, h0, DLC_F(ctx, p->hp));
+        dlc_gemm(S, 1, 0, GH, H, T * B, 1.0f, DLC_CF(ctx, p->dGh), GH, 0, DLC_CF(ctx, p->hp), H, 0, 1.0f, gwhh, H, 0, 1);
+    }
+    if (gbih) DLC_LAUNCH(dlc_k_rnn_colsum, dlc_blocks(GH * DLC_THREADS), DLC_THREADS, S, gbih, DLC_CF(ctx, p->dG), T * B, GH);
+    if (gbhh) DLC_LAUNCH(dlc_k_rnn_colsum, dlc_blocks(GH * DLC_THREADS), DLC_THREADS, S, gbhh, DLC_CF(ctx, p->dGh), T * B, GH);
+    return dlc_status(ctx);
+}
 
 /* (end of >>cuda-ops-D) */
 
@@ -1364,6 +1592,7 @@ static void dlc_table_fill(dl_backend *t) {
     t->fwd[DL__OP_layer_norm] = dlc_fwd_rownorm; t->bwd[DL__OP_layer_norm] = dlc_bwd_rownorm;
     t->fwd[DL__OP_group_norm] = dlc_fwd_rownorm; t->bwd[DL__OP_group_norm] = dlc_bwd_rownorm;
     /* >>cuda-table-D */
+    t->fwd[DL__OP_rnn] = dlc_fwd_rnn; t->bwd[DL__OP_rnn] = dlc_bwd_rnn;
 }
 extern "C" {
 DLDEF const dl_backend *dl_cuda_backend(void) {

@@ -131,6 +131,7 @@ static void run_case(const opcase *c) {
 /* >>cuda-case-files-C */
 #include "cases_c.h"
 /* >>cuda-case-files-D */
+#include "cases_d.h"
 
 #include "steps.h"
 
@@ -155,6 +156,7 @@ int main(int argc, char **argv) {
     /* >>cuda-case-calls-C */
     run_c_cases();
     /* >>cuda-case-calls-D */
+    run_d_cases();
     run_step_tests();
     dl_ctx_free(g_cpu); dl_ctx_free(g_gpu);
     printf("%d passed, %d failed\n", g_pass, g_fail);
