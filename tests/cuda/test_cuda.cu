@@ -125,6 +125,7 @@ static void run_case(const opcase *c) {
 
 #include "cases_core.h"
 /* >>cuda-case-files-A */
+#include "cases_a.h"
 /* >>cuda-case-files-B */
 /* >>cuda-case-files-C */
 /* >>cuda-case-files-D */
@@ -146,6 +147,7 @@ int main(int argc, char **argv) {
     if (!g_cpu || !g_gpu) { printf("FAIL context init (cpu %p, cuda %p)\n0 passed, 1 failed\n", (void *)g_cpu, (void *)g_gpu); return 1; }
     run_core_cases();
     /* >>cuda-case-calls-A */
+    run_a_cases();
     /* >>cuda-case-calls-B */
     /* >>cuda-case-calls-C */
     /* >>cuda-case-calls-D */
