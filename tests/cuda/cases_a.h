@@ -37,7 +37,15 @@ static dl_tensor *b_view(dl_ctx *ctx, dl_tensor **in, const opcase *c) {
         dl_split(ctx, x, 1, sz, 3, o);
         return dl_add(ctx, dl_mul_scalar(ctx, o[1], 2.0f), dl_mul(ctx, o[1], o[2]));
     }
-    default: return dl_flatten(ctx, dl_slice(ctx, x, 0, 0, 4, 3), 0, -1);
+    case 7: return dl_flatten(ctx, dl_slice(ctx, x, 0, 0, 4, 3), 0, -1);
+    case 8: {   /* a broadcast (stride-0) view, as an expand would make: [4,1,6] -> [4,5,6] */
+        int64_t st[3] = { 6, 0, 1 };
+        return dl_mul_scalar(ctx, dl__view(ctx, x, S3(4, 5, 6), st, 0, 0, st), 2.0f);
+    }
+    default: {  /* overlapping windows (unfold-like): [12] -> [5,4], stride 2 */
+        int64_t st[2] = { 2, 1 };
+        return dl_mul_scalar(ctx, dl__view(ctx, x, S2(5, 4), st, 0, 0, st), 2.0f);
+    }
     }
 }
 static dl_tensor *b_gather(dl_ctx *ctx, dl_tensor **in, const opcase *c) { return dl_gather(ctx, in[0], c->iarg[0], in[1]); }
@@ -121,11 +129,12 @@ static void run_a_cases(void) {
         }
     }
     /* views */
-    {   static const char *vn[] = { "reshape", "permute", "transpose", "slice step 2", "slice of transpose", "squeeze/unsqueeze", "split", "flatten of slice" };
-        for (i = 0; i < 8; i++) {
+    {   static const char *vn[] = { "dl_reshape", "dl_permute", "dl_transpose", "dl_slice step 2", "dl_slice of dl_transpose", "dl_squeeze/dl_unsqueeze", "dl_split",
+            "dl_flatten of dl_slice", "broadcast (stride 0) view", "overlapping view" };
+        for (i = 0; i < 10; i++) {
             opcase c; memset(&c, 0, sizeof c);
-            snprintf(names[k], sizeof names[k], "view: dl_%s", vn[i]);
-            c.name = names[k++]; c.nin = 1; c.kind[0] = 'f'; c.shape[0] = S3(4, 5, 6); c.build = b_view; c.iarg[0] = i;
+            snprintf(names[k], sizeof names[k], "view: %s", vn[i]);
+            c.name = names[k++]; c.nin = 1; c.kind[0] = 'f'; c.shape[0] = i == 8 ? S3(4, 1, 6) : i == 9 ? S1(12) : S3(4, 5, 6); c.build = b_view; c.iarg[0] = i;
             run_case(&c);
         }
     }
@@ -202,6 +211,14 @@ static void run_a_cases(void) {
         c.name = "dl_where float cond broadcast"; c.shape[0] = S3(4, 1, 6); c.shape[1] = S2(5, 6); c.shape[2] = S3(4, 5, 1); run_case(&c);
         c.name = "dl_where int cond broadcast"; c.kind[0] = 'i'; c.range[0] = 2; c.shape[0] = S2(5, 1); run_case(&c);
         c.name = "dl_where int cond, b no grad"; c.kind[2] = 'u'; c.shape[0] = S3(4, 5, 6); c.shape[1] = S1(6); c.shape[2] = S3(4, 5, 6); run_case(&c);
+    }
+    /* empty tensors */
+    {   opcase c; memset(&c, 0, sizeof c);
+        c.name = "dl_sum over an empty axis [3,0] -> [3]"; c.nin = 1; c.kind[0] = 'f'; c.shape[0] = S2(3, 0); c.build = b_reduce; c.iarg[1] = 1;
+        run_case(&c);
+        c.name = "dl_softmax of [0,5]"; c.shape[0] = S2(0, 5); c.build = b_softmax; c.iarg[0] = 1; run_case(&c);
+        c.name = "dl_concat with an empty input"; c.nin = 3; c.build = b_concat; c.iarg[0] = 1; c.kind[1] = c.kind[2] = 'f';
+        c.shape[0] = S2(3, 2); c.shape[1] = S2(3, 0); c.shape[2] = S2(3, 4); run_case(&c);
     }
     /* prelu: per channel and shared */
     {   opcase c; memset(&c, 0, sizeof c);
