@@ -2310,7 +2310,8 @@ DL__API dl_tensor *dl_where(dl_ctx *ctx, dl_tensor *cond, dl_tensor *a, dl_tenso
     if (!dl__arg(ctx, cond, 1, cond ? cond->dtype : DL_F32) || !dl__arg(ctx, a, 2, DL_F32) || !dl__arg(ctx, b, 3, DL_F32)) return &ctx->poison;
     in[0] = cond; in[1] = a; in[2] = b;
     if (!dl__bcast_shape(ctx, in, 3, &s)) return &ctx->poison;
-    if (cond->dtype == DL_I32) {        /* an index mask becomes a float 0/1 mask */
+    if (cond->dtype == DL_I32 && ctx->be) in[0] = dl__contig_index(ctx, cond);  /* the backend reads the ints */
+    else if (cond->dtype == DL_I32) {   /* an index mask becomes a float 0/1 mask */
         dl_tensor *c = dl__new(ctx, dl_shape_of(cond), DL_F32, 1); int64_t i;
         if (!ctx->status && c->data && dl__pull(cond)) {   /* one download, one upload */
             for (i = 0; i < cond->numel; i++) c->data[i] = (cond->idata && cond->idata[dl__offset_of(cond, i)] != 0) ? 1.0f : 0.0f;

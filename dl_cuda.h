@@ -676,7 +676,478 @@ static dl_status dlc_clip(dl_ctx *ctx, const dl_clip_args *a, int phase) {
 }
 
 /* >>cuda-ops-A  reductions, softmax, views, concat, index ops, where, prelu */
+/* double block reductions (any blockDim up to 1024: the tree handles odd sizes) */
+__device__ double dlc_block_sum_d(double v, double *sh) {
+    unsigned t = threadIdx.x, n = blockDim.x, s;
+    sh[t] = v; __syncthreads();
+    while (n > 1) { s = (n + 1) / 2; if (t + s < n && t < s) sh[t] += sh[t + s]; __syncthreads(); n = s; }
+    v = sh[0]; __syncthreads();
+    return v;
+}
+/* max that keeps a NaN seed (every thread starts from the group's first element, as the CPU) */
+__device__ float dlc_block_max_f(float v, float *sh) {
+    unsigned t = threadIdx.x, n = blockDim.x, s;
+    sh[t] = v; __syncthreads();
+    while (n > 1) { s = (n + 1) / 2; if (t + s < n && t < s && sh[t + s] > sh[t]) sh[t] = sh[t + s]; __syncthreads(); n = s; }
+    v = sh[0]; __syncthreads();
+    return v;
+}
+__device__ int64_t dlc_block_min_i(int64_t v, int64_t *sh) {
+    unsigned t = threadIdx.x, n = blockDim.x, s;
+    sh[t] = v; __syncthreads();
+    while (n > 1) { s = (n + 1) / 2; if (t + s < n && t < s && sh[t + s] < sh[t]) sh[t] = sh[t + s]; __syncthreads(); n = s; }
+    v = sh[0]; __syncthreads();
+    return v;
+}
+static unsigned dlc_grid(int64_t n) { return (unsigned)(n < 1 ? 1 : (n > 65535 ? 65535 : n)); }
 
+/* ---- reductions (sum, mean, max, var, logsumexp) over an axis mask (iarg[0]; iarg[1] =
+   var's correction). x is contiguous. One block per output element (grid-stride over
+   outputs), threads stride over the reduced elements; sums in double like the CPU. The
+   backward has the same layout: each input element belongs to one output, so the blocks
+   write disjoint input gradients (no atomics). */
+typedef struct dlc_rg { int nk, nr; int64_t kshape[DL_MAX_DIMS], kst[DL_MAX_DIMS], rshape[DL_MAX_DIMS], rst[DL_MAX_DIMS]; } dlc_rg;
+static void dlc_rg_init(dlc_rg *r, const dl_tensor *x, unsigned mask, int64_t *kcount, int64_t *rcount) {
+    int d; memset(r, 0, sizeof *r); *kcount = *rcount = 1;
+    for (d = 0; d < x->ndim; d++) {
+        if (mask & (1u << d)) { r->rshape[r->nr] = x->shape[d]; r->rst[r->nr++] = x->stride[d]; *rcount *= x->shape[d]; }
+        else { r->kshape[r->nk] = x->shape[d]; r->kst[r->nk++] = x->stride[d]; *kcount *= x->shape[d]; }
+    }
+}
+__device__ int64_t dlc_rg_koff(const dlc_rg &r, int64_t o) {
+    int64_t off = 0; int d;
+    for (d = r.nk - 1; d >= 0; d--) { off += (o % r.kshape[d]) * r.kst[d]; o /= r.kshape[d]; }
+    return off;
+}
+__device__ int64_t dlc_rg_roff(const dlc_rg &r, int64_t j) {
+    int64_t off = 0; int d;
+    for (d = r.nr - 1; d >= 0; d--) { off += (j % r.rshape[d]) * r.rst[d]; j /= r.rshape[d]; }
+    return off;
+}
+__global__ void dlc_k_reduce(int op, float *y, const float *x, dlc_rg r, int64_t kcount, int64_t rcount, int corr) {
+    __shared__ double shd[1024];
+    __shared__ float shf[1024];
+    int64_t o, j;
+    for (o = blockIdx.x; o < kcount; o += gridDim.x) {
+        const int64_t base = dlc_rg_koff(r, o); double s = 0.0; float res;
+        if (op == DL__OP_max || op == DL__OP_logsumexp) {
+            float v = rcount > 0 ? x[base] : 0.0f;
+            for (j = threadIdx.x; j < rcount; j += blockDim.x) {
+                float t = x[base + dlc_rg_roff(r, j)];
+                if (op == DL__OP_max ? (t > v || t != t) : t > v) v = t;
+            }
+            if (op == DL__OP_max) {   /* a NaN anywhere wins, as the CPU */
+                float nanv = (v != v) ? 1.0f : 0.0f;
+                nanv = dlc_block_max_f(nanv, shf);
+                v = dlc_block_max_f(v, shf);
+                res = nanv > 0.0f ? NAN : v;
+            } else {
+                v = dlc_block_max_f(v, shf);
+                if (v == -INFINITY || v == INFINITY || v != v) res = v;
+                else {
+                    for (j = threadIdx.x; j < rcount; j += blockDim.x) s += exp((double)(x[base + dlc_rg_roff(r, j)] - v));
+                    s = dlc_block_sum_d(s, shd);
+                    res = (float)((double)v + log(s));
+                }
+            }
+        } else {
+            for (j = threadIdx.x; j < rcount; j += blockDim.x) s += (double)x[base + dlc_rg_roff(r, j)];
+            s = dlc_block_sum_d(s, shd);
+            if (op == DL__OP_sum) res = (float)s;
+            else if (op == DL__OP_mean) res = (float)(s / (double)rcount);
+            else {
+                const double m = s / (double)rcount; double q = 0.0;
+                for (j = threadIdx.x; j < rcount; j += blockDim.x) { double dd = (double)x[base + dlc_rg_roff(r, j)] - m; q += dd * dd; }
+                q = dlc_block_sum_d(q, shd);
+                res = (float)(q / (double)(rcount - corr));
+            }
+        }
+        if (threadIdx.x == 0) y[o] = res;
+    }
+}
+__global__ void dlc_k_reduce_bwd(int op, float *gx, const float *x, const float *y, const float *gy, dlc_rg r, int64_t kcount, int64_t rcount, int corr) {
+    __shared__ double shd[1024];
+    __shared__ int64_t shi[1024];
+    int64_t o, j;
+    for (o = blockIdx.x; o < kcount; o += gridDim.x) {
+        const int64_t base = dlc_rg_koff(r, o); const float g = gy[o], v = y[o];
+        switch (op) {
+        case DL__OP_sum: for (j = threadIdx.x; j < rcount; j += blockDim.x) gx[base + dlc_rg_roff(r, j)] += g; break;
+        case DL__OP_mean: { const float gm = g / (float)rcount; for (j = threadIdx.x; j < rcount; j += blockDim.x) gx[base + dlc_rg_roff(r, j)] += gm; } break;
+        case DL__OP_max: {   /* the first element equal to the max (any element when it is NaN) */
+            int64_t first = rcount;
+            for (j = threadIdx.x; j < rcount; j += blockDim.x) if (x[base + dlc_rg_roff(r, j)] == v || v != v) { first = j; break; }
+            first = dlc_block_min_i(first, shi);
+            if (threadIdx.x == 0 && first < rcount) gx[base + dlc_rg_roff(r, first)] += g;
+            break; }
+        case DL__OP_var: {
+            double m = 0.0;
+            for (j = threadIdx.x; j < rcount; j += blockDim.x) m += (double)x[base + dlc_rg_roff(r, j)];
+            m = dlc_block_sum_d(m, shd) / (double)rcount;
+            for (j = threadIdx.x; j < rcount; j += blockDim.x) {
+                const int64_t off = base + dlc_rg_roff(r, j);
+                gx[off] += (float)((double)g * 2.0 * ((double)x[off] - m) / (double)(rcount - corr));
+            }
+            break; }
+        default:   /* logsumexp */
+            for (j = threadIdx.x; j < rcount; j += blockDim.x) { const int64_t off = base + dlc_rg_roff(r, j); gx[off] += g * expf(x[off] - v); }
+            break;
+        }
+    }
+}
+static dl_status dlc_fwd_reduce(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *y = nd->out; dlc_rg r; int64_t kc, rc; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !y->numel) return DL_STATUS_OK;
+    dlc_rg_init(&r, x, (unsigned)nd->iarg[0], &kc, &rc);
+    DLC_LAUNCH(dlc_k_reduce, dlc_grid(kc), dlc_row_threads(rc), S, nd->op, DLC_F(ctx, y->data), DLC_CF(ctx, x->data), r, kc, rc, nd->iarg[1]);
+    return dlc_status(ctx);
+}
+static dl_status dlc_bwd_reduce(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *y = nd->out; dlc_rg r; int64_t kc, rc; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !x->grad || !y->numel || !x->numel) return DL_STATUS_OK;
+    dlc_rg_init(&r, x, (unsigned)nd->iarg[0], &kc, &rc);
+    DLC_LAUNCH(dlc_k_reduce_bwd, dlc_grid(kc), dlc_row_threads(rc), S, nd->op, DLC_F(ctx, x->grad), DLC_CF(ctx, x->data), DLC_CF(ctx, y->data),
+               DLC_CF(ctx, y->grad), r, kc, rc, nd->iarg[1]);
+    return dlc_status(ctx);
+}
+
+/* ---- softmax / log_softmax along iarg[0], as [outer, n, inner]: one block per row */
+static void dlc_sm_dims(const dl_tensor *x, int a, int64_t *outer, int64_t *n, int64_t *inner) {
+    int d; *outer = 1; *inner = 1; *n = x->shape[a];
+    for (d = 0; d < a; d++) *outer *= x->shape[d];
+    for (d = a + 1; d < x->ndim; d++) *inner *= x->shape[d];
+}
+__global__ void dlc_k_softmax(int logsm, float *y, const float *x, int64_t rows, int64_t n, int64_t inner) {
+    __shared__ double shd[1024];
+    __shared__ float shf[1024];
+    int64_t row, i;
+    for (row = blockIdx.x; row < rows; row += gridDim.x) {
+        const int64_t b = (row / inner) * n * inner + row % inner;
+        const float *p = x + b; float *q = y + b; float m = p[0]; double s = 0.0;
+        for (i = threadIdx.x; i < n; i += blockDim.x) if (p[i * inner] > m) m = p[i * inner];
+        m = dlc_block_max_f(m, shf);
+        if (logsm) {
+            float ls;
+            for (i = threadIdx.x; i < n; i += blockDim.x) s += (double)expf(p[i * inner] - m);
+            s = dlc_block_sum_d(s, shd);
+            ls = (float)log(s);
+            for (i = threadIdx.x; i < n; i += blockDim.x) q[i * inner] = (p[i * inner] - m) - ls;
+        } else {
+            double rr;
+            for (i = threadIdx.x; i < n; i += blockDim.x) { float e = expf(p[i * inner] - m); q[i * inner] = e; s += (double)e; }
+            s = dlc_block_sum_d(s, shd);
+            rr = 1.0 / s;
+            for (i = threadIdx.x; i < n; i += blockDim.x) q[i * inner] = (float)((double)q[i * inner] * rr);
+        }
+    }
+}
+__global__ void dlc_k_softmax_bwd(int logsm, float *gx, const float *y, const float *gy, int64_t rows, int64_t n, int64_t inner) {
+    __shared__ double shd[1024];
+    int64_t row, i;
+    for (row = blockIdx.x; row < rows; row += gridDim.x) {
+        const int64_t b = (row / inner) * n * inner + row % inner;
+        const float *yy = y + b, *g = gy + b; float *gg = gx + b; double s = 0.0; float fs;
+        if (logsm) for (i = threadIdx.x; i < n; i += blockDim.x) s += (double)g[i * inner];
+        else for (i = threadIdx.x; i < n; i += blockDim.x) s += (double)g[i * inner] * (double)yy[i * inner];
+        s = dlc_block_sum_d(s, shd); fs = (float)s;
+        if (logsm) for (i = threadIdx.x; i < n; i += blockDim.x) gg[i * inner] += g[i * inner] - expf(yy[i * inner]) * fs;
+        else for (i = threadIdx.x; i < n; i += blockDim.x) gg[i * inner] += yy[i * inner] * (g[i * inner] - fs);
+    }
+}
+static dl_status dlc_fwd_softmax(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *y = nd->out; int64_t outer, n, inner; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !y->numel) return DL_STATUS_OK;
+    dlc_sm_dims(x, nd->iarg[0], &outer, &n, &inner);
+    DLC_LAUNCH(dlc_k_softmax, dlc_grid(outer * inner), dlc_row_threads(n), S, nd->op == DL__OP_log_softmax, DLC_F(ctx, y->data), DLC_CF(ctx, x->data), outer * inner, n, inner);
+    return dlc_status(ctx);
+}
+static dl_status dlc_bwd_softmax(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *y = nd->out; int64_t outer, n, inner; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !x->grad || !y->numel) return DL_STATUS_OK;
+    dlc_sm_dims(y, nd->iarg[0], &outer, &n, &inner);
+    DLC_LAUNCH(dlc_k_softmax_bwd, dlc_grid(outer * inner), dlc_row_threads(n), S, nd->op == DL__OP_log_softmax, DLC_F(ctx, x->grad), DLC_CF(ctx, y->data),
+               DLC_CF(ctx, y->grad), outer * inner, n, inner);
+    return dlc_status(ctx);
+}
+
+/* ---- view: the output shares the input's storage, so the forward does nothing. The
+   backward adds dy (contiguous in the view's shape) into dx at larg[0] + sum idx_d larg[1+d].
+   The dims with a nonzero logical stride are "kept", stride-0 dims of size > 1 (a broadcast
+   view) are summed by the thread that owns the kept index, in order. When the kept dims are
+   injective (every view dl.h makes) the threads write distinct elements; otherwise (an
+   overlapping view) one thread walks everything in order. */
+typedef struct dlc_vg { int nk, nr; int64_t base, kshape[DL_MAX_DIMS], kst[DL_MAX_DIMS], kost[DL_MAX_DIMS], rshape[DL_MAX_DIMS], rost[DL_MAX_DIMS]; } dlc_vg;
+__global__ void dlc_k_view_bwd(float *gx, const float *gy, dlc_vg v, int64_t nk, int64_t nr) {
+    DLC_LOOP(e, nk) {
+        int64_t xo = v.base, yo = 0, t = e, j; float acc = 0.0f; int d;
+        for (d = v.nk - 1; d >= 0; d--) { int64_t c = t % v.kshape[d]; t /= v.kshape[d]; xo += c * v.kst[d]; yo += c * v.kost[d]; }
+        for (j = 0; j < nr; j++) {
+            int64_t u = j, off = yo;
+            for (d = v.nr - 1; d >= 0; d--) { off += (u % v.rshape[d]) * v.rost[d]; u /= v.rshape[d]; }
+            acc += gy[off];
+        }
+        gx[xo] += nr == 1 ? gy[yo] : acc;
+    }
+}
+__global__ void dlc_k_view_bwd_serial(float *gx, const float *gy, dlc_vg v, int64_t n) {   /* <<<1, 1>>> */
+    int64_t i;
+    if (blockIdx.x != 0 || threadIdx.x != 0) return;
+    for (i = 0; i < n; i++) {
+        int64_t t = i, xo = v.base; int d;
+        for (d = v.nk - 1; d >= 0; d--) { xo += (t % v.kshape[d]) * v.kst[d]; t /= v.kshape[d]; }
+        gx[xo] += gy[i];
+    }
+}
+static dl_status dlc_fwd_view(dl_ctx *ctx, dl__node *nd, int phase) { (void)ctx; (void)nd; (void)phase; return DL_STATUS_OK; }
+static dl_status dlc_bwd_view(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *y = nd->out; dlc_vg v; dlc_state *S = dlc_st(ctx);
+    int d, i, injective = 1; int64_t ost[DL_MAX_DIMS], s = 1, nk = 1, nr = 1;
+    if (phase == DL_PHASE_PLAN || !x->grad || !y->numel) return DL_STATUS_OK;
+    memset(&v, 0, sizeof v); v.base = nd->larg[0];
+    for (d = y->ndim - 1; d >= 0; d--) { ost[d] = s; s *= y->shape[d]; }
+    for (d = 0; d < y->ndim; d++) {
+        int64_t st = nd->larg[1 + d];
+        if (st == 0 && y->shape[d] > 1) { v.rshape[v.nr] = y->shape[d]; v.rost[v.nr++] = ost[d]; nr *= y->shape[d]; }
+        else { v.kshape[v.nk] = y->shape[d]; v.kst[v.nk] = st; v.kost[v.nk++] = ost[d]; nk *= y->shape[d]; }
+    }
+    /* injective when, sorted by |stride|, each stride exceeds the span of the smaller ones */
+    {   int used[DL_MAX_DIMS] = {0}; int64_t span = 0;
+        for (i = 0; i < v.nk && injective; i++) {
+            int best = -1;
+            for (d = 0; d < v.nk; d++) if (!used[d] && v.kshape[d] > 1 && (best < 0 || llabs((long long)v.kst[d]) < llabs((long long)v.kst[best]))) best = d;
+            if (best < 0) break;
+            used[best] = 1;
+            if (llabs((long long)v.kst[best]) <= span) injective = 0;
+            span += (v.kshape[best] - 1) * llabs((long long)v.kst[best]);
+        }
+    }
+    if (injective) DLC_LAUNCH(dlc_k_view_bwd, dlc_blocks(nk), DLC_THREADS, S, DLC_F(ctx, x->grad), DLC_CF(ctx, y->grad), v, nk, nr);
+    else {   /* overlapping: walk every output element in order, as the CPU (all dims kept) */
+        memset(&v, 0, sizeof v); v.base = nd->larg[0]; v.nk = y->ndim;
+        for (d = 0; d < y->ndim; d++) { v.kshape[d] = y->shape[d]; v.kst[d] = nd->larg[1 + d]; }
+        DLC_LAUNCH(dlc_k_view_bwd_serial, 1, 1, S, DLC_F(ctx, x->grad), DLC_CF(ctx, y->grad), v, y->numel);
+    }
+    return dlc_status(ctx);
+}
+
+/* ---- gather (torch.gather) along iarg[0]: y[p] = x[p with axis coordinate idx[p]].
+   Backward: atomics, or (deterministic) one thread per line along the axis walking the
+   line's index entries in order. */
+typedef struct dlc_gg { int nd, a; int64_t shape[DL_MAX_DIMS], xst[DL_MAX_DIMS]; } dlc_gg;
+__device__ int64_t dlc_gg_off(const dlc_gg &g, int64_t i) {   /* x offset of idx element i, axis coordinate 0 */
+    int64_t off = 0; int d;
+    for (d = g.nd - 1; d >= 0; d--) { int64_t c = i % g.shape[d]; i /= g.shape[d]; if (d != g.a) off += c * g.xst[d]; }
+    return off;
+}
+__global__ void dlc_k_gather_idx(float *y, const float *x, const int32_t *idx, dlc_gg g, int64_t n) {
+    DLC_LOOP(i, n) y[i] = x[dlc_gg_off(g, i) + (int64_t)idx[i] * g.xst[g.a]];
+}
+__global__ void dlc_k_gather_bwd_atomic(float *gx, const float *gy, const int32_t *idx, dlc_gg g, int64_t n) {
+    DLC_LOOP(i, n) atomicAdd(&gx[dlc_gg_off(g, i) + (int64_t)idx[i] * g.xst[g.a]], gy[i]);
+}
+/* line l: the idx elements sharing every coordinate but the axis one */
+__global__ void dlc_k_gather_bwd_lines(float *gx, const float *gy, const int32_t *idx, dlc_gg g, int64_t lines, int64_t m, int64_t in_st) {
+    DLC_LOOP(l, lines) {
+        const int64_t first = (l / in_st) * m * in_st + l % in_st, xb = dlc_gg_off(g, first); int64_t k;
+        for (k = 0; k < m; k++) { const int64_t i = first + k * in_st; gx[xb + (int64_t)idx[i] * g.xst[g.a]] += gy[i]; }
+    }
+}
+static void dlc_gg_init(dlc_gg *g, const dl_tensor *x, const dl_tensor *idx, int a) {
+    int d; memset(g, 0, sizeof *g); g->nd = idx->ndim; g->a = a;
+    for (d = 0; d < idx->ndim; d++) { g->shape[d] = idx->shape[d]; g->xst[d] = x->stride[d]; }
+}
+static dl_status dlc_fwd_gather(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *idx = nd->in[1], *y = nd->out; dlc_gg g; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !y->numel) return DL_STATUS_OK;
+    dlc_gg_init(&g, x, idx, nd->iarg[0]);
+    DLC_LAUNCH(dlc_k_gather_idx, dlc_blocks(y->numel), DLC_THREADS, S, DLC_F(ctx, y->data), DLC_CF(ctx, x->data), DLC_CI(ctx, idx->idata), g, y->numel);
+    return dlc_status(ctx);
+}
+static dl_status dlc_bwd_gather(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *idx = nd->in[1], *y = nd->out; dlc_gg g; dlc_state *S = dlc_st(ctx); int a = nd->iarg[0], d;
+    if (phase == DL_PHASE_PLAN || !x->grad || !y->numel) return DL_STATUS_OK;
+    dlc_gg_init(&g, x, idx, a);
+    if (!dl_backend_deterministic(ctx))
+        DLC_LAUNCH(dlc_k_gather_bwd_atomic, dlc_blocks(y->numel), DLC_THREADS, S, DLC_F(ctx, x->grad), DLC_CF(ctx, y->grad), DLC_CI(ctx, idx->idata), g, y->numel);
+    else {
+        int64_t m = idx->shape[a], in_st = 1;
+        for (d = a + 1; d < idx->ndim; d++) in_st *= idx->shape[d];
+        DLC_LAUNCH(dlc_k_gather_bwd_lines, dlc_blocks(y->numel / m), DLC_THREADS, S, DLC_F(ctx, x->grad), DLC_CF(ctx, y->grad), DLC_CI(ctx, idx->idata),
+                   g, y->numel / m, m, in_st);
+    }
+    return dlc_status(ctx);
+}
+
+/* ---- index_select along iarg[0]: y[o, j, i] = x[o, idx[j], i]. Backward: atomics, or
+   (deterministic) one thread per (o, i) column walking j in order. */
+static void dlc_is_dims(const dl_tensor *x, int a, int64_t *outer, int64_t *inner) {
+    int d; *outer = 1; *inner = 1;
+    for (d = 0; d < a; d++) *outer *= x->shape[d];
+    for (d = a + 1; d < x->ndim; d++) *inner *= x->shape[d];
+}
+__global__ void dlc_k_index_select(float *y, const float *x, const int32_t *idx, int64_t n, int64_t m, int64_t inner, int64_t total) {
+    DLC_LOOP(e, total) {
+        const int64_t i = e % inner, j = (e / inner) % m, o = e / (inner * m);
+        y[e] = x[(o * n + idx[j]) * inner + i];
+    }
+}
+__global__ void dlc_k_index_select_bwd_atomic(float *gx, const float *gy, const int32_t *idx, int64_t n, int64_t m, int64_t inner, int64_t total) {
+    DLC_LOOP(e, total) {
+        const int64_t i = e % inner, j = (e / inner) % m, o = e / (inner * m);
+        atomicAdd(&gx[(o * n + idx[j]) * inner + i], gy[e]);
+    }
+}
+__global__ void dlc_k_index_select_bwd_cols(float *gx, const float *gy, const int32_t *idx, int64_t n, int64_t m, int64_t inner, int64_t cols) {
+    DLC_LOOP(c, cols) {
+        const int64_t i = c % inner, o = c / inner; int64_t j;
+        for (j = 0; j < m; j++) gx[(o * n + idx[j]) * inner + i] += gy[(o * m + j) * inner + i];
+    }
+}
+static dl_status dlc_fwd_index_select(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *idx = nd->in[1], *y = nd->out; int64_t outer, inner; int a = nd->iarg[0]; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !y->numel) return DL_STATUS_OK;
+    dlc_is_dims(x, a, &outer, &inner);
+    DLC_LAUNCH(dlc_k_index_select, dlc_blocks(y->numel), DLC_THREADS, S, DLC_F(ctx, y->data), DLC_CF(ctx, x->data), DLC_CI(ctx, idx->idata),
+               x->shape[a], y->shape[a], inner, y->numel);
+    return dlc_status(ctx);
+}
+static dl_status dlc_bwd_index_select(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *idx = nd->in[1], *y = nd->out; int64_t outer, inner; int a = nd->iarg[0]; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !x->grad || !y->numel) return DL_STATUS_OK;
+    dlc_is_dims(x, a, &outer, &inner);
+    if (!dl_backend_deterministic(ctx))
+        DLC_LAUNCH(dlc_k_index_select_bwd_atomic, dlc_blocks(y->numel), DLC_THREADS, S, DLC_F(ctx, x->grad), DLC_CF(ctx, y->grad), DLC_CI(ctx, idx->idata),
+                   x->shape[a], y->shape[a], inner, y->numel);
+    else
+        DLC_LAUNCH(dlc_k_index_select_bwd_cols, dlc_blocks(outer * inner), DLC_THREADS, S, DLC_F(ctx, x->grad), DLC_CF(ctx, y->grad), DLC_CI(ctx, idx->idata),
+                   x->shape[a], y->shape[a], inner, outer * inner);
+    return dlc_status(ctx);
+}
+
+/* ---- concat along iarg[0], any number of inputs: one launch per input slab */
+__global__ void dlc_k_concat(float *y, const float *x, int64_t w, int64_t yw, int64_t pos, int64_t n, int bwd) {
+    DLC_LOOP(e, n) {
+        const int64_t yo = (e / w) * yw + pos + e % w;
+        if (bwd) y[e] += x[yo];   /* y = dx, x = dy */
+        else y[yo] = x[e];
+    }
+}
+static dl_status dlc_concat_run(dl_ctx *ctx, dl__node *nd, int bwd) {
+    dl_tensor *y = nd->out; int a = nd->iarg[0], i, d; int64_t inner = 1, pos = 0, yw; dlc_state *S = dlc_st(ctx);
+    for (d = a + 1; d < y->ndim; d++) inner *= y->shape[d];
+    yw = y->shape[a] * inner;
+    for (i = 0; i < nd->nin; i++) {
+        dl_tensor *x = nd->in[i]; const int64_t w = x->shape[a] * inner;
+        if (x->numel) {
+            if (!bwd) DLC_LAUNCH(dlc_k_concat, dlc_blocks(x->numel), DLC_THREADS, S, DLC_F(ctx, y->data), DLC_CF(ctx, x->data), w, yw, pos * inner, x->numel, 0);
+            else if (x->grad) DLC_LAUNCH(dlc_k_concat, dlc_blocks(x->numel), DLC_THREADS, S, DLC_F(ctx, x->grad), DLC_CF(ctx, y->grad), w, yw, pos * inner, x->numel, 1);
+        }
+        pos += x->shape[a];
+    }
+    return dlc_status(ctx);
+}
+static dl_status dlc_fwd_concat(dl_ctx *ctx, dl__node *nd, int phase) {
+    if (phase == DL_PHASE_PLAN || !nd->out->numel) return DL_STATUS_OK;
+    return dlc_concat_run(ctx, nd, 0);
+}
+static dl_status dlc_bwd_concat(dl_ctx *ctx, dl__node *nd, int phase) {
+    if (phase == DL_PHASE_PLAN || !nd->out->numel) return DL_STATUS_OK;
+    return dlc_concat_run(ctx, nd, 1);
+}
+
+/* ---- where(cond, a, b) with broadcast; cond is F32 (nonzero: true) or I32, no gradient.
+   Backward: one thread per operand element sums, in order, over the outputs reading it. */
+typedef struct dlc_geo4 { int nd; int64_t shape[DL_MAX_DIMS], st[4][DL_MAX_DIMS]; } dlc_geo4;
+__device__ int64_t dlc_off4(const dlc_geo4 &g, int k, int64_t i) {
+    int64_t off = 0; int d;
+    for (d = g.nd - 1; d >= 0; d--) { int64_t n = g.shape[d]; off += (i % n) * g.st[k][d]; i /= n; }
+    return off;
+}
+__device__ int dlc_cond(const float *cf, const int32_t *ci, int64_t o) { return cf ? cf[o] != 0.0f : ci[o] != 0; }
+__global__ void dlc_k_where(float *y, const float *cf, const int32_t *ci, const float *a, const float *b, dlc_geo4 g, int64_t n) {
+    DLC_LOOP(i, n) y[i] = dlc_cond(cf, ci, dlc_off4(g, 1, i)) ? a[dlc_off4(g, 2, i)] : b[dlc_off4(g, 3, i)];
+}
+__global__ void dlc_k_where_bwd(int which, float *gt, int64_t nt, int64_t nred, dlc_red r, dlc_geo4 g, const float *gy, const float *cf, const int32_t *ci) {
+    DLC_LOOP(e, nt) {
+        int64_t base = dlc_red_base(r, e), j; float acc = 0.0f;
+        for (j = 0; j < nred; j++) {
+            const int64_t o = base + dlc_red_off(r, j);
+            const int c = dlc_cond(cf, ci, dlc_off4(g, 1, o));
+            if (which == 0 ? c : !c) acc += gy[o];
+        }
+        gt[e] += acc;
+    }
+}
+static void dlc_geo4_init(dlc_geo4 *g, const dl__node *nd) {
+    const dl_tensor *y = nd->out; int k, d;
+    memset(g, 0, sizeof *g); g->nd = y->ndim;
+    for (d = 0; d < y->ndim; d++) { g->shape[d] = y->shape[d]; g->st[0][d] = y->stride[d]; }
+    for (k = 0; k < 3; k++) {
+        const dl_tensor *t = nd->in[k]; int off = y->ndim - t->ndim;
+        for (d = 0; d < y->ndim; d++) { int td = d - off; g->st[k + 1][d] = (td < 0 || t->shape[td] == 1) ? 0 : t->stride[td]; }
+    }
+}
+static dl_status dlc_fwd_where(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *c = nd->in[0], *y = nd->out; dlc_geo4 g; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !y->numel) return DL_STATUS_OK;
+    dlc_geo4_init(&g, nd);
+    DLC_LAUNCH(dlc_k_where, dlc_blocks(y->numel), DLC_THREADS, S, DLC_F(ctx, y->data), c->dtype == DL_I32 ? NULL : DLC_CF(ctx, c->data),
+               c->dtype == DL_I32 ? DLC_CI(ctx, c->idata) : NULL, DLC_CF(ctx, nd->in[1]->data), DLC_CF(ctx, nd->in[2]->data), g, y->numel);
+    return dlc_status(ctx);
+}
+static dl_status dlc_bwd_where(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *c = nd->in[0], *y = nd->out; dlc_geo4 g; dlc_state *S = dlc_st(ctx); int w;
+    if (phase == DL_PHASE_PLAN || !y->numel) return DL_STATUS_OK;
+    dlc_geo4_init(&g, nd);
+    for (w = 0; w < 2; w++) {
+        dl_tensor *t = nd->in[1 + w]; dlc_red r;
+        if (!t->grad || !t->numel) continue;
+        dlc_red_init(&r, y, t);
+        DLC_LAUNCH(dlc_k_where_bwd, dlc_blocks(t->numel), DLC_THREADS, S, w, DLC_F(ctx, t->grad), t->numel, y->numel / t->numel, r, g,
+                   DLC_CF(ctx, y->grad), c->dtype == DL_I32 ? NULL : DLC_CF(ctx, c->data), c->dtype == DL_I32 ? DLC_CI(ctx, c->idata) : NULL);
+    }
+    return dlc_status(ctx);
+}
+
+/* ---- prelu: channel c = (i / inner) % C (one shared weight when C = 1). The weight's
+   gradient: one block per channel sums its elements (double) in a fixed order. */
+__global__ void dlc_k_prelu(float *y, const float *x, const float *a, int64_t C, int64_t inner, int64_t n) {
+    DLC_LOOP(i, n) { const float v = x[i]; const int64_t c = C == 1 ? 0 : (i / inner) % C; y[i] = v > 0.0f ? v : a[c] * v; }
+}
+__global__ void dlc_k_prelu_bwd_x(float *gx, const float *x, const float *a, const float *gy, int64_t C, int64_t inner, int64_t n) {
+    DLC_LOOP(i, n) { const int64_t c = C == 1 ? 0 : (i / inner) % C; gx[i] += x[i] > 0.0f ? gy[i] : a[c] * gy[i]; }
+}
+__global__ void dlc_k_prelu_bwd_a(float *ga, const float *x, const float *gy, int64_t C, int64_t inner, int64_t n) {
+    __shared__ double shd[1024];
+    int64_t c, k;
+    for (c = blockIdx.x; c < C; c += gridDim.x) {
+        const int64_t per = n / C; double s = 0.0;   /* channel c: elements (k / inner) * C * inner + c * inner + k % inner */
+        for (k = threadIdx.x; k < per; k += blockDim.x) {
+            const int64_t i = C == 1 ? k : (k / inner) * C * inner + c * inner + k % inner;
+            const float v = x[i];
+            if (!(v > 0.0f)) s += (double)(v * gy[i]);
+        }
+        s = dlc_block_sum_d(s, shd);
+        if (threadIdx.x == 0) ga[c] += (float)s;
+    }
+}
+static dl_status dlc_fwd_prelu(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *a = nd->in[1], *y = nd->out; int64_t inner = 1; int d; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !y->numel) return DL_STATUS_OK;
+    for (d = 2; d < x->ndim; d++) inner *= x->shape[d];
+    DLC_LAUNCH(dlc_k_prelu, dlc_blocks(y->numel), DLC_THREADS, S, DLC_F(ctx, y->data), DLC_CF(ctx, x->data), DLC_CF(ctx, a->data), a->numel, inner, y->numel);
+    return dlc_status(ctx);
+}
+static dl_status dlc_bwd_prelu(dl_ctx *ctx, dl__node *nd, int phase) {
+    dl_tensor *x = nd->in[0], *a = nd->in[1], *y = nd->out; int64_t inner = 1; int d; dlc_state *S = dlc_st(ctx);
+    if (phase == DL_PHASE_PLAN || !y->numel) return DL_STATUS_OK;
+    for (d = 2; d < x->ndim; d++) inner *= x->shape[d];
+    if (x->grad) DLC_LAUNCH(dlc_k_prelu_bwd_x, dlc_blocks(y->numel), DLC_THREADS, S, DLC_F(ctx, x->grad), DLC_CF(ctx, x->data), DLC_CF(ctx, a->data),
+                            DLC_CF(ctx, y->grad), a->numel, inner, y->numel);
+    if (a->grad) DLC_LAUNCH(dlc_k_prelu_bwd_a, dlc_grid(a->numel), DLC_THREADS, S, DLC_F(ctx, a->grad), DLC_CF(ctx, x->data), DLC_CF(ctx, y->grad),
+                            a->numel, inner, y->numel);
+    return dlc_status(ctx);
+}
 /* (end of >>cuda-ops-A) */
 
 /* >>cuda-ops-B  convolutions and pooling */
@@ -1579,6 +2050,16 @@ static void dlc_table_fill(dl_backend *t) {
     t->fwd[DL__OP_matmul] = dlc_fwd_matmul; t->bwd[DL__OP_matmul] = dlc_bwd_matmul;
     t->optim = dlc_optim; t->clip = dlc_clip;
     /* >>cuda-table-A */
+    {   static const int red[] = { DL__OP_sum, DL__OP_mean, DL__OP_max, DL__OP_var, DL__OP_logsumexp };
+        size_t i;
+        for (i = 0; i < sizeof red / sizeof red[0]; i++) { t->fwd[red[i]] = dlc_fwd_reduce; t->bwd[red[i]] = dlc_bwd_reduce; } }
+    t->fwd[DL__OP_softmax] = t->fwd[DL__OP_log_softmax] = dlc_fwd_softmax; t->bwd[DL__OP_softmax] = t->bwd[DL__OP_log_softmax] = dlc_bwd_softmax;
+    t->fwd[DL__OP_view] = dlc_fwd_view; t->bwd[DL__OP_view] = dlc_bwd_view;
+    t->fwd[DL__OP_gather] = dlc_fwd_gather; t->bwd[DL__OP_gather] = dlc_bwd_gather;
+    t->fwd[DL__OP_index_select] = dlc_fwd_index_select; t->bwd[DL__OP_index_select] = dlc_bwd_index_select;
+    t->fwd[DL__OP_concat] = dlc_fwd_concat; t->bwd[DL__OP_concat] = dlc_bwd_concat;
+    t->fwd[DL__OP_where] = dlc_fwd_where; t->bwd[DL__OP_where] = dlc_bwd_where;
+    t->fwd[DL__OP_prelu] = dlc_fwd_prelu; t->bwd[DL__OP_prelu] = dlc_bwd_prelu;
     /* >>cuda-table-B */
     t->fwd[DL__OP_conv2d] = dlc_fwd_conv2d; t->bwd[DL__OP_conv2d] = dlc_bwd_conv2d;
     t->fwd[DL__OP_conv_transpose2d] = dlc_fwd_convt2d; t->bwd[DL__OP_conv_transpose2d] = dlc_bwd_convt2d;

@@ -126,6 +126,7 @@ static void run_case(const opcase *c) {
 #include "cases_core.h"
 #include "cases_e.h"
 /* >>cuda-case-files-A */
+#include "cases_a.h"
 /* >>cuda-case-files-B */
 #include "cases_b.h"
 /* >>cuda-case-files-C */
@@ -151,6 +152,7 @@ int main(int argc, char **argv) {
     run_core_cases();
     run_e_cases();
     /* >>cuda-case-calls-A */
+    run_a_cases();
     /* >>cuda-case-calls-B */
     run_b_cases();
     /* >>cuda-case-calls-C */
