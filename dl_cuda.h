@@ -1630,7 +1630,6 @@ __global__ void dlc_k_bn_bwd(float *gx, float *gg, float *gb, const float *g, co
     }
 }
 static int64_t dlc_norm_inner(const dl_tensor *x) { int d; int64_t n = 1; for (d = 2; d < x->ndim; d++) n *= x->shape[d]; return n; }
-static unsigned dlc_grid(int64_t n) { return (unsigned)(n < 1 ? 1 : (n > 65535 ? 65535 : n)); }
 static dl_status dlc_fwd_batch_norm(dl_ctx *ctx, dl__node *nd, int phase) {
     dl_tensor *x = nd->in[0], *ga = nd->in[1], *be = nd->in[2], *st = nd->in[3], *y = nd->out;
     dl_tensor *rm = nd->nin > 4 ? nd->in[4] : NULL, *rv = nd->nin > 5 ? nd->in[5] : NULL; dlc_state *S = dlc_st(ctx);

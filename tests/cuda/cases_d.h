@@ -4,51 +4,6 @@
    grad, given without grad, c0 alone. Compares y, h_n, c_n and the gradients of x, h0, c0
    and every parameter (three backward sweeps: from y, h_n and c_n, each with its own dy). */
 
-/* Test-only fallbacks for the view and concat ops (another group's kernels): installed only
-   while the table has no kernel for them, so they are inert once the real ones exist. */
-__global__ void d_k_view_bwd(float *gx, const float *g, int64_t n, int nd, dlc_geo geo, int64_t base) {
-    if (blockIdx.x != 0 || threadIdx.x != 0) return;   /* one thread: overlapping views add in order */
-    for (int64_t i = 0; i < n; i++) gx[base + dlc_off(geo, 1, i)] += g[i];
-    (void)nd;
-}
-static dl_status d_fwd_view(dl_ctx *ctx, dl__node *nd, int phase) { (void)nd; (void)phase; return dlc_status(ctx); }
-static dl_status d_bwd_view(dl_ctx *ctx, dl__node *nd, int phase) {
-    dl_tensor *x = nd->in[0], *y = nd->out; dlc_geo geo; int d;
-    if (phase == DL_PHASE_PLAN || !x->grad || !y->numel) return DL_STATUS_OK;
-    dlc_geo_init(&geo, y);
-    for (d = 0; d < y->ndim; d++) geo.st[1][d] = nd->larg[1 + d];
-    DLC_LAUNCH(d_k_view_bwd, 1, 1, dlc_st(ctx), DLC_F(ctx, x->grad), DLC_CF(ctx, y->grad), y->numel, y->ndim, geo, nd->larg[0]);
-    return dlc_status(ctx);
-}
-__global__ void d_k_block_copy(float *dst, int64_t dst_rs, const float *src, int64_t src_rs, int64_t rows, int64_t w, int add) {
-    DLC_LOOP(i, rows * w) {
-        int64_t o = i / w, k = i % w;
-        if (add) dst[o * dst_rs + k] += src[o * src_rs + k]; else dst[o * dst_rs + k] = src[o * src_rs + k];
-    }
-}
-static dl_status d_concat(dl_ctx *ctx, dl__node *nd, int phase, int bwd) {
-    dl_tensor *y = nd->out; int a = nd->iarg[0], i, d; int64_t outer = 1, inner = 1, pos = 0, ny = y->shape[a];
-    if (phase == DL_PHASE_PLAN) return DL_STATUS_OK;
-    for (d = 0; d < a; d++) outer *= y->shape[d];
-    for (d = a + 1; d < y->ndim; d++) inner *= y->shape[d];
-    for (i = 0; i < nd->nin; i++) {
-        dl_tensor *x = nd->in[i]; int64_t w = x->shape[a] * inner;
-        if (w && outer) {
-            if (!bwd) DLC_LAUNCH(d_k_block_copy, dlc_blocks(outer * w), DLC_THREADS, dlc_st(ctx), DLC_F(ctx, y->data) + pos * inner, ny * inner, DLC_CF(ctx, x->data), w, outer, w, 0);
-            else if (x->requires_grad && x->grad) DLC_LAUNCH(d_k_block_copy, dlc_blocks(outer * w), DLC_THREADS, dlc_st(ctx), DLC_F(ctx, x->grad), w, DLC_CF(ctx, y->grad) + pos * inner, ny * inner, outer, w, 1);
-        }
-        pos += x->shape[a];
-    }
-    return dlc_status(ctx);
-}
-static dl_status d_fwd_concat(dl_ctx *ctx, dl__node *nd, int phase) { return d_concat(ctx, nd, phase, 0); }
-static dl_status d_bwd_concat(dl_ctx *ctx, dl__node *nd, int phase) { return d_concat(ctx, nd, phase, 1); }
-static void d_install_fallbacks(void) {
-    dl_backend *t = (dl_backend *)dl_cuda_backend();
-    if (!t->fwd[DL__OP_view]) { t->fwd[DL__OP_view] = d_fwd_view; t->bwd[DL__OP_view] = d_bwd_view; }
-    if (!t->fwd[DL__OP_concat]) { t->fwd[DL__OP_concat] = d_fwd_concat; t->bwd[DL__OP_concat] = d_bwd_concat; }
-}
-
 /* one configuration */
 typedef struct dcase { int mode, layers, bidir, bias, lens, st; } dcase;   /* st: 0 none, 1 h0 (+c0) grad, 2 no grad, 3 c0 only */
 enum { DT = 5, DB = 3, DD = 4, DH = 6 };
@@ -216,7 +171,6 @@ static void run_d_cases(void) {
     static const char *mn[4] = { "tanh", "relu", "lstm", "gru" };
     static const char *sn[4] = { "no h0", "h0 grad", "h0 no grad", "c0 only" };
     int mode, layers, bidir, bias, lens, idx = 0; char name[200];
-    d_install_fallbacks();
     for (mode = 0; mode < 4; mode++) for (layers = 1; layers <= 2; layers++) for (bidir = 0; bidir < 2; bidir++)
     for (bias = 0; bias < 2; bias++) for (lens = 0; lens < 2; lens++) {
         dcase c; c.mode = mode; c.layers = layers; c.bidir = bidir; c.bias = bias;
