@@ -1160,11 +1160,16 @@ static dl_status dlc_bwd_prelu(dl_ctx *ctx, dl__node *nd, int phase) {
    conv_transpose2d's input) transposed from / to [N, O, P]. col2im is a gather: each image
    pixel sums the column entries that read it, in the CPU's (i, j) order, no atomics. */
 typedef struct dlc_cg { int64_t N, C, H, W, O, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl, g; } dlc_cg;
+/* the node's geometry as dl.h's dl__cg_from_node stores it (larg: strides, dilations,
+   top/left pads; iarg[0]: groups) */
 static dlc_cg dlc_cg_of(const dl__node *nd, int transposed) {
-    dl__cgeo q; dlc_cg r;
-    dl__cg_from_node(nd, transposed, &q);
-    r.N = q.N; r.C = q.C; r.H = q.H; r.W = q.W; r.O = q.O; r.OH = q.OH; r.OW = q.OW; r.kh = q.kh; r.kw = q.kw;
-    r.sh = q.sh; r.sw = q.sw; r.dh = q.dh; r.dw = q.dw; r.pt = q.pt; r.pl = q.pl; r.g = q.g;
+    const dl_tensor *img = transposed ? nd->out : nd->in[0], *col = transposed ? nd->in[0] : nd->out, *w = nd->in[1];
+    dlc_cg r;
+    r.N = img->shape[0]; r.C = img->shape[1]; r.H = img->shape[2]; r.W = img->shape[3];
+    r.O = col->shape[1]; r.OH = col->shape[2]; r.OW = col->shape[3];
+    r.kh = w->shape[2]; r.kw = w->shape[3];
+    r.sh = nd->larg[0]; r.sw = nd->larg[1]; r.dh = nd->larg[2]; r.dw = nd->larg[3];
+    r.pt = nd->larg[4]; r.pl = nd->larg[5]; r.g = nd->iarg[0];
     return r;
 }
 #define DLC_CG_BUDGET ((int64_t)1 << 22)   /* scratch floats a chunk aims at (16 MiB) */

@@ -23,8 +23,8 @@ if [ ! -x build/cuda/cuda_workloads ]; then
 fi
 : > "$LOG/dl.log"; : > "$LOG/torch.log"
 for w in W1 W2 W3 W4 W5; do
-    timeout 90 ./build/cuda/cuda_workloads "$w" --steps "$STEPS" >> "$LOG/dl.log" 2>&1
-    timeout 120 "$PY" bench/torch_cuda_workloads.py "$w" --steps "$STEPS" >> "$LOG/torch.log" 2>&1
+    timeout 45 ./build/cuda/cuda_workloads "$w" --steps "$STEPS" >> "$LOG/dl.log" 2>&1
+    timeout 60 "$PY" bench/torch_cuda_workloads.py "$w" --steps "$STEPS" >> "$LOG/torch.log" 2>&1
 done
 "$PY" - "$LOG/dl.log" "$LOG/torch.log" <<'PY'
 import re, sys

@@ -21,11 +21,11 @@ build() {   # build NAME SOURCE [extra flags]
 }
 { nvidia-smi; nvcc --version; python3 -c 'import torch; print("torch", torch.__version__, torch.version.cuda)'; } > "$OUT/machine.txt" 2>&1
 t0=$(date +%s)
-build test_cuda tests/cuda/test_cuda.cu && timeout 240 ./build/cuda/test_cuda > "$OUT/test_cuda.log" 2>&1
+build test_cuda tests/cuda/test_cuda.cu && timeout 180 ./build/cuda/test_cuda > "$OUT/test_cuda.log" 2>&1
 echo "test_cuda rc=$? ($(( $(date +%s) - t0 )) s): $(tail -1 "$OUT/test_cuda.log")"
 grep '^FAIL' "$OUT/test_cuda.log" | head -40
 t0=$(date +%s)
-build 14_cuda_mlp examples/14_cuda_mlp.cu && timeout 150 ./build/cuda/14_cuda_mlp 3 "$DATA" > "$OUT/14_cuda_mlp.log" 2>&1
+build 14_cuda_mlp examples/14_cuda_mlp.cu && timeout 100 ./build/cuda/14_cuda_mlp 2 "$DATA" > "$OUT/14_cuda_mlp.log" 2>&1
 echo "14_cuda_mlp rc=$? ($(( $(date +%s) - t0 )) s): $(tail -1 "$OUT/14_cuda_mlp.log")"
 t0=$(date +%s)
 build cuda_workloads bench/cuda_workloads.cu && bash bench/run_cuda_workloads.sh "$STEPS" "$OUT/bench" > "$OUT/bench.txt" 2>&1
