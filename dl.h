@@ -869,7 +869,7 @@ typedef struct dl_optim_args {
 } dl_optim_args;
 /* global-norm clipping: recs[k].g / .numel used; scratch: n + 2 floats of arena (device
    twin): per-tensor sums, then the norm and the scale */
-typedef struct dl_clip_args { int n; float max_norm; int64_t max_numel; dl_optim_rec *recs; float *scratch; } dl_clip_args;
+typedef struct dl_clip_args { int n; float max_norm; int64_t max_numel; dl_optim_rec *recs; float *scratch; void *aux; } dl_clip_args; /* aux: the backend's (PLAN) */
 typedef struct dl_backend {
     int version;                          /* DL_BACKEND_VERSION                            */
     const char *name;                     /* "cuda"                                        */
@@ -886,12 +886,21 @@ typedef struct dl_backend {
     dl_status (*sync)(void *st);          /* waits for all queued work; reports its errors */
     dl_backend_op fwd[DL__OP_COUNT], bwd[DL__OP_COUNT];
     dl_status (*optim)(dl_ctx *ctx, const dl_optim_args *a, int phase);
-    dl_status (*clip)(dl_ctx *ctx, const dl_clip_args *a, int phase);
+    dl_status (*clip)(dl_ctx *ctx, dl_clip_args *a, int phase);
     /* step capture: begin/end around the RUN of one step's commands; NULL: no graphs */
     dl_status (*capture_begin)(void *st);
     dl_status (*capture_end)(void *st, void **graph);
     dl_status (*graph_launch)(void *st, void *graph);
     void (*graph_free)(void *st, void *graph);
+    /* optional: called before (end 0) and after (end 1) every command that runs, with its
+       kind (0 forward, 1 backward, 2 upload, 3 zero, 4 fill, 5 optimizer, 6 clip, 7 zero
+       list) and name:
+       a profiler's hook (dl_cuda.h: DLC_PROFILE=1) */
+    void (*trace)(void *st, int kind, const char *name, int end);
+    /* optional: zero `count` device ranges at once; table (device): {address, bytes} pairs
+       as two uint64 each; max_bytes: the largest. dl_step_run puts the zeroing of every
+       gradient first made in the step into one such call at the step's start. */
+    dl_status (*zero_list)(void *st, const void *table, int count, size_t max_bytes);
 } dl_backend;
 /* for backend authors */
 DLDEF const dl_backend *dl_ctx_backend(const dl_ctx *ctx);  /* NULL: the built-in CPU     */
@@ -1476,7 +1485,9 @@ static int dl__arg(dl_ctx *ctx, const dl_tensor *t, int argno, dl_dtype want);
    Every device action goes through dl__cmd: run now (eager), or recorded and hashed
    inside dl_step_run. Nothing here runs on the CPU backend.
    ====================================================================================== */
-enum { DL__C_FWD = 1, DL__C_BWD, DL__C_UP, DL__C_ZERO, DL__C_FILL, DL__C_OPTIM, DL__C_CLIP };
+enum { DL__C_FWD = 1, DL__C_BWD, DL__C_UP, DL__C_ZERO, DL__C_FILL, DL__C_OPTIM, DL__C_CLIP,
+       DL__C_ZFRESH,        /* zeroing of memory allocated in this step (a new gradient) */
+       DL__C_ZLIST };       /* many ZFRESH at once: args = table of {device address, bytes} */
 typedef struct dl__cmd_s {
     struct dl__cmd_s *next;
     int kind;
@@ -1500,17 +1511,22 @@ static void dl__be_status(dl_ctx *ctx, dl_status s) {
 }
 static void dl__cmd_run(dl_ctx *ctx, const dl__cmd_t *c) {
     const dl_backend *be = ctx->be; void *st = ctx->be_st; dl_status s = DL_STATUS_OK;
+    const char *name = (c->kind == DL__C_FWD || c->kind == DL__C_BWD) ? dl__op_name(c->nd->op) : "";
+    int tk = c->kind == DL__C_ZFRESH ? DL__C_ZERO - 1 : c->kind == DL__C_ZLIST ? 7 : c->kind - 1;
     if (ctx->status) return;
+    if (be->trace) be->trace(st, tk, name, 0);
     switch (c->kind) {
     case DL__C_FWD: ctx->op = dl__op_name(c->nd->op); s = be->fwd[c->nd->op](ctx, c->nd, DL_PHASE_RUN); break;
     case DL__C_BWD: ctx->op = dl__op_name(c->nd->op); s = be->bwd[c->nd->op](ctx, c->nd, DL_PHASE_RUN); break;
     case DL__C_UP: s = be->upload(st, c->dev, c->host, c->n); break;
-    case DL__C_ZERO: s = be->memset0(st, c->dev, c->n); break;
+    case DL__C_ZERO: case DL__C_ZFRESH: s = be->memset0(st, c->dev, c->n); break;
+    case DL__C_ZLIST: s = be->zero_list(st, dl__devp(ctx, c->args), (int)c->n, (size_t)c->v); break;
     case DL__C_FILL: s = be->fill(st, (float *)c->dev, (int64_t)c->n, c->v); break;
     case DL__C_OPTIM: s = be->optim(ctx, (const dl_optim_args *)c->args, DL_PHASE_RUN); break;
-    case DL__C_CLIP: s = be->clip(ctx, (const dl_clip_args *)c->args, DL_PHASE_RUN); break;
+    case DL__C_CLIP: s = be->clip(ctx, (dl_clip_args *)c->args, DL_PHASE_RUN); break;
     default: break;
     }
+    if (be->trace) be->trace(st, tk, name, 1);
     dl__be_status(ctx, s);
 }
 static void dl__hash_tensor(uint64_t *h, const dl_tensor *t) {
@@ -1645,6 +1661,35 @@ static void dl__cmds_run(dl_ctx *ctx) {
     const dl__cmd_t *c;
     for (c = ctx->cmd_head; c && !ctx->status; c = c->next) dl__cmd_run(ctx, c);
 }
+/* the zeroing of memory first allocated in this step can move to the step's start (nothing
+   used that memory earlier in the step): one ZLIST command instead of one memset each */
+static void dl__zero_fresh_first(dl_ctx *ctx) {
+    dl__cmd_t *c, *prev = NULL, *head = ctx->cmd_head, *up, *zl; uint64_t *tab; int n = 0, ok; size_t mx = 0;
+    for (c = head; c; c = c->next) if (c->kind == DL__C_ZFRESH) n++;
+    if (n < 2) return;
+    tab = (uint64_t *)dl__alloc(ctx, sizeof(uint64_t) * 2 * (size_t)n, 0, &ok);
+    if (!ok) return;
+    n = 0;
+    for (c = head; c; ) {
+        dl__cmd_t *next = c->next;
+        if (c->kind == DL__C_ZFRESH) {
+            tab[2 * n] = (uint64_t)(uintptr_t)c->dev; tab[2 * n + 1] = (uint64_t)c->n; n++;
+            if (c->n > mx) mx = c->n;
+            if (prev) prev->next = next; else head = next;
+            if (ctx->cmd_tail == c) ctx->cmd_tail = prev;
+        } else prev = c;
+        c = next;
+    }
+    up = (dl__cmd_t *)dl__alloc(ctx, sizeof *up, 1, &ok);
+    if (ok) zl = (dl__cmd_t *)dl__alloc(ctx, sizeof *zl, 1, &ok);
+    if (!ok) return;
+    memset(up, 0, sizeof *up); memset(zl, 0, sizeof *zl);
+    up->kind = DL__C_UP; up->host = tab; up->dev = dl__devp(ctx, tab); up->n = sizeof(uint64_t) * 2 * (size_t)n;
+    zl->kind = DL__C_ZLIST; zl->args = tab; zl->n = (size_t)n; zl->v = (float)mx;
+    up->next = zl; zl->next = head; ctx->cmd_head = up;
+    if (!ctx->cmd_tail) ctx->cmd_tail = zl;
+    ctx->cmd_hash = dl__fnv(ctx->cmd_hash, &n, sizeof n);
+}
 DL__API dl_status dl_step_run(dl_ctx *ctx, dl_step *s, void (*fn)(dl_ctx *ctx, void *user), void *user) {
     const dl_backend *be; void *st; size_t off0; uint64_t h;
     if (!ctx) return DL_STATUS_INVALID;
@@ -1657,8 +1702,9 @@ DL__API dl_status dl_step_run(dl_ctx *ctx, dl_step *s, void (*fn)(dl_ctx *ctx, v
     ctx->rec = 1; ctx->cmd_head = ctx->cmd_tail = NULL;
     ctx->cmd_hash = dl__fnv(0xcbf29ce484222325ull, &off0, sizeof off0);
     fn(ctx, user);
-    ctx->rec = 0;
     ctx->op = "dl_step_run";
+    if (!ctx->status && be->zero_list) dl__zero_fresh_first(ctx);
+    ctx->rec = 0;
     if (ctx->status) return ctx->status;
     h = ctx->cmd_hash;
     if (s->graph && h == s->hash) {                               /* the same step: replay */
@@ -1955,7 +2001,7 @@ static float *dl__gradbuf(dl_ctx *ctx, dl_tensor *t) {
     if (!(t->flags & DL__F_HAS_GRAD)) {
         int ok; float *g = (float *)dl__alloc(ctx, (size_t)t->numel * sizeof(float), 0, &ok);
         if (!ok) return NULL;
-        if (ctx->be) dl__cmd(ctx, DL__C_ZERO, NULL, dl__devp(ctx, g), NULL, (size_t)t->numel * sizeof(float), 0.0f, NULL);
+        if (ctx->be) dl__cmd(ctx, DL__C_ZFRESH, NULL, dl__devp(ctx, g), NULL, (size_t)t->numel * sizeof(float), 0.0f, NULL);
         else if (g && t->numel) memset(g, 0, (size_t)t->numel * sizeof(float));
         t->grad = g;
         t->flags |= DL__F_HAS_GRAD;

@@ -50,6 +50,8 @@ DLDEF const char *dl_cuda_device_name(void);     /* "NVIDIA H100 80GB HBM3", "em
 
 #if defined(DL_CUDA_IMPLEMENTATION) && !defined(DL_CUDA__DONE)
 #define DL_CUDA__DONE
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <math.h>
 #include <stdint.h>
@@ -107,6 +109,11 @@ typedef struct dlc_state {
 #endif
     int deterministic, capturing;
     dl_status err;            /* first failure seen by a wrapper below */
+    /* DLC_PROFILE=1 in the environment: every command outside a capture is timed alone
+       (the stream drained before and after it) and a table goes to stderr at the end */
+    int profile, nprof;
+    double t0;
+    struct { const char *name; int kind; long count; double ms; } prof[160];
 } dlc_state;
 
 static dlc_state *dlc_st(dl_ctx *ctx) { return (dlc_state *)dl_backend_state(ctx); }
@@ -152,10 +159,11 @@ static dl_status dlc_check(dlc_state *S, int bad) {
 static int dlc_device_ok(void) { return 1; }
 static void *dlc_init(int det) {
     dlc_state *S = (dlc_state *)calloc(1, sizeof(dlc_state));
-    if (S) S->deterministic = det;
+    if (S) { S->deterministic = det; S->profile = getenv("DLC_PROFILE") != NULL; }
     return S;
 }
-static void dlc_release(void *st) { free(st); }
+static void dlc_prof_print(dlc_state *S);
+static void dlc_release(void *st) { dlc_prof_print((dlc_state *)st); free(st); }
 static void *dlc_dev_alloc(void *st, size_t n) { (void)st; return malloc(n); }
 static void dlc_dev_free(void *st, void *p) { (void)st; free(p); }
 static void *dlc_host_alloc(void *st, size_t n) { (void)st; return malloc(n); }
@@ -184,6 +192,7 @@ static dl_status dlc_graph_launch(void *st, void *graph) {
 static void dlc_graph_free(void *st, void *graph) { (void)st; delete (dlc_emu_graph *)graph; }
 static const char *dlc_name(void) { return "emulated (CPU, DLC_EMULATE)"; }
 #else
+static void dlc_prof_print(dlc_state *S);
 static int dlc_device_ok(void) {
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess || n < 1) { cudaGetLastError(); return 0; }
@@ -195,6 +204,7 @@ static void *dlc_init(int det) {
     S = (dlc_state *)calloc(1, sizeof(dlc_state));
     if (!S) return NULL;
     S->deterministic = det;
+    S->profile = getenv("DLC_PROFILE") != NULL;
     if (cudaStreamCreateWithFlags(&S->stream, cudaStreamNonBlocking) != cudaSuccess) { free(S); return NULL; }
     if (cublasCreate(&S->blas) != CUBLAS_STATUS_SUCCESS) { cudaStreamDestroy(S->stream); free(S); return NULL; }
     cublasSetStream(S->blas, S->stream);
@@ -208,6 +218,7 @@ static void dlc_release(void *st) {
     dlc_state *S = (dlc_state *)st;
     if (!S) return;
     cudaStreamSynchronize(S->stream);
+    dlc_prof_print(S);
     cublasDestroy(S->blas);
     if (S->blas_ws) cudaFree(S->blas_ws);
     cudaStreamDestroy(S->stream);
@@ -311,6 +322,43 @@ static dl_status dlc_status(dl_ctx *ctx) {   /* what an op returns after launchi
     if (cudaPeekAtLastError() != cudaSuccess) { cudaGetLastError(); if (!S->err) S->err = DL_STATUS_INVALID; }
 #endif
     return S->err;
+}
+
+/* the profiler (see dlc_state.profile) */
+#include <time.h>
+static double dlc_now_ms(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return 1e3 * (double)t.tv_sec + 1e-6 * (double)t.tv_nsec; }
+static void dlc_drain(dlc_state *S) {
+#if defined(DLC_EMULATE)
+    (void)S;
+#else
+    cudaStreamSynchronize(S->stream);
+#endif
+}
+static void dlc_trace(void *st, int kind, const char *name, int end) {
+    dlc_state *S = (dlc_state *)st; double t; int i;
+    if (!S->profile || S->capturing) return;
+    dlc_drain(S); t = dlc_now_ms();
+    if (!end) { S->t0 = t; return; }
+    for (i = 0; i < S->nprof; i++) if (S->prof[i].kind == kind && !strcmp(S->prof[i].name, name)) break;
+    if (i == S->nprof) {
+        if (i == (int)(sizeof S->prof / sizeof S->prof[0])) return;
+        S->nprof++; S->prof[i].name = name; S->prof[i].kind = kind; S->prof[i].count = 0; S->prof[i].ms = 0.0;
+    }
+    S->prof[i].count++; S->prof[i].ms += t - S->t0;
+}
+static void dlc_prof_print(dlc_state *S) {
+    static const char *kn[] = { "forward", "backward", "upload", "zero", "fill", "optimizer", "clip", "zero list" };
+    double total = 0.0; int i, j;
+    if (!S->profile || !S->nprof) return;
+    for (i = 0; i < S->nprof; i++) total += S->prof[i].ms;
+    for (i = 1; i < S->nprof; i++) for (j = i; j > 0 && S->prof[j].ms > S->prof[j - 1].ms; j--) {   /* by time, largest first */
+        const char *n = S->prof[j].name; int k = S->prof[j].kind; long c = S->prof[j].count; double m = S->prof[j].ms;
+        S->prof[j] = S->prof[j - 1]; S->prof[j - 1].name = n; S->prof[j - 1].kind = k; S->prof[j - 1].count = c; S->prof[j - 1].ms = m;
+    }
+    fprintf(stderr, "# DLC_PROFILE: %.3f ms in commands (each timed alone, stream drained around it)\n", total);
+    for (i = 0; i < S->nprof; i++)
+        fprintf(stderr, "#   %-24s %-9s %8ld calls %10.3f ms %6.1f%%  %8.2f us/call\n", S->prof[i].name, kn[S->prof[i].kind], S->prof[i].count,
+                S->prof[i].ms, 100.0 * S->prof[i].ms / (total > 0 ? total : 1), 1e3 * S->prof[i].ms / (double)S->prof[i].count);
 }
 
 /* ======================================================================================
@@ -435,13 +483,72 @@ static dl_status dlc_fwd_binary(dl_ctx *ctx, dl__node *nd, int phase) {
     DLC_LAUNCH(dlc_k_binary, dlc_blocks(y->numel), DLC_THREADS, S, nd->op, DLC_F(ctx, y->data), DLC_CF(ctx, a->data), DLC_CF(ctx, b->data), g, y->numel);
     return dlc_status(ctx);
 }
+/* fast paths: an operand of the output's shape gets one thread per element; an operand
+   broadcast along leading dims only (a bias row: out [R, C], t [C]) gets column sums, 32
+   columns x 8 row-strided threads per block, added in a fixed order (deterministic) */
+__global__ void dlc_k_binary_bwd_same(int op, int which, float *gt, int64_t n, dlc_geo g, const float *gy, const float *a, const float *b, const float *y) {
+    DLC_LOOP(i, n) {
+        float d;
+        if (op == DL__OP_add) d = gy[i];
+        else if (op == DL__OP_sub) d = which ? -gy[i] : gy[i];
+        else d = dlc_bin_d(op, which, gy[i], a[dlc_off(g, 1, i)], b[dlc_off(g, 2, i)], y[i]);
+        gt[i] += d;
+    }
+}
+__global__ void dlc_k_binary_bwd_cols(int op, int which, float *gt, int64_t R, int64_t C, dlc_geo g, const float *gy, const float *a, const float *b, const float *y) {
+    __shared__ float sh[8][33];
+    const int64_t c = (int64_t)blockIdx.x * 32 + threadIdx.x % 32; const int ty = (int)(threadIdx.x / 32), ny = (int)(blockDim.x / 32 > 0 ? blockDim.x / 32 : 1);
+    float acc = 0.0f; int64_t r;
+    if (c < C)
+        for (r = ty; r < R; r += ny) {
+            const int64_t o = r * C + c; const float gi = gy[o];
+            acc += op == DL__OP_add ? gi : op == DL__OP_sub ? (which ? -gi : gi) : dlc_bin_d(op, which, gi, a[dlc_off(g, 1, o)], b[dlc_off(g, 2, o)], y[o]);
+        }
+    if (blockDim.x < 32) {                   /* the emulator: one thread does it all */
+        for (int64_t cc = (int64_t)blockIdx.x * 32; cc < C && cc < (int64_t)blockIdx.x * 32 + 32; cc++) {
+            float s2 = 0.0f;
+            for (r = 0; r < R; r++) {
+                const int64_t o = r * C + cc; const float gi = gy[o];
+                s2 += op == DL__OP_add ? gi : op == DL__OP_sub ? (which ? -gi : gi) : dlc_bin_d(op, which, gi, a[dlc_off(g, 1, o)], b[dlc_off(g, 2, o)], y[o]);
+            }
+            gt[cc] += s2;
+        }
+        return;
+    }
+    sh[ty][threadIdx.x % 32] = acc;
+    __syncthreads();
+    if (ty == 0 && c < C) { float s2 = 0.0f; int k; for (k = 0; k < ny; k++) s2 += sh[k][threadIdx.x]; gt[c] += s2; }
+}
+/* t broadcast along leading dims only: its shape, left-padded with 1s, is 1...1 then out's
+   trailing dims; returns C (t's element count) or 0 */
+static int64_t dlc_bias_cols(const dl_tensor *out, const dl_tensor *t) {
+    int d, off = out->ndim - t->ndim, seen = 0;
+    if (!dl_is_contiguous(t) || t->numel == 0) return 0;
+    for (d = 0; d < out->ndim; d++) {
+        int64_t ts = d - off < 0 ? 1 : t->shape[d - off];
+        if (ts == out->shape[d]) { if (ts != 1) seen = 1; }
+        else if (ts == 1 && !seen) continue;
+        else return 0;
+    }
+    return t->numel;
+}
 static dl_status dlc_bwd_binary(dl_ctx *ctx, dl__node *nd, int phase) {
     dl_tensor *y = nd->out; dlc_geo g; dlc_state *S = dlc_st(ctx); int w;
     if (phase == DL_PHASE_PLAN || !y->numel) return DL_STATUS_OK;
     dlc_geo_init(&g, y); dlc_bcast(&g, 1, y, nd->in[0]); dlc_bcast(&g, 2, y, nd->in[1]);
     for (w = 0; w < 2; w++) {
-        dl_tensor *t = nd->in[w]; dlc_red r;
+        dl_tensor *t = nd->in[w]; dlc_red r; int64_t C;
         if (!t->grad) continue;
+        if (t->numel == y->numel) {
+            DLC_LAUNCH(dlc_k_binary_bwd_same, dlc_blocks(y->numel), DLC_THREADS, S, nd->op, w, DLC_F(ctx, t->grad), y->numel, g,
+                       DLC_CF(ctx, y->grad), DLC_CF(ctx, nd->in[0]->data), DLC_CF(ctx, nd->in[1]->data), DLC_CF(ctx, y->data));
+            continue;
+        }
+        if ((C = dlc_bias_cols(y, t)) > 0 && y->numel / C >= 8) {
+            DLC_LAUNCH(dlc_k_binary_bwd_cols, (unsigned)((C + 31) / 32), 256, S, nd->op, w, DLC_F(ctx, t->grad), y->numel / C, C, g,
+                       DLC_CF(ctx, y->grad), DLC_CF(ctx, nd->in[0]->data), DLC_CF(ctx, nd->in[1]->data), DLC_CF(ctx, y->data));
+            continue;
+        }
         dlc_red_init(&r, y, t);
         DLC_LAUNCH(dlc_k_binary_bwd, dlc_blocks(t->numel), DLC_THREADS, S, nd->op, w, DLC_F(ctx, t->grad), t->numel, y->numel / (t->numel ? t->numel : 1), r, g,
                    DLC_CF(ctx, y->grad), DLC_CF(ctx, nd->in[0]->data), DLC_CF(ctx, nd->in[1]->data), DLC_CF(ctx, y->data));
@@ -637,6 +744,20 @@ __global__ void dlc_k_optim(dl_optim_args a, const dl_optim_rec *recs) {
         }
     }
 }
+/* many memsets in one launch: blockIdx.y = range, a grid-stride loop over its floats */
+__global__ void dlc_k_zero_list(const uint64_t *tab) {
+    float *p = (float *)(uintptr_t)tab[2 * blockIdx.y]; const int64_t n = (int64_t)(tab[2 * blockIdx.y + 1] / 4u);
+    DLC_LOOP(i, n) p[i] = 0.0f;
+}
+static unsigned dlc_blocks_y(int64_t max_numel);
+static dl_status dlc_zero_list(void *st, const void *table, int count, size_t max_bytes) {
+    dlc_state *S = (dlc_state *)st;
+    if (count > 0) DLC_LAUNCH(dlc_k_zero_list, dim3(dlc_blocks_y((int64_t)(max_bytes / 4u)), (unsigned)count), DLC_THREADS, S, (const uint64_t *)table);
+#if !defined(DLC_EMULATE)
+    dlc_check(S, cudaPeekAtLastError() != cudaSuccess);
+#endif
+    return S->err;
+}
 static unsigned dlc_blocks_y(int64_t max_numel) { int64_t b = (max_numel + DLC_THREADS - 1) / DLC_THREADS; return (unsigned)(b < 1 ? 1 : (b > 4096 ? 4096 : b)); }
 static dl_status dlc_optim(dl_ctx *ctx, const dl_optim_args *a, int phase) {
     dlc_state *S = dlc_st(ctx);
@@ -644,34 +765,42 @@ static dl_status dlc_optim(dl_ctx *ctx, const dl_optim_args *a, int phase) {
     DLC_LAUNCH(dlc_k_optim, dim3(dlc_blocks_y(a->max_numel), (unsigned)a->n), DLC_THREADS, S, *a, (const dl_optim_rec *)dl_backend_dev(ctx, a->recs));
     return dlc_status(ctx);
 }
-/* clip: per-tensor sums of squares (one block each, fixed order), then one block adds them
-   in order and writes norm and scale, then every gradient is scaled */
-__global__ void dlc_k_sumsq(const dl_optim_rec *recs, float *part) {
-    __shared__ float sh[1024];
-    const dl_optim_rec r = recs[blockIdx.x]; float acc = 0.0f; int64_t i;
-    for (i = threadIdx.x; i < r.numel; i += blockDim.x) acc += r.g[i] * r.g[i];
-    acc = dlc_block_sum(acc, sh);
-    if (threadIdx.x == 0) part[blockIdx.x] = acc;
+/* clip: each tensor's sum of squares in DLC_CLIP_PARTS fixed slices (one block each), one
+   thread adds the parts in order and writes norm and scale, then every gradient is scaled */
+#define DLC_CLIP_PARTS 32
+__device__ double dlc_block_sum_d(double v, double *sh);   /* (with the reductions below) */
+__global__ void dlc_k_sumsq(const dl_optim_rec *recs, double *part) {
+    __shared__ double shd[1024];
+    const dl_optim_rec r = recs[blockIdx.y];
+    const int64_t per = (r.numel + gridDim.x - 1) / gridDim.x, lo = (int64_t)blockIdx.x * per, hi = lo + per < r.numel ? lo + per : r.numel;
+    double acc = 0.0; int64_t i;
+    for (i = lo + threadIdx.x; i < hi; i += blockDim.x) acc += (double)r.g[i] * (double)r.g[i];
+    acc = dlc_block_sum_d(acc, shd);
+    if (threadIdx.x == 0) part[(int64_t)blockIdx.y * gridDim.x + blockIdx.x] = acc;
 }
-__global__ void dlc_k_clip_coef(float *part, int n, float max_norm) {
+__global__ void dlc_k_clip_coef(const double *part, int nparts, float *out, int n, float max_norm) {
     if (threadIdx.x == 0 && blockIdx.x == 0) {
-        float s = 0.0f, total, coef; int k;
-        for (k = 0; k < n; k++) s += part[k];
-        total = sqrtf(s); coef = max_norm / (total + 1e-6f);
-        part[n] = total; part[n + 1] = coef < 1.0f ? coef : 1.0f;
+        double s = 0.0; float total, coef; int k;
+        for (k = 0; k < nparts; k++) s += part[k];
+        total = (float)sqrt(s); coef = max_norm / (total + 1e-6f);
+        out[n] = total; out[n + 1] = coef < 1.0f ? coef : 1.0f;
     }
 }
 __global__ void dlc_k_scale(const dl_optim_rec *recs, const float *coef) {
     const dl_optim_rec r = recs[blockIdx.y]; const float c = *coef;
     if (c < 1.0f) DLC_LOOP(i, r.numel) r.g[i] *= c;
 }
-static dl_status dlc_clip(dl_ctx *ctx, const dl_clip_args *a, int phase) {
-    dlc_state *S = dlc_st(ctx); const dl_optim_rec *recs; float *part;
-    if (phase == DL_PHASE_PLAN || a->n == 0) return DL_STATUS_OK;
-    recs = (const dl_optim_rec *)dl_backend_dev(ctx, a->recs); part = DLC_F(ctx, a->scratch);
-    DLC_LAUNCH_SH(dlc_k_sumsq, dim3((unsigned)a->n), 256, 0, S, recs, part);
-    DLC_LAUNCH(dlc_k_clip_coef, 1, 32, S, part, a->n, a->max_norm);
-    DLC_LAUNCH(dlc_k_scale, dim3(dlc_blocks_y(a->max_numel), (unsigned)a->n), DLC_THREADS, S, recs, part + a->n + 1);
+static dl_status dlc_clip(dl_ctx *ctx, dl_clip_args *a, int phase) {
+    dlc_state *S = dlc_st(ctx); const dl_optim_rec *recs; float *out; double *part;
+    if (a->n == 0) return DL_STATUS_OK;
+    if (phase == DL_PHASE_PLAN) {
+        a->aux = dl_backend_alloc(ctx, sizeof(double) * DLC_CLIP_PARTS * (size_t)a->n);
+        return a->aux ? DL_STATUS_OK : DL_STATUS_OOM;
+    }
+    recs = (const dl_optim_rec *)dl_backend_dev(ctx, a->recs); out = DLC_F(ctx, a->scratch); part = (double *)dl_backend_dev(ctx, a->aux);
+    DLC_LAUNCH(dlc_k_sumsq, dim3(DLC_CLIP_PARTS, (unsigned)a->n), 256, S, recs, part);
+    DLC_LAUNCH(dlc_k_clip_coef, 1, 32, S, (const double *)part, DLC_CLIP_PARTS * a->n, out, a->n, a->max_norm);
+    DLC_LAUNCH(dlc_k_scale, dim3(dlc_blocks_y(a->max_numel), (unsigned)a->n), DLC_THREADS, S, recs, out + a->n + 1);
     return dlc_status(ctx);
 }
 
@@ -795,9 +924,46 @@ __global__ void dlc_k_reduce_bwd(int op, float *gx, const float *x, const float 
         }
     }
 }
+/* a full sum / mean of a large tensor: one block would take ~100 us, so DLC_RED_PARTS
+   blocks each add a fixed slice (in double), and one block adds the parts in order */
+#define DLC_RED_PARTS 128
+__global__ void dlc_k_sum_part(const float *x, int64_t n, double *part) {
+    __shared__ double shd[1024];
+    const int64_t per = (n + gridDim.x - 1) / gridDim.x, lo = (int64_t)blockIdx.x * per, hi = lo + per < n ? lo + per : n;
+    double s = 0.0; int64_t j;
+    for (j = lo + threadIdx.x; j < hi; j += blockDim.x) s += (double)x[j];
+    s = dlc_block_sum_d(s, shd);
+    if (threadIdx.x == 0) part[blockIdx.x] = s;
+}
+__global__ void dlc_k_sum_fin(const double *part, int parts, float *y, double scale) {
+    if (blockIdx.x == 0 && threadIdx.x == 0) { double s = 0.0; int k; for (k = 0; k < parts; k++) s += part[k]; *y = (float)(s * scale); }
+}
+static int dlc_red_full(const dl__node *nd, const dl_tensor *x) {   /* sum/mean of every element of a big contiguous x */
+    return (nd->op == DL__OP_sum || nd->op == DL__OP_mean) && nd->out->numel == 1 && x->numel >= 16384 && dl_is_contiguous(x);
+}
+/* sum / mean backward: one thread per input element; o = its output element */
+typedef struct dlc_rb { int nd; int64_t shape[DL_MAX_DIMS], ost[DL_MAX_DIMS]; } dlc_rb;
+__global__ void dlc_k_sum_bwd(float *gx, const float *gy, dlc_rb b, int64_t n, float scale) {
+    DLC_LOOP(i, n) {
+        int64_t rem = i, o = 0; int d;
+        for (d = b.nd - 1; d >= 0; d--) { o += (rem % b.shape[d]) * b.ost[d]; rem /= b.shape[d]; }
+        gx[i] += scale * gy[o];
+    }
+}
+__global__ void dlc_k_add_scalar_from(float *gx, const float *gy, int64_t n, float scale) { DLC_LOOP(i, n) gx[i] += scale * gy[0]; }
 static dl_status dlc_fwd_reduce(dl_ctx *ctx, dl__node *nd, int phase) {
     dl_tensor *x = nd->in[0], *y = nd->out; dlc_rg r; int64_t kc, rc; dlc_state *S = dlc_st(ctx);
-    if (phase == DL_PHASE_PLAN || !y->numel) return DL_STATUS_OK;
+    if (phase == DL_PHASE_PLAN) {
+        if (dlc_red_full(nd, x)) { nd->aux = dl_backend_alloc(ctx, sizeof(double) * DLC_RED_PARTS); if (!nd->aux) return DL_STATUS_OOM; }
+        return DL_STATUS_OK;
+    }
+    if (!y->numel) return DL_STATUS_OK;
+    if (dlc_red_full(nd, x) && nd->aux) {
+        double *part = (double *)dl_backend_dev(ctx, nd->aux);
+        DLC_LAUNCH(dlc_k_sum_part, DLC_RED_PARTS, 256, S, DLC_CF(ctx, x->data), x->numel, part);
+        DLC_LAUNCH(dlc_k_sum_fin, 1, 32, S, (const double *)part, DLC_RED_PARTS, DLC_F(ctx, y->data), nd->op == DL__OP_mean ? 1.0 / (double)x->numel : 1.0);
+        return dlc_status(ctx);
+    }
     dlc_rg_init(&r, x, (unsigned)nd->iarg[0], &kc, &rc);
     DLC_LAUNCH(dlc_k_reduce, dlc_grid(kc), dlc_row_threads(rc), S, nd->op, DLC_F(ctx, y->data), DLC_CF(ctx, x->data), r, kc, rc, nd->iarg[1]);
     return dlc_status(ctx);
@@ -806,6 +972,17 @@ static dl_status dlc_bwd_reduce(dl_ctx *ctx, dl__node *nd, int phase) {
     dl_tensor *x = nd->in[0], *y = nd->out; dlc_rg r; int64_t kc, rc; dlc_state *S = dlc_st(ctx);
     if (phase == DL_PHASE_PLAN || !x->grad || !y->numel || !x->numel) return DL_STATUS_OK;
     dlc_rg_init(&r, x, (unsigned)nd->iarg[0], &kc, &rc);
+    if ((nd->op == DL__OP_sum || nd->op == DL__OP_mean) && dl_is_contiguous(x)) {   /* every element in parallel */
+        const float scale = nd->op == DL__OP_mean ? 1.0f / (float)rc : 1.0f;
+        if (kc == 1) DLC_LAUNCH(dlc_k_add_scalar_from, dlc_blocks(x->numel), DLC_THREADS, S, DLC_F(ctx, x->grad), DLC_CF(ctx, y->grad), x->numel, scale);
+        else {
+            dlc_rb b; int d; int64_t st = 1; unsigned mask = (unsigned)nd->iarg[0];
+            memset(&b, 0, sizeof b); b.nd = x->ndim;
+            for (d = x->ndim - 1; d >= 0; d--) { b.shape[d] = x->shape[d]; b.ost[d] = (mask & (1u << d)) ? 0 : st; if (!(mask & (1u << d))) st *= x->shape[d]; }
+            DLC_LAUNCH(dlc_k_sum_bwd, dlc_blocks(x->numel), DLC_THREADS, S, DLC_F(ctx, x->grad), DLC_CF(ctx, y->grad), b, x->numel, scale);
+        }
+        return dlc_status(ctx);
+    }
     DLC_LAUNCH(dlc_k_reduce_bwd, dlc_grid(kc), dlc_row_threads(rc), S, nd->op, DLC_F(ctx, x->grad), DLC_CF(ctx, x->data), DLC_CF(ctx, y->data),
                DLC_CF(ctx, y->grad), r, kc, rc, nd->iarg[1]);
     return dlc_status(ctx);
@@ -2042,7 +2219,7 @@ static void dlc_table_fill(dl_backend *t) {
     t->host_alloc = dlc_host_alloc; t->host_free = dlc_host_free;
     t->upload = dlc_upload; t->download = dlc_download; t->memset0 = dlc_memset0; t->fill = dlc_fill; t->sync = dlc_sync;
     t->capture_begin = dlc_capture_begin; t->capture_end = dlc_capture_end;
-    t->graph_launch = dlc_graph_launch; t->graph_free = dlc_graph_free;
+    t->graph_launch = dlc_graph_launch; t->graph_free = dlc_graph_free; t->trace = dlc_trace; t->zero_list = dlc_zero_list;
     t->fwd[DL__OP_copy] = dlc_fwd_copy; t->bwd[DL__OP_copy] = dlc_bwd_copy;
     for (op = DL__OP_add; op <= DL__OP_maximum; op++) { t->fwd[op] = dlc_fwd_binary; t->bwd[op] = dlc_bwd_binary; }
     {   static const int un[] = { DL__OP_add_scalar, DL__OP_mul_scalar, DL__OP_neg, DL__OP_abs, DL__OP_sign, DL__OP_exp, DL__OP_log,

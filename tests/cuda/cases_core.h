@@ -31,17 +31,24 @@ static dl_tensor *b_matmul(dl_ctx *ctx, dl_tensor **in, const opcase *c) { retur
 static dl_tensor *b_copy(dl_ctx *ctx, dl_tensor **in, const opcase *c) {   /* a transposed view made contiguous */
     (void)c; return dl_contiguous(ctx, dl_transpose(ctx, in[0], 0, 1));
 }
+static dl_tensor *b_sum_all(dl_ctx *ctx, dl_tensor **in, const opcase *c) { return c->iarg[0] ? dl_mean_all(ctx, in[0]) : dl_sum_all(ctx, in[0]); }
 static void run_core_cases(void) {
     static const char *bn[] = { "add", "sub", "mul", "div", "minimum", "maximum" };
     static const char *un[] = { "neg", "abs", "sign", "exp", "log", "sqrt", "square", "pow", "sin", "cos", "clamp", "relu",
         "sigmoid", "tanh", "softplus", "log_sigmoid", "add_scalar", "mul_scalar", "leaky_relu", "elu", "selu", "gelu",
         "gelu_tanh", "silu", "hard_tanh", "softsign" };
-    char names[64][48]; int i, k = 0;
+    char names[96][48]; int i, k = 0;
     for (i = 0; i < 6; i++) {
         opcase c; memset(&c, 0, sizeof c);
         snprintf(names[k], sizeof names[k], "dl_%s broadcast", bn[i]);
         c.name = names[k++]; c.nin = 2; c.shape[0] = S3(4, 5, 6); c.shape[1] = S2(1, 6);
         c.kind[0] = 'f'; c.kind[1] = i == 3 ? 'p' : 'f'; c.build = b_binary; c.iarg[0] = i;
+        run_case(&c);
+        c.shape[0] = S3(4, 5, 6); c.shape[1] = S3(4, 5, 6);   /* the same shapes */
+        snprintf(names[k], sizeof names[k], "dl_%s same shape", bn[i]); c.name = names[k++];
+        run_case(&c);
+        c.shape[0] = S2(300, 70); c.shape[1] = S1(70);         /* a bias row: column sums */
+        snprintf(names[k], sizeof names[k], "dl_%s bias row [300,70]+[70]", bn[i]); c.name = names[k++];
         run_case(&c);
         c.shape[0] = S2(7, 1); c.shape[1] = S3(3, 1, 9);   /* both operands broadcast */
         snprintf(names[k], sizeof names[k], "dl_%s both broadcast", bn[i]); c.name = names[k++];
@@ -72,6 +79,11 @@ static void run_core_cases(void) {
             c.name = "dl_matmul batched [3,K,M] x [3,K,N] trans A"; c.iarg[0] = DL_TRANS_A;
             c.shape[0] = S3(3, 14, 9); c.shape[1] = S3(3, 14, 11); run_case(&c);
         }
+    }
+    {   opcase c; memset(&c, 0, sizeof c);   /* the two-pass full reduction (>= 16384 elements) */
+        c.name = "dl_sum_all of [130,200] (two-pass)"; c.nin = 1; c.shape[0] = S2(130, 200); c.kind[0] = 'f'; c.build = b_sum_all; c.tol = 1e-5;
+        run_case(&c);
+        c.name = "dl_mean_all of [130,200] (two-pass)"; c.iarg[0] = 1; run_case(&c);
     }
     {   opcase c; memset(&c, 0, sizeof c);
         c.name = "dl_contiguous (strided copy)"; c.nin = 1; c.shape[0] = S3(5, 6, 7); c.kind[0] = 'f'; c.build = b_copy;

@@ -126,11 +126,12 @@ static void test_vs_cpu(int w) {
     }
     dl_ctx_free(c); dl_ctx_free(g);
 }
-/* replay: 6 steps through dl_step_run give the same bits as 6 eager steps; then a
-   smaller batch runs eagerly and the full batch replays again */
+/* replay: 6 steps through dl_step_run give the same bits as 6 eager steps (deterministic
+   contexts: W4's embedding backward adds with atomics otherwise, in a varying order); then
+   a smaller batch runs eagerly and the full batch replays again */
 static void test_replay(int w) {
     enum { N = 6 };
-    dl_ctx *a = fresh_gpu(0), *b = fresh_gpu(0); tmodel ma, mb; float la[N], lb[N]; dl_step st; char name[160];
+    dl_ctx *a = fresh_gpu(1), *b = fresh_gpu(1); tmodel ma, mb; float la[N], lb[N]; dl_step st; char name[160];
     int i, same = 1;
     snprintf(name, sizeof name, "W%d: %d steps replayed as a CUDA graph equal eager, bit for bit", w, N);
     if (g_filter && !strstr(name, g_filter)) { dl_ctx_free(a); dl_ctx_free(b); return; }
@@ -205,7 +206,36 @@ static void test_unsupported(void) {
     report("  ... and the context still runs other ops", !dl_ctx_status(g) && fabs((double)dl_get(y, 1) - exp(-2.0)) < 1e-6, "", 0, 0);
     dl_ctx_free(g);
 }
+/* global-norm clipping on the device: the norm and the scaled gradients equal the CPU's */
+static void test_clip(void) {
+    dl_ctx *c = fresh_cpu(), *g = fresh_gpu(0); dl_ctx *cx[2]; dl_tensor *p[2][3]; float norm[2]; int s, k;
+    double e = 0.0;
+    if (g_filter && !strstr("dl_clip_grad_norm", g_filter)) { dl_ctx_free(c); dl_ctx_free(g); return; }
+    cx[0] = c; cx[1] = g;
+    for (s = 0; s < 2; s++) {
+        dl_tensor *loss = NULL;
+        p[s][0] = dl_empty(cx[s], dl_shape2(300, 70)); p[s][1] = dl_empty(cx[s], dl_shape1(70)); p[s][2] = dl_empty(cx[s], dl_shape3(2, 3, 5));
+        for (k = 0; k < 3; k++) {
+            dl_tensor *t;
+            fill_host(p[s][k], (uint64_t)(k + 11), 1.0f); dl_requires_grad(cx[s], p[s][k], 1);
+            t = dl_sum_all(cx[s], dl_mul_scalar(cx[s], dl_square(cx[s], p[s][k]), 3.0f));
+            loss = loss ? dl_add(cx[s], loss, t) : t;
+        }
+        dl_backward(cx[s], loss);
+        norm[s] = dl_clip_grad_norm(p[s], 3, 5.0f);
+    }
+    for (k = 0; k < 3; k++) {
+        int64_t n = p[0][k]->numel, j; float *a = (float *)malloc(sizeof(float) * (size_t)n), *b = (float *)malloc(sizeof(float) * (size_t)n); double ek;
+        for (j = 0; j < n; j++) { a[j] = dl_grad_get(p[0][k], j); b[j] = dl_grad_get(p[1][k], j); }
+        ek = nerr(b, a, n); if (ek > e) e = ek;
+        free(a); free(b);
+    }
+    report("dl_clip_grad_norm on cuda: norm and clipped gradients equal the CPU's", !dl_ctx_status(g) && fabs((double)norm[0] - (double)norm[1]) <= 1e-5 * (double)norm[0] && e < 1e-5,
+           "(norm err %.2e, grad err %.2e)", fabs((double)norm[0] - (double)norm[1]) / (double)norm[0], e);
+    dl_ctx_free(c); dl_ctx_free(g);
+}
 static void run_step_tests(void) {
+    test_clip();
     test_vs_cpu(1);
     test_replay(1);
     test_deterministic(1);
