@@ -3,7 +3,8 @@
      graph  each step through dl_step_run (recorded, captured once, then replayed)
      eager  each step launched op by op
      det    eager with dl_ctx_desc.deterministic = 1 (what determinism costs)
-   Every timed step ends with the loss downloaded (dl_item), so the time is the whole step.
+   Each timed step ends when the device is done with it (dl_ctx_sync), as the PyTorch
+   peer's ends with torch.cuda.synchronize(); the loss is read after the clock stops.
    bench/torch_cuda_workloads.py times PyTorch the same way (eager and torch.cuda.graphs);
    bench/run_cuda_workloads.sh runs both and prints the ratios.
    Usage: cuda_workloads [W1 ... W5] [--steps N] [--warmup N]   (default: all, 50, 10)
@@ -32,8 +33,9 @@ static double time_steps(int w, int mode, int det, int steps, int warmup, float 
     for (i = 0; i < warmup + steps; i++) {
         double t0 = now_ms(); float l;
         if (mode) dl_step_run(ctx, &st, wl_train, &ws); else wl_train(ctx, &ws);
-        l = dl_item(ws.loss);
+        dl_ctx_sync(ctx);                         /* the step is done on the device */
         t0 = now_ms() - t0;
+        l = dl_item(ws.loss);                     /* read after the clock, as the peer */
         dl_ctx_rewind(ctx, mk);
         if (i == 0 && loss0) *loss0 = l;
         if (i >= warmup) ms[i - warmup] = t0;
