@@ -43,10 +43,14 @@
        reader that reads gzip, metrics, and a checksummed weights format. Sections are
        marked with greppable banners: // >>api-... for declarations, >>ops-... and
        >>op-... for each op's forward and backward side by side.
+     - Backends: dl_cuda.h (a companion header, built by nvcc from one .cu file) runs every
+       op on an NVIDIA GPU behind the same API: set desc.backend = dl_cuda_backend(). See
+       BACKENDS (>>api-backend) for how memory, commands and step replay (dl_step_run,
+       one training step as a CUDA graph) work.
    WHAT IT IS NOT (yet)
-     - No float64/float16 compute, no higher-order derivatives, no GPU (dl_cuda.h is
-       planned). SIMD and threads cover the matrix products (so convolutions and recurrent
-       layers); elementwise ops are still plain C the compiler vectorizes.
+     - No float64/float16 compute, no higher-order derivatives, no multi-GPU. SIMD and
+       threads cover the matrix products (so convolutions and recurrent layers);
+       elementwise ops are still plain C the compiler vectorizes.
 
    CONFIG MACROS  (define before the #include that has DL_IMPLEMENTATION)
      DL_IMPLEMENTATION   emit the implementation in this translation unit
@@ -119,7 +123,8 @@
      0.1.0  arena, tensors, autodiff, core ops, gradcheck, errors; training stack;
             convolutions, pooling, normalization; embeddings, RNN/LSTM/GRU, attention,
             sampling; packed SIMD GEMM (AVX-512/AVX2/SSE2/NEON) and a thread pool;
-            autoencoders, VAEs, RBMs, NADE, GAN examples; PNG writer.
+            autoencoders, VAEs, RBMs, NADE, GAN examples; PNG writer; the backend
+            table, step replay, and dl_cuda.h (every op on the GPU, cuBLAS, CUDA graphs).
 */
 #ifndef DL_H
 #define DL_H
@@ -846,7 +851,13 @@ struct dl__node {
    Every device action is a command: in eager mode it runs at once; inside dl_step_run it
    is recorded, hashed, and replayed as one captured graph (see dl_step_run).
    Kernels are called twice: phase PLAN when the op is recorded (validate, allocate scratch
-   with dl_backend_alloc, keep it in nd->aux; no device work) and phase RUN (launch). */
+   with dl_backend_alloc, keep it in nd->aux; no device work) and phase RUN (launch).
+   Where this departs from DESIGN.md section 2 (per-op dl__fwd_<op> in every backend
+   table): the CPU is not a table. Its forward loops stay inside each op's function, next
+   to the shape checks, guarded by ctx->nocomp (the flag measure mode already used); only
+   other backends fill fwd/bwd slots, reached from the node every op records. That kept
+   every CPU op and test unchanged and adds one mechanism (the node) instead of 58 split
+   functions; a backend author reads the CPU op for the node's layout. */
 #define DL_BACKEND_VERSION 1
 enum { DL_PHASE_PLAN = 0, DL_PHASE_RUN = 1 };
 typedef dl_status (*dl_backend_op)(dl_ctx *ctx, dl__node *nd, int phase);
