@@ -25,6 +25,7 @@ If --device cuda finds no CUDA device it prints `# no CUDA device; skipped` and 
 Runs with Debian's torch 1.13 (/usr/bin/python3) and newer torch 2.x.
 """
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -33,30 +34,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-V, D, H, T, B4 = 65, 64, 256, 64, 32   # W4
-
-
-class VAE(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1, self.fc21, self.fc22 = nn.Linear(784, 400), nn.Linear(400, 20), nn.Linear(400, 20)
-        self.fc3, self.fc4 = nn.Linear(20, 400), nn.Linear(400, 784)
-
-    def forward(self, x):
-        h = F.relu(self.fc1(x))
-        mu, logvar = self.fc21(h), self.fc22(h)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        return self.fc4(F.relu(self.fc3(z))), mu, logvar
-
-
-class CharLSTM(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.emb, self.lstm, self.fc = nn.Embedding(V, D), nn.LSTM(D, H, 1), nn.Linear(H, V)
-
-    def forward(self, x):                      # x [T, B] (time-major, like workloads.c)
-        y, _ = self.lstm(self.emb(x))
-        return self.fc(y.reshape(T * B4, H))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from workload_models import model_and_data  # noqa: E402
 
 
 def build(w, dev, capturable):
@@ -64,23 +43,7 @@ def build(w, dev, capturable):
     of a workload starts from the same weights and data"""
     torch.manual_seed(1)
     adam = dict(lr=1e-3, capturable=True) if capturable else dict(lr=1e-3)
-    if w == 1:
-        m = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
-        x, y = torch.rand(128, 784), torch.randint(0, 10, (128,))
-    elif w == 2:
-        m = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                          nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
-        x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
-    elif w == 3:
-        m = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
-                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 14 * 14, 128), nn.ReLU(), nn.Linear(128, 10))
-        x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
-    elif w == 4:
-        m = CharLSTM()
-        x, y = torch.randint(0, V, (T, B4)), torch.randint(0, V, (T * B4,))
-    else:
-        m, x, y = VAE(), torch.rand(128, 784), None
+    m, x, y = model_and_data(w)
     m = m.to(dev)
     x, y = x.to(dev), (y.to(dev) if y is not None else None)
     opt = torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9) if w == 1 \

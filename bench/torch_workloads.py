@@ -45,59 +45,21 @@ import torch.nn.functional as F  # noqa: E402
 torch.set_num_threads(THREADS)
 torch.manual_seed(1)
 
-V, D, H, T, B4 = 65, 64, 256, 64, 32   # W4
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from workload_models import model_and_data  # noqa: E402
 
-
-class VAE(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1, self.fc21, self.fc22 = nn.Linear(784, 400), nn.Linear(400, 20), nn.Linear(400, 20)
-        self.fc3, self.fc4 = nn.Linear(20, 400), nn.Linear(400, 784)
-
-    def forward(self, x):
-        h = F.relu(self.fc1(x))
-        mu, logvar = self.fc21(h), self.fc22(h)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        return self.fc4(F.relu(self.fc3(z))), mu, logvar
-
-
-class CharLSTM(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.emb, self.lstm, self.fc = nn.Embedding(V, D), nn.LSTM(D, H, 1), nn.Linear(H, V)
-
-    def forward(self, x):                      # x [T, B] (time-major, like workloads.c)
-        y, _ = self.lstm(self.emb(x))
-        return self.fc(y.reshape(T * B4, H))
+FLOP = {1: 2.0 * 128 * (784 * 512 + 512 * 256 + 256 * 10),
+        2: 2.0 * 64 * (28 * 28 * 6 * 25 + 10 * 10 * 16 * 150 + 400 * 120 + 120 * 84 + 84 * 10),
+        3: 2.0 * 64 * (28 * 28 * 32 * 9 + 28 * 28 * 64 * 288 + 12544 * 128 + 128 * 10),
+        4: 2.0 * 64 * 32 * (4 * 256 * (64 + 256) + 256 * 65),
+        5: 2.0 * 128 * (784 * 400 + 400 * 40 + 20 * 400 + 400 * 784)}
 
 
 def build(w):
     """model, optimizer, input batch, target (or None), nominal forward flop"""
-    if w == 1:
-        m = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
-        x, y = torch.rand(128, 784), torch.randint(0, 10, (128,))
-        fl = 2.0 * 128 * (784 * 512 + 512 * 256 + 256 * 10)
-        return m, torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9), x, y, fl
-    if w == 2:
-        m = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                          nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
-        fl = 2.0 * 64 * (28 * 28 * 6 * 25 + 10 * 10 * 16 * 150 + 400 * 120 + 120 * 84 + 84 * 10)
-    elif w == 3:
-        m = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
-                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 14 * 14, 128), nn.ReLU(), nn.Linear(128, 10))
-        fl = 2.0 * 64 * (28 * 28 * 32 * 9 + 28 * 28 * 64 * 288 + 12544 * 128 + 128 * 10)
-    elif w == 4:
-        m = CharLSTM()
-        x, y = torch.randint(0, V, (T, B4)), torch.randint(0, V, (T * B4,))
-        fl = 2.0 * T * B4 * (4 * H * (D + H) + H * V)
-        return m, torch.optim.Adam(m.parameters(), lr=1e-3), x, y, fl
-    else:
-        m = VAE()
-        fl = 2.0 * 128 * (784 * 400 + 400 * 40 + 20 * 400 + 400 * 784)
-        return m, torch.optim.Adam(m.parameters(), lr=1e-3), torch.rand(128, 784), None, fl
-    x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
-    return m, torch.optim.Adam(m.parameters(), lr=1e-3), x, y, fl
+    m, x, y = model_and_data(w)
+    opt = torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9) if w == 1 else torch.optim.Adam(m.parameters(), lr=1e-3)
+    return m, opt, x, y, FLOP[w]
 
 
 model, opt, x, y, flop = build(W)
