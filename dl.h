@@ -912,6 +912,11 @@ typedef struct dl_backend {
        as two uint64 each; max_bytes: the largest. dl_step_run puts the zeroing of every
        gradient first made in the step into one such call at the step's start. */
     dl_status (*zero_list)(void *st, const void *table, int count, size_t max_bytes);
+    /* optional: device memory the backend keeps for itself (a BLAS workspace), taken from
+       the start of the context's device block, so a context still makes one allocation;
+       attach gets its device address. Skipped when the arena is under 4x reserve. */
+    size_t reserve;
+    void (*attach)(void *st, void *dev, size_t bytes);
 } dl_backend;
 /* for backend authors */
 DLDEF const dl_backend *dl_ctx_backend(const dl_ctx *ctx);  /* NULL: the built-in CPU     */
@@ -1409,6 +1414,10 @@ DL__API dl_ctx *dl_ctx_init(const dl_ctx_desc *desc) {
     ctx->poison.data = &ctx->poison_val;
     ctx->poison.idata = &ctx->poison_ival;
     ctx->poison.name = "poison";
+    if (ctx->be && ctx->be->reserve && ctx->be->attach && ctx->cap / 4 >= ctx->be->reserve) {
+        int ok; void *p = dl__alloc(ctx, ctx->be->reserve, 0, &ok);   /* the arena's first bytes */
+        if (ok) ctx->be->attach(ctx->be_st, ctx->dev + ((unsigned char *)p - ctx->base), ctx->be->reserve);
+    }
     return ctx;
 }
 DL__API void dl_ctx_free(dl_ctx *ctx) {

@@ -23,6 +23,12 @@
    DL_STATUS_UNSUPPORTED and its name. dl_step_run captures a training step as a CUDA graph
    and replays it.
 
+   MEMORY. One device block per context (cudaMalloc at dl_ctx_init, the arena's twin);
+   cuBLAS's 8 MiB workspace is carved from its start when the arena is at least 32 MiB
+   (below that cuBLAS uses its own default workspace). The host arena is pinned
+   (cudaMallocHost) unless desc.memory is given. cuBLAS's handle and the stream keep their
+   own small allocations.
+
    DETERMINISM. desc.deterministic = 1: every kernel that would add with atomics in a varying
    order (embedding, index_select and gather backward, max-pool backward) uses an ordered
    loop instead, so two runs give the same bits. cuBLAS is deterministic for a given GPU and
@@ -102,6 +108,7 @@ static void dlc_emu_do(std::function<void()> f) { if (dlc_emu_capture) dlc_emu_c
 typedef struct dlc_state {
 #if defined(DLC_EMULATE)
     int stream;
+    void *blas_ws;
 #else
     cudaStream_t stream;
     cublasHandle_t blas;
@@ -164,6 +171,7 @@ static void *dlc_init(int det) {
 }
 static void dlc_prof_print(dlc_state *S);
 static void dlc_release(void *st) { dlc_prof_print((dlc_state *)st); free(st); }
+static void dlc_attach(void *st, void *dev, size_t bytes) { ((dlc_state *)st)->blas_ws = dev; (void)bytes; }
 static void *dlc_dev_alloc(void *st, size_t n) { (void)st; return malloc(n); }
 static void dlc_dev_free(void *st, void *p) { (void)st; free(p); }
 static void *dlc_host_alloc(void *st, size_t n) { (void)st; return malloc(n); }
@@ -209,10 +217,13 @@ static void *dlc_init(int det) {
     if (cublasCreate(&S->blas) != CUBLAS_STATUS_SUCCESS) { cudaStreamDestroy(S->stream); free(S); return NULL; }
     cublasSetStream(S->blas, S->stream);
     cublasSetMathMode(S->blas, CUBLAS_PEDANTIC_MATH);    /* fp32 throughout, no TF32 */
-    if (cudaMalloc(&S->blas_ws, (size_t)32 << 20) == cudaSuccess)   /* no allocation while capturing */
-        cublasSetWorkspace(S->blas, S->blas_ws, (size_t)32 << 20);
-    else S->blas_ws = NULL;
     return S;
+}
+/* cuBLAS's workspace comes from the context's device block (dl_backend.reserve), so no
+   allocation happens while a step is captured and the context keeps one device block */
+static void dlc_attach(void *st, void *dev, size_t bytes) {
+    dlc_state *S = (dlc_state *)st;
+    if (cublasSetWorkspace(S->blas, dev, bytes) == CUBLAS_STATUS_SUCCESS) S->blas_ws = dev;
 }
 static void dlc_release(void *st) {
     dlc_state *S = (dlc_state *)st;
@@ -220,7 +231,6 @@ static void dlc_release(void *st) {
     cudaStreamSynchronize(S->stream);
     dlc_prof_print(S);
     cublasDestroy(S->blas);
-    if (S->blas_ws) cudaFree(S->blas_ws);
     cudaStreamDestroy(S->stream);
     free(S);
 }
@@ -2220,6 +2230,7 @@ static void dlc_table_fill(dl_backend *t) {
     t->upload = dlc_upload; t->download = dlc_download; t->memset0 = dlc_memset0; t->fill = dlc_fill; t->sync = dlc_sync;
     t->capture_begin = dlc_capture_begin; t->capture_end = dlc_capture_end;
     t->graph_launch = dlc_graph_launch; t->graph_free = dlc_graph_free; t->trace = dlc_trace; t->zero_list = dlc_zero_list;
+    t->reserve = (size_t)8 << 20; t->attach = dlc_attach;   /* cuBLAS workspace, 8 MiB */
     t->fwd[DL__OP_copy] = dlc_fwd_copy; t->bwd[DL__OP_copy] = dlc_bwd_copy;
     for (op = DL__OP_add; op <= DL__OP_maximum; op++) { t->fwd[op] = dlc_fwd_binary; t->bwd[op] = dlc_bwd_binary; }
     {   static const int un[] = { DL__OP_add_scalar, DL__OP_mul_scalar, DL__OP_neg, DL__OP_abs, DL__OP_sign, DL__OP_exp, DL__OP_log,
