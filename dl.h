@@ -5373,7 +5373,33 @@ DL__API dl_tensor *dl_max_pool2d(dl_ctx *ctx, dl_tensor *x, const dl_pool_desc *
             int32_t *ip = ix ? ix->idata + p * OH * OW : NULL;
             for (oh = 0; oh < OH; oh++) {
                 const float *r0 = xp + 2 * oh * W, *r1 = r0 + W;
-                for (ow = 0; ow < OW; ow++) {
+                ow = 0;
+#if defined(DL__X86_64)
+                {   /* four windows at once (SSE2, part of x86-64): even / odd columns apart,
+                       then the same three updates as the scalar loop, as masks */
+                    const __m128i vrow = _mm_set1_epi32((int)(2 * oh * W)), vW = _mm_set1_epi32((int)W), one = _mm_set1_epi32(1);
+                    for (; ow + 4 <= OW; ow += 4) {
+                        const int64_t c = 2 * ow;
+                        const __m128 a0 = _mm_loadu_ps(r0 + c), a1 = _mm_loadu_ps(r0 + c + 4), b0 = _mm_loadu_ps(r1 + c), b1 = _mm_loadu_ps(r1 + c + 4);
+                        const __m128 e0 = _mm_shuffle_ps(a0, a1, 0x88), o0 = _mm_shuffle_ps(a0, a1, 0xDD);
+                        const __m128 e1 = _mm_shuffle_ps(b0, b1, 0x88), o1 = _mm_shuffle_ps(b0, b1, 0xDD);
+                        __m128 best = e0, t; __m128i k = _mm_setzero_si128(), ti;
+#define DL__POOL_STEP(V, K) \
+                        t = _mm_or_ps(_mm_cmpgt_ps(V, best), _mm_cmpunord_ps(V, V)); ti = _mm_castps_si128(t); \
+                        best = _mm_or_ps(_mm_and_ps(t, V), _mm_andnot_ps(t, best)); \
+                        k = _mm_or_si128(_mm_and_si128(ti, _mm_set1_epi32(K)), _mm_andnot_si128(ti, k));
+                        DL__POOL_STEP(o0, 1) DL__POOL_STEP(e1, 2) DL__POOL_STEP(o1, 3)
+#undef DL__POOL_STEP
+                        _mm_storeu_ps(yp + oh * OW + ow, best);
+                        if (ip) {   /* (2 oh + k / 2) W + 2 ow + k % 2 */
+                            const __m128i col = _mm_add_epi32(_mm_set_epi32((int)(c + 6), (int)(c + 4), (int)(c + 2), (int)c), _mm_and_si128(k, one));
+                            const __m128i down = _mm_and_si128(_mm_sub_epi32(_mm_setzero_si128(), _mm_srli_epi32(k, 1)), vW);
+                            _mm_storeu_si128((__m128i *)(void *)(ip + oh * OW + ow), _mm_add_epi32(_mm_add_epi32(vrow, down), col));
+                        }
+                    }
+                }
+#endif
+                for (; ow < OW; ow++) {
                     const int64_t c = 2 * ow; float best = r0[c], v; int k = 0, t;   /* k: which of the 4 */
                     v = r0[c + 1]; t = (v > best) | (v != v); best = t ? v : best; k = t ? 1 : k;   /* branch-free: */
                     v = r1[c];     t = (v > best) | (v != v); best = t ? v : best; k = t ? 2 : k;   /* random data  */
