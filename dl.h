@@ -5375,8 +5375,9 @@ DL__API dl_tensor *dl_max_pool2d(dl_ctx *ctx, dl_tensor *x, const dl_pool_desc *
                 const float *r0 = xp + 2 * oh * W, *r1 = r0 + W;
                 ow = 0;
 #if defined(DL__X86_64)
-                {   /* four windows at once (SSE2, part of x86-64): even / odd columns apart,
-                       then the same three updates as the scalar loop, as masks */
+                if (dl__isa_rank(ctx->isa) >= 2) {   /* four windows at once (SSE2, part of x86-64;
+                       DL_ISA_REFERENCE / _PORTABLE keep the scalar loop): even / odd columns
+                       apart, then the same three updates as the scalar loop, as masks */
                     const __m128i vrow = _mm_set1_epi32((int)(2 * oh * W)), vW = _mm_set1_epi32((int)W), one = _mm_set1_epi32(1);
                     for (; ow + 4 <= OW; ow += 4) {
                         const int64_t c = 2 * ow;
@@ -5701,7 +5702,7 @@ DL__API dl_tensor *dl_batch_norm(dl_ctx *ctx, dl_tensor *x, dl_tensor *gamma, dl
         dl_tensor *in6[6]; int k;
         for (k = 0; k < 4; k++) in6[k] = in[k];
         in6[4] = running_mean; in6[5] = running_var;
-        nd = dl__record(ctx, DL__OP_batch_norm, y, in6, ctx->be ? 6 : 4);
+        nd = dl__record(ctx, DL__OP_batch_norm, y, in6, 6);
     }
     if (nd) { nd->iarg[0] = train != 0; nd->farg[0] = momentum; nd->farg[1] = eps; }
     return dl__done(ctx, y);
@@ -6388,7 +6389,8 @@ DL__API dl_rnn_out dl_rnn_layer(dl_ctx *ctx, dl_rnn_mode mode, dl_tensor *x, dl_
     if (ctx->status) return dl__rnn_poison(ctx, m);
     nd = dl__record(ctx, DL__OP_rnn, P, in, 9);
     if (nd) { nd->iarg[0] = m; nd->iarg[1] = reverse != 0; }
-    if (ctx->be) { dl__done(ctx, P); if (ctx->status) return dl__rnn_poison(ctx, m); }   /* the backend runs P's node */
+    dl__done(ctx, P);   /* P's own end (a backend runs its node here), before the views' nodes */
+    if (ctx->status) return dl__rnn_poison(ctx, m);
     {   int64_t st3[3], st2[2];
         st3[0] = B * H; st3[1] = H; st3[2] = 1; st2[0] = H; st2[1] = 1;
         out.y = dl__view(ctx, P, dl_shape3(T, B, H), st3, 0, 0, st3);

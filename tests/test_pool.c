@@ -219,6 +219,36 @@ static dl_tensor *tpool_gc_fn(dl_ctx *ctx, dl_tensor *const *x, int n, void *use
         return dl_adaptive_avg_pool2d(ctx, s, 3, 2); }
     }
 }
+/* the 2x2 / stride 2 path's SIMD loop (x86-64) against the scalar loop (DL_ISA_REFERENCE):
+   the same values, indices and gradients bit for bit, on ties, -inf, NaN and an odd width
+   (a scalar tail after the four-window steps) */
+static void tpool_isa_paths(void) {
+    dl_ctx *cx[2]; dl_tensor *y[2], *ix[2], *x[2]; float *yv[2], *gv[2]; int v; int64_t i, n = 2 * 3 * 10 * 19, ny = 2 * 3 * 5 * 9;
+    float *xv = (float *)malloc(sizeof(float) * (size_t)n);
+    dl_pool_desc d = tpool_desc(2, 2, 2, 2, 0, 0, 0);
+    T_BEGIN("pool max 2x2 s2: the SIMD path and DL_ISA_REFERENCE agree bit for bit (values, indices, gradient)");
+    {   uint32_t r = 12345u;   /* values in {-1, 0, 1}: many ties inside windows */
+        for (i = 0; i < n; i++) { r = r * 1664525u + 1013904223u; xv[i] = (float)((r >> 24) % 3u) - 1.0f; } }
+    xv[5] = NAN; xv[40] = -INFINITY; xv[41] = -INFINITY; xv[60] = NAN; xv[61] = NAN; xv[200] = INFINITY;
+    for (v = 0; v < 2; v++) {
+        dl_ctx_desc cd; memset(&cd, 0, sizeof cd); cd.memory_size = (size_t)1 << 20; cd.isa = v ? DL_ISA_REFERENCE : DL_ISA_AUTO;
+        cx[v] = dl_ctx_init(&cd);
+        x[v] = dl_from_data(cx[v], dl_shape4(2, 3, 10, 19), xv); dl_requires_grad(cx[v], x[v], 1);
+        y[v] = dl_max_pool2d(cx[v], x[v], &d, &ix[v]);
+        dl_backward(cx[v], dl_sum_all(cx[v], dl_mul_scalar(cx[v], y[v], 3.0f)));
+        T_EXPECT(dl_ctx_status(cx[v]) == DL_STATUS_OK, "%s", dl_ctx_message(cx[v]));
+        yv[v] = (float *)malloc(sizeof(float) * (size_t)ny); gv[v] = (float *)malloc(sizeof(float) * (size_t)n);
+        dl_copy_to(y[v], yv[v]);
+        for (i = 0; i < n; i++) gv[v][i] = dl_grad_get(x[v], i);
+    }
+    T_EXPECT(y[0]->numel == ny && memcmp(yv[0], yv[1], sizeof(float) * (size_t)ny) == 0, "values differ");
+    for (i = 0; i < ny; i++) if (dl_get_index(ix[0], i) != dl_get_index(ix[1], i)) { T_EXPECT(0, "index %d: %d vs %d", (int)i, (int)dl_get_index(ix[0], i), (int)dl_get_index(ix[1], i)); break; }
+    T_EXPECT(memcmp(gv[0], gv[1], sizeof(float) * (size_t)n) == 0, "gradients differ");
+    T_EXPECT(yv[0][2] != yv[0][2], "the NaN window (x[5]) gives NaN");
+    for (v = 0; v < 2; v++) { free(yv[v]); free(gv[v]); dl_ctx_free(cx[v]); }
+    free(xv);
+    T_END();
+}
 static void tpool_gradchecks(dl_ctx *ctx) {
     static const struct { const char *name; int op, kh, kw, sh, sw, ph, pw, excl, oh, ow; int64_t N, C, H, W; } gcs[] = {
         {"max k3 s2 p1 (distinct values)", 0, 3, 3, 2, 2, 1, 1, 0, 0, 0, 2, 2, 7, 9},
@@ -384,6 +414,7 @@ static void suite_pool(void) {
     tpool_ties_and_nonfinite(ctx);
     tpool_empty_batch(ctx);
     tpool_views(ctx);
+    tpool_isa_paths();
     tpool_gradchecks(ctx);
     tpool_errors(ctx);
     T_BEGIN("pool arena rewound");
