@@ -29,11 +29,6 @@
 #define EVAL_BATCH 1000
 #define DATA_DIR   "/usr/share/datasets/fashion-mnist"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 
 /* rows[0..n) of the 784-byte images as a float [n,784] tensor in [0,1] */
@@ -118,7 +113,7 @@ int main(int argc, char **argv) {
 
     step = dl_ctx_mark(ctx);
     for (epoch = 1; epoch <= epochs; epoch++) {
-        double t0 = now_s(), t1, loss_sum = 0;
+        double t0 = fm_now_s(), t1, loss_sum = 0;
         int64_t right = 0;
         if (cosine) dl_optim_set_lr(opt, dl_sched_lr(&sched, epoch - 1));
         dl_shuffle(ctx, perm_t->idata, n_train);
@@ -134,7 +129,7 @@ int main(int argc, char **argv) {
             dl_ctx_rewind(ctx, step);
             if (dl_ctx_status(ctx)) break;
         }
-        t1 = now_s();
+        t1 = fm_now_s();
         train_s += t1 - t0;
         /* test accuracy, EVAL_BATCH images at a time, no tape */
         dl_set_grad_enabled(ctx, 0);
@@ -149,7 +144,7 @@ int main(int argc, char **argv) {
         if (dl_ctx_status(ctx)) { fprintf(stderr, "03_fashion_mlp: epoch %d: %s\n", epoch, dl_ctx_message(ctx)); return 1; }
         acc = (double)right / (double)n_test;
         printf("epoch %2d  train loss %.4f  test accuracy %.2f%%  %.2f s (eval %.2f s)\n", epoch,
-               loss_sum / (double)n_train, 100.0 * acc, t1 - t0, now_s() - t1);
+               loss_sum / (double)n_train, 100.0 * acc, t1 - t0, fm_now_s() - t1);
         fflush(stdout);
     }
     printf("arena: %.1f MiB peak of %.1f MiB\n", (double)dl_ctx_peak_bytes(ctx) / 1048576.0,

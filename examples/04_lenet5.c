@@ -31,11 +31,6 @@
 
 typedef struct lenet { dl_conv2d_layer c1, c2; dl_linear f1, f2, f3; } lenet;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 
 /* rows[0..n) of the 784-byte images as a float [n,1,28,28] tensor in [0,1]; img may be
@@ -167,7 +162,7 @@ int main(int argc, char **argv) {
 
     step = dl_ctx_mark(ctx);
     for (epoch = 1; epoch <= epochs; epoch++) {
-        double t0 = now_s(), t1, loss_sum = 0;
+        double t0 = fm_now_s(), t1, loss_sum = 0;
         int64_t right = 0;
         dl_shuffle(ctx, perm_t->idata, n_train);
         for (i = 0; i < n_train; i += BATCH) {
@@ -182,7 +177,7 @@ int main(int argc, char **argv) {
             dl_ctx_rewind(ctx, step);
             if (dl_ctx_status(ctx)) break;
         }
-        t1 = now_s();
+        t1 = fm_now_s();
         train_s += t1 - t0;
         /* test accuracy, EVAL_BATCH images at a time, no tape */
         dl_set_grad_enabled(ctx, 0);
@@ -197,7 +192,7 @@ int main(int argc, char **argv) {
         if (dl_ctx_status(ctx)) { fprintf(stderr, "04_lenet5: epoch %d: %s\n", epoch, dl_ctx_message(ctx)); return 1; }
         acc = (double)right / (double)n_test;
         printf("epoch %2d  train loss %.4f  test accuracy %.2f%%  %.2f s (eval %.2f s)\n", epoch,
-               loss_sum / (double)n_train, 100.0 * acc, t1 - t0, now_s() - t1);
+               loss_sum / (double)n_train, 100.0 * acc, t1 - t0, fm_now_s() - t1);
         fflush(stdout);
     }
     printf("arena: %.1f MiB peak of %.1f MiB (model + step measured at %.1f MiB)\n",

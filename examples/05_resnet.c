@@ -67,11 +67,6 @@ typedef struct resnet {
     int nparams;
 } resnet;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 
 /* rows[0..n) of the 784-byte images as a float [n,1,28,28] tensor in [0,1]; img may be
@@ -188,7 +183,7 @@ int main(int argc, char **argv) {
     dl_optim *opt;
     dl_mark step;
     int64_t n_train, n_test, i, nweights = 0, steps_per_epoch, t = 0;
-    double train_s = 0, acc = 0, t_start = now_s();
+    double train_s = 0, acc = 0, t_start = fm_now_s();
     size_t step_bytes;
 
     for (a = 1; a < argc; a++) {     /* [epochs] [data_dir] [--augment] */
@@ -246,7 +241,7 @@ int main(int argc, char **argv) {
 
     step = dl_ctx_mark(ctx);
     for (epoch = 1; epoch <= epochs; epoch++) {
-        double t0 = now_s(), t1, loss_sum = 0;
+        double t0 = fm_now_s(), t1, loss_sum = 0;
         int64_t right = 0;
         float lr0 = dl_sched_lr(&sched, (int)t);
         dl_shuffle(ctx, perm_t->idata, n_train);
@@ -264,7 +259,7 @@ int main(int argc, char **argv) {
             dl_ctx_rewind(ctx, step);
             if (dl_ctx_status(ctx)) break;
         }
-        t1 = now_s();
+        t1 = fm_now_s();
         train_s += t1 - t0;
         /* test accuracy, EVAL_BATCH images at a time, batch norm in eval mode, no tape */
         dl_set_grad_enabled(ctx, 0);
@@ -280,12 +275,12 @@ int main(int argc, char **argv) {
         if (dl_ctx_status(ctx)) { fprintf(stderr, "05_resnet: epoch %d: %s\n", epoch, dl_ctx_message(ctx)); return 1; }
         acc = (double)right / (double)n_test;
         printf("epoch %2d  lr %.4f  train loss %.4f  test accuracy %.2f%%  %.2f s (eval %.2f s)\n", epoch,
-               (double)lr0, loss_sum / (double)n_train, 100.0 * acc, t1 - t0, now_s() - t1);
+               (double)lr0, loss_sum / (double)n_train, 100.0 * acc, t1 - t0, fm_now_s() - t1);
         fflush(stdout);
     }
     printf("arena: %.1f MiB peak of %.1f MiB (model + step measured at %.1f MiB); total %.1f s\n",
            (double)dl_ctx_peak_bytes(ctx) / 1048576.0, (double)dl_ctx_capacity(ctx) / 1048576.0,
-           (double)step_bytes / 1048576.0, now_s() - t_start);
+           (double)step_bytes / 1048576.0, fm_now_s() - t_start);
     printf("test accuracy %.2f%% (%d epochs, %.2f s/epoch)\n", 100.0 * acc, epochs, train_s / epochs);
     dl_ctx_free(ctx);
     free(m);

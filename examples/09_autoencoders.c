@@ -36,11 +36,6 @@
 #define EVAL_BATCH 1000
 #define DATA_DIR   "/usr/share/datasets/fashion-mnist"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 static dl_tensor *image_batch(dl_ctx *ctx, const dl_idx *img, const int32_t *rows, int64_t n) {
     return dl_batch_rows_u8(ctx, img->u8, 784, rows, n, dl_shape2(n, 784), 1.0f / 255.0f);
 }
@@ -78,7 +73,7 @@ int main(int argc, char **argv) {
     dl_ctx_desc cd = {0}; dl_ctx *ctx; dl_idx tr_img, te_img;
     dl_tensor *perm_t, *all_t; dl_mark base;
     int64_t n_train, n_test, i;
-    double t_start = now_s();
+    double t_start = fm_now_s();
     FILE *csv;
 
     for (a = 1; a < argc; a++) {
@@ -139,7 +134,7 @@ int main(int argc, char **argv) {
         printf("-- %s\n", model_names[mi]);
         step = dl_ctx_mark(ctx);
         for (epoch = 1; epoch <= epochs; epoch++) {
-            double t0 = now_s(), t1, loss_sum = 0;
+            double t0 = fm_now_s(), t1, loss_sum = 0;
             dl_shuffle(ctx, perm_t->idata, n_train);
             for (i = 0; i < n_train; i += BATCH) {
                 int64_t bn = n_train - i < BATCH ? n_train - i : BATCH;
@@ -151,7 +146,7 @@ int main(int argc, char **argv) {
                 dl_ctx_rewind(ctx, step);
                 if (dl_ctx_status(ctx)) break;
             }
-            t1 = now_s();
+            t1 = fm_now_s();
             bce = mse = bce_c = act = 0;
             dl_set_grad_enabled(ctx, 0);
             for (i = 0; i < n_test && !dl_ctx_status(ctx); i += EVAL_BATCH) {
@@ -196,7 +191,7 @@ int main(int argc, char **argv) {
     }
     if (csv) fclose(csv);
     printf("arena: %.1f MiB peak of %.1f MiB; %.1f s in all\n", (double)dl_ctx_peak_bytes(ctx) / 1048576.0,
-           (double)dl_ctx_capacity(ctx) / 1048576.0, now_s() - t_start);
+           (double)dl_ctx_capacity(ctx) / 1048576.0, fm_now_s() - t_start);
     dl_ctx_free(ctx);
     return 0;
 }

@@ -32,11 +32,6 @@
 #define CHAINS   100
 #define DATA_DIR "/usr/share/datasets/fashion-mnist"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 /* rows of the 784-byte images as binary floats [n,784] */
 static dl_tensor *bin_batch(dl_ctx *ctx, const dl_idx *img, const int32_t *rows, int64_t n) {
     dl_tensor *x = dl_batch_rows_u8(ctx, img->u8, 784, rows, n, dl_shape2(n, 784), 1.0f / 255.0f);
@@ -51,7 +46,7 @@ static void train_rbm(dl_ctx *ctx, dl_rbm *r, const dl_idx *img, int64_t n, int3
     dl_rbm_train_desc d; dl_mark mk = dl_ctx_mark(ctx); int epoch; int64_t i;
     memset(&d, 0, sizeof d); d.k = 1; d.lr = lr; d.weight_decay = 1e-4f;
     for (epoch = 1; epoch <= epochs; epoch++) {
-        double t0 = now_s(), err = 0; int64_t nb = 0;
+        double t0 = fm_now_s(), err = 0; int64_t nb = 0;
         d.momentum = epoch == 1 || chain ? 0.5f : 0.9f;   /* PCD: 0.9 outruns the persistent chains */
         dl_shuffle(ctx, perm, n);
         for (i = 0; i + BATCH <= n; i += BATCH) {
@@ -62,7 +57,7 @@ static void train_rbm(dl_ctx *ctx, dl_rbm *r, const dl_idx *img, int64_t n, int3
             dl_ctx_rewind(ctx, mk);
         }
         if (dl_ctx_status(ctx)) { fprintf(stderr, "10_rbm: %s\n", dl_ctx_message(ctx)); exit(1); }
-        printf("  %s epoch %d: reconstruction error %.4f (%.1f s)\n", name, epoch, err / (double)nb, now_s() - t0);
+        printf("  %s epoch %d: reconstruction error %.4f (%.1f s)\n", name, epoch, err / (double)nb, fm_now_s() - t0);
         if (csv) fprintf(csv, "%s,%d,%.5f\n", name, epoch, err / (double)nb);
         fflush(stdout);
     }
@@ -70,7 +65,7 @@ static void train_rbm(dl_ctx *ctx, dl_rbm *r, const dl_idx *img, int64_t n, int3
 /* AIS log Z, test log-likelihood, samples and filters */
 static double evaluate(dl_ctx *ctx, const dl_rbm *r, const dl_idx *te, int64_t n_test, const int32_t *all,
                        const dl_tensor *base, int betas, const char *name) {
-    dl_mark mk = dl_ctx_mark(ctx); double t0 = now_s(), sd, logz, ll = 0; int64_t i; char path[256];
+    dl_mark mk = dl_ctx_mark(ctx); double t0 = fm_now_s(), sd, logz, ll = 0; int64_t i; char path[256];
     dl_tensor *v, *p, *h;
     logz = dl_rbm_log_z_ais(ctx, r, CHAINS, betas, base, &sd);
     for (i = 0; i < n_test; i += 1000) {
@@ -80,7 +75,7 @@ static double evaluate(dl_ctx *ctx, const dl_rbm *r, const dl_idx *te, int64_t n
     }
     ll /= (double)n_test;
     printf("  %s: AIS log Z %.2f (sd %.3f, %d chains, %d betas, %.1f s); test log-likelihood %.2f nats\n",
-           name, logz, sd, CHAINS, betas, now_s() - t0, ll);
+           name, logz, sd, CHAINS, betas, fm_now_s() - t0, ll);
     /* samples: 100 chains started at test images, 1000 Gibbs steps, then p(v|h) */
     v = dl_rbm_gibbs(ctx, r, bin_batch(ctx, te, all, 100), 1000);
     h = dl_rbm_sample_hidden(ctx, r, v);
@@ -99,7 +94,7 @@ int main(int argc, char **argv) {
     const char *dir = argc > 4 ? argv[4] : DATA_DIR;
     dl_ctx_desc cd; dl_ctx *ctx; dl_idx tr_img, tr_lab, te_img, te_lab; dl_tensor *perm_t, *all_t, *base, *chain, *tr_y, *te_y;
     dl_rbm cd1, pcd, top; dl_linear l[3]; dl_tensor *params[6]; dl_optim_desc od; dl_optim *opt; dl_mark mk;
-    int64_t n_train, n_test, i; double t_start = now_s(), ll_cd, ll_pcd; FILE *csv; int epoch, k;
+    int64_t n_train, n_test, i; double t_start = fm_now_s(), ll_cd, ll_pcd; FILE *csv; int epoch, k;
     if (epochs < 1 || hidden < 1 || betas < 1) { fprintf(stderr, "usage: %s [epochs] [hidden] [ais betas] [data_dir]\n", argv[0]); return 2; }
     memset(&cd, 0, sizeof cd); cd.memory_size = (size_t)192 << 20; cd.seed = SEED;
     ctx = dl_ctx_init(&cd);
@@ -147,7 +142,7 @@ int main(int argc, char **argv) {
     if (dl_ctx_status(ctx)) { fprintf(stderr, "10_rbm: %s\n", dl_ctx_message(ctx)); return 1; }
     mk = dl_ctx_mark(ctx);
     for (epoch = 1; epoch <= epochs; epoch++) {
-        double t0 = now_s(), loss_sum = 0; int64_t right = 0;
+        double t0 = fm_now_s(), loss_sum = 0; int64_t right = 0;
         dl_shuffle(ctx, perm_t->idata, n_train);
         for (i = 0; i + BATCH <= n_train; i += BATCH) {
             dl_tensor *x = bin_batch(ctx, &tr_img, perm_t->idata + i, BATCH), *loss;
@@ -174,10 +169,10 @@ int main(int argc, char **argv) {
         }
         if (dl_ctx_status(ctx)) { fprintf(stderr, "10_rbm: %s\n", dl_ctx_message(ctx)); return 1; }
         printf("  fine-tune epoch %d: train loss %.4f, test accuracy %.2f%% (%.1f s)\n", epoch,
-               loss_sum / (double)(n_train / BATCH), 100.0 * (double)right / (double)n_test, now_s() - t0);
+               loss_sum / (double)(n_train / BATCH), 100.0 * (double)right / (double)n_test, fm_now_s() - t0);
     }
     printf("wrote 10_rbm_{cd,pcd}_samples.png, 10_rbm_{cd,pcd}_filters.png, 10_rbm_curve.csv\n");
-    printf("test log-likelihood (AIS): CD-1 %.2f nats, PCD-1 %.2f nats (%.1f s in all)\n", ll_cd, ll_pcd, now_s() - t_start);
+    printf("test log-likelihood (AIS): CD-1 %.2f nats, PCD-1 %.2f nats (%.1f s in all)\n", ll_cd, ll_pcd, fm_now_s() - t_start);
     dl_ctx_free(ctx);
     return 0;
 }

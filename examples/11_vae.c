@@ -34,11 +34,6 @@
 #define IW_CHUNK   10          /* test images per IW pass: IW_K * IW_CHUNK decoder rows */
 #define DATA_DIR   "/usr/share/datasets/fashion-mnist"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 static dl_tensor *image_batch(dl_ctx *ctx, const dl_idx *img, const int32_t *rows, int64_t n) {
     return dl_batch_rows_u8(ctx, img->u8, 784, rows, n, dl_shape2(n, 784), 1.0f / 255.0f);
 }
@@ -69,7 +64,7 @@ int main(int argc, char **argv) {
     dl_tensor *perm_t, *all_t, *params[10]; vae m;
     dl_optim_desc od = {0}; dl_optim *opt; dl_mark step;
     int64_t n_train, n_test, i, k;
-    double train_s = 0, elbo = 0, t_start = now_s();
+    double train_s = 0, elbo = 0, t_start = fm_now_s();
     FILE *csv;
 
     for (a = 1; a < argc; a++) {
@@ -120,7 +115,7 @@ int main(int argc, char **argv) {
 
     step = dl_ctx_mark(ctx);
     for (epoch = 1; epoch <= epochs; epoch++) {
-        double t0 = now_s(), t1, loss_sum = 0, rec_sum = 0, kl_sum = 0;
+        double t0 = fm_now_s(), t1, loss_sum = 0, rec_sum = 0, kl_sum = 0;
         dl_shuffle(ctx, perm_t->idata, n_train);
         for (i = 0; i < n_train; i += BATCH) {
             int64_t bn = n_train - i < BATCH ? n_train - i : BATCH;
@@ -134,7 +129,7 @@ int main(int argc, char **argv) {
             dl_ctx_rewind(ctx, step);
             if (dl_ctx_status(ctx)) break;
         }
-        t1 = now_s();
+        t1 = fm_now_s();
         train_s += t1 - t0;
         dl_set_grad_enabled(ctx, 0);                /* test ELBO: one z per image */
         for (i = 0; i < n_test && !dl_ctx_status(ctx); i += EVAL_BATCH) {
@@ -148,7 +143,7 @@ int main(int argc, char **argv) {
         if (dl_ctx_status(ctx)) { fprintf(stderr, "11_vae: epoch %d: %s\n", epoch, dl_ctx_message(ctx)); return 1; }
         elbo = -(rec_sum + kl_sum) / (double)n_test;
         printf("epoch %2d  train loss %.3f  test ELBO %.3f nats (rec %.3f, KL %.3f)  %.2f s (eval %.2f s)\n", epoch,
-               loss_sum / (double)n_train, elbo, rec_sum / (double)n_test, kl_sum / (double)n_test, t1 - t0, now_s() - t1);
+               loss_sum / (double)n_train, elbo, rec_sum / (double)n_test, kl_sum / (double)n_test, t1 - t0, fm_now_s() - t1);
         if (csv) fprintf(csv, "%d,%.4f,%.4f,%.3f\n", epoch, loss_sum / (double)n_train, elbo, t1 - t0);
         fflush(stdout);
     }
@@ -156,7 +151,7 @@ int main(int argc, char **argv) {
 
     dl_set_grad_enabled(ctx, 0);
     {   /* importance-weighted log p(x), k = IW_K, IW_CHUNK test images per pass */
-        double t0 = now_s(), iw_sum = 0, el_sum = 0;
+        double t0 = fm_now_s(), iw_sum = 0, el_sum = 0;
         for (i = 0; i < iw_n && !dl_ctx_status(ctx); i += IW_CHUNK) {
             int64_t c = iw_n - i < IW_CHUNK ? iw_n - i : IW_CHUNK, s;
             int32_t rows[IW_K * IW_CHUNK];
@@ -177,7 +172,7 @@ int main(int argc, char **argv) {
         if (dl_ctx_status(ctx)) { fprintf(stderr, "11_vae: IW: %s\n", dl_ctx_message(ctx)); return 1; }
         if (iw_n > 0)
             printf("first %ld test images: ELBO %.3f (mean over %d samples), IW log p(x) estimate k=%d: %.3f nats  (%.1f s)\n",
-                   (long)iw_n, el_sum / (double)iw_n, IW_K, IW_K, iw_sum / (double)iw_n, now_s() - t0);
+                   (long)iw_n, el_sum / (double)iw_n, IW_K, IW_K, iw_sum / (double)iw_n, fm_now_s() - t0);
     }
     {   /* images */
         dl_tensor *img, *x, *mu, *lv, *both[2], *grid;
@@ -209,7 +204,7 @@ int main(int argc, char **argv) {
         dl_ctx_rewind(ctx, step);
     }
     printf("arena: %.1f MiB peak of %.1f MiB\n", (double)dl_ctx_peak_bytes(ctx) / 1048576.0, (double)dl_ctx_capacity(ctx) / 1048576.0);
-    printf("test ELBO %.3f nats per example (%d epochs, %.2f s/epoch, %.1f s in all)\n", elbo, epochs, train_s / epochs, now_s() - t_start);
+    printf("test ELBO %.3f nats per example (%d epochs, %.2f s/epoch, %.1f s in all)\n", elbo, epochs, train_s / epochs, fm_now_s() - t_start);
     dl_ctx_free(ctx);
     return 0;
 }

@@ -66,11 +66,6 @@ typedef struct disc {
     int np;
 } disc;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 
 /* DCGAN's init on a weight (N(0, 0.02)) and a bias (0) */
@@ -284,7 +279,7 @@ int main(int argc, char **argv) {
     int64_t n_train, i;
     size_t need;
     FILE *csv;
-    double t_start = now_s();
+    double t_start = fm_now_s();
     step_out last;
     long gstep = 0;
 
@@ -335,7 +330,7 @@ int main(int argc, char **argv) {
     memset(&last, 0, sizeof last);
     mk = dl_ctx_mark(ctx);
     for (epoch = 1; epoch <= epochs; epoch++) {
-        double t0 = now_s(), sd = 0, sg = 0, sr = 0, sf = 0, wd = 0, wg = 0, wr = 0, wf = 0;
+        double t0 = fm_now_s(), sd = 0, sg = 0, sr = 0, sf = 0, wd = 0, wg = 0, wr = 0, wf = 0;
         long nb = 0, wn = 0;
         dl_tensor *x;
         dl_shuffle(ctx, perm_t->idata, n_train);   /* --limit: the first n_train images */
@@ -350,7 +345,7 @@ int main(int argc, char **argv) {
             if (gstep % 100 == 0) {
                 fprintf(csv, "%d,%ld,%.5f,%.5f,%.4f,%.4f\n", epoch, gstep, wd / wn, wg / wn, wr / wn, wf / wn);
                 printf("  epoch %d step %5ld  loss D %.4f G %.4f  D(x) %.3f D(G(z)) %.3f  %.1f s\n", epoch, gstep,
-                       wd / wn, wg / wn, wr / wn, wf / wn, now_s() - t0);
+                       wd / wn, wg / wn, wr / wn, wf / wn, fm_now_s() - t0);
                 fflush(stdout);
                 wd = wg = wr = wf = 0; wn = 0;
             }
@@ -369,7 +364,7 @@ int main(int argc, char **argv) {
         dl_ctx_rewind(ctx, mk);
         dl_set_grad_enabled(ctx, 1);
         printf("epoch %d  loss D %.4f G %.4f  D(x) %.3f D(G(z)) %.3f  %.1f s  -> %s\n", epoch, sd / nb, sg / nb,
-               sr / nb, sf / nb, now_s() - t0, path);
+               sr / nb, sf / nb, fm_now_s() - t0, path);
         fflush(stdout);
     }
     fclose(csv);
@@ -377,7 +372,7 @@ int main(int argc, char **argv) {
            (double)dl_ctx_capacity(ctx) / 1048576.0);
     printf("final (epoch %d): loss D %.4f G %.4f, D(x) %.3f, D(G(z)) %.3f; %ld steps in %.1f s; "
            "samples %s/gan_epoch_%02d.png, losses %s/gan_losses.csv\n", epochs, last.ld, last.lg,
-           last.d_real, last.d_fake, gstep, now_s() - t_start, out, epochs, out);
+           last.d_real, last.d_fake, gstep, fm_now_s() - t_start, out, epochs, out);
     dl_ctx_free(ctx);
     return 0;
 }

@@ -1,10 +1,17 @@
-/* examples/fashion_mnist.h - the one Fashion-MNIST loader the examples share (include it
+/* examples/fashion_mnist.h - the one Fashion-MNIST loader (and clock) the examples share (include it
    after dl.h with DL_IMPLEMENTATION). Debian's dataset-fashion-mnist puts the four .gz
    IDX files in /usr/share/datasets/fashion-mnist; dl_idx_load reads the gzip directly. */
 #ifndef FASHION_MNIST_H
 #define FASHION_MNIST_H
 #include <stdio.h>
 #include <time.h>
+
+/* seconds on a monotonic clock, for the examples' per-epoch timings (needs _POSIX_C_SOURCE) */
+static double fm_now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 
 /* loads DIR/NAME into *out; prints why (as PROG: ...) and returns 0 when it cannot */
