@@ -95,13 +95,11 @@ static void dlc_emu_launch(dim3 g, std::function<void()> f) {
 }
 static void dlc_emu_do(std::function<void()> f) { if (dlc_emu_capture) dlc_emu_capture->push_back(f); else f(); }
 /* kernel<<<grid, block, 0, stream>>>(args...) */
-#define DLC_LAUNCH(kern, grid, block, S, ...) ((void)(S), dlc_emu_launch((grid), [=]() { kern(__VA_ARGS__); }))
-#define DLC_LAUNCH_SH(kern, grid, block, sh, S, ...) ((void)(S), dlc_emu_launch((grid), [=]() { kern(__VA_ARGS__); }))
+#define DLC_LAUNCH(kern, grid, block, S, ...) ((void)(S), (void)(block), dlc_emu_launch((grid), [=]() { kern(__VA_ARGS__); }))
 #else
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
 #define DLC_LAUNCH(kern, grid, block, S, ...) kern<<<(grid), (block), 0, (S)->stream>>>(__VA_ARGS__)
-#define DLC_LAUNCH_SH(kern, grid, block, sh, S, ...) kern<<<(grid), (block), (sh), (S)->stream>>>(__VA_ARGS__)
 #endif
 
 /* per-context state */
@@ -136,7 +134,7 @@ static unsigned dlc_blocks(int64_t n) {
     return (unsigned)(b < 1 ? 1 : (b > 65535 ? 65535 : b));
 }
 #define DLC_LOOP(i, n) for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (int64_t)blockDim.x * gridDim.x)
-/* block-wide sum / max through shared memory (blockDim a power of two, at most 1024) */
+/* block-wide sum through shared memory (blockDim a power of two, at most 1024) */
 __device__ float dlc_block_sum(float v, float *sh) {
     unsigned t = threadIdx.x, s;
     sh[t] = v; __syncthreads();
@@ -144,14 +142,7 @@ __device__ float dlc_block_sum(float v, float *sh) {
     v = sh[0]; __syncthreads();
     return v;
 }
-__device__ float dlc_block_max(float v, float *sh) {
-    unsigned t = threadIdx.x, s;
-    sh[t] = v; __syncthreads();
-    for (s = blockDim.x / 2; s > 0; s >>= 1) { if (t < s && sh[t + s] > sh[t]) sh[t] = sh[t + s]; __syncthreads(); }
-    v = sh[0]; __syncthreads();
-    return v;
-}
-inline unsigned dlc_row_threads(int64_t n) {        /* threads per row for a row reduction */
+static unsigned dlc_row_threads(int64_t n) {        /* threads per row for a row reduction */
     unsigned t = 32; while (t < 256 && (int64_t)t < n) t <<= 1; return t;
 }
 

@@ -244,8 +244,8 @@ leg_cuda() {
     run_test "nvcc sm_80+sm_90 -Werror: tests/cuda/test_cuda.cu" "need $NVCC && $NVCC $NVFLAGS tests/cuda/test_cuda.cu -o $B/cuda/test_cuda -lcublas"
     run_test "nvcc sm_80+sm_90 -Werror: examples/14_cuda_mlp.cu" "$NVCC $NVFLAGS examples/14_cuda_mlp.cu -o $B/cuda/14_cuda_mlp -lcublas"
     run_test "nvcc sm_80+sm_90 -Werror: bench/cuda_workloads.cu" "$NVCC $NVFLAGS bench/cuda_workloads.cu -o $B/cuda/cuda_workloads -lcublas"
-    run_test "dl_cuda.o by nvcc, linked into a C99 program by gcc (examples/03 on the GPU)" \
-        "$NVCC -O2 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -Werror all-warnings -I. -x cu -DDL_CUDA_IMPLEMENTATION -c dl_cuda.h -o $B/cuda/dl_cuda.o && gcc $WARN_C -O2 -I. -D_POSIX_C_SOURCE=199309L -DEXAMPLE_BACKEND='dl_cuda_backend()' -include dl_cuda.h examples/03_fashion_mlp.c $B/cuda/dl_cuda.o -L/usr/local/cuda/lib64 -lcudart -lcublas -lstdc++ -lm -o $B/cuda/03_on_gpu"
+    run_test "dl_cuda.o by nvcc, linked into C99 programs by gcc (examples/03 on the GPU, the README program)" \
+        "$NVCC -O2 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -Werror all-warnings -I. -x cu -DDL_CUDA_IMPLEMENTATION -c dl_cuda.h -o $B/cuda/dl_cuda.o && gcc $WARN_C -O2 -I. -D_POSIX_C_SOURCE=199309L -DEXAMPLE_BACKEND='dl_cuda_backend()' -include dl_cuda.h examples/03_fashion_mlp.c $B/cuda/dl_cuda.o -L/usr/local/cuda/lib64 -lcudart -lcublas -lstdc++ -lm -o $B/cuda/03_on_gpu && gcc $WARN_C -O2 -I. tests/compile/cuda_quickstart.c $B/cuda/dl_cuda.o -L/usr/local/cuda/lib64 -lcudart -lcublas -lstdc++ -lm -o $B/cuda/cuda_quickstart && ./$B/cuda/cuda_quickstart"
     run_test "CUDA suite on a GPU (SKIP when there is none)" "./$B/cuda/test_cuda | tail -n 3 && ./$B/cuda/test_cuda > /dev/null"
     local log=$LOGS/cuda_emu.log rc c
     if ! (need g++ && g++ -O1 -std=c++11 -Wall -Wextra -Werror -DDLC_EMULATE -I. -x c++ tests/cuda/test_cuda.cu -o $B/cuda/test_cuda_emu) > "$log" 2>&1; then
