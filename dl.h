@@ -49,8 +49,8 @@
        one training step as a CUDA graph) work.
    WHAT IT IS NOT (yet)
      - No float64/float16 compute, no higher-order derivatives, no multi-GPU. SIMD and
-       threads cover the matrix products (so convolutions and recurrent layers);
-       elementwise ops are still plain C the compiler vectorizes.
+       threads cover the matrix products (so convolutions and recurrent layers), SIMD
+       also 2x2 max pooling; elementwise ops are still plain C the compiler vectorizes.
 
    CONFIG MACROS  (define before the #include that has DL_IMPLEMENTATION)
      DL_IMPLEMENTATION   emit the implementation in this translation unit
