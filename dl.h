@@ -2734,15 +2734,15 @@ static void dl__pack_b(const dl__mat *B, int64_t N, int64_t j0, int64_t k0, int6
     }
 }
 /* one task: the C block rows [i0, i0+mc) x columns [j0, j0+nc), over all of K */
-typedef struct dl__gjob { int64_t M, N, K, nj; dl__mat A, B, C; int accumulate, mr, nr, avx; dl__ukernel uk; const float *pa; } dl__gjob;
-#define DL__NC 256                    /* columns per task (a multiple of every NR)          */
+typedef struct dl__gjob { int64_t M, N, K, nj, nc; dl__mat A, B, C; int accumulate, mr, nr, avx; dl__ukernel uk; const float *pa; } dl__gjob;
+#define DL__NC 256                    /* columns per task with threads (a multiple of every NR) */
 static void dl__gemm_task(void *arg, int64_t t) {
     const dl__gjob *g = (const dl__gjob *)arg;
     float ap[DL__MC * DL__KC], bp[DL__KC * DL__NR_MAX], tile[8 * DL__NR_MAX];
     const int mr = g->mr, nr = g->nr;
-    const int64_t i0 = (t / g->nj) * DL__MC, jb = (t % g->nj) * DL__NC;
+    const int64_t i0 = (t / g->nj) * DL__MC, jb = (t % g->nj) * g->nc;
     const int64_t mc = g->M - i0 < DL__MC ? g->M - i0 : DL__MC, mcr = (mc + mr - 1) / mr * mr;
-    const int64_t jend = g->N - jb < DL__NC ? g->N : jb + DL__NC;
+    const int64_t jend = g->N - jb < g->nc ? g->N : jb + g->nc;
     const dl__mat C = g->C;
     int64_t k0, j0, i;
     for (k0 = 0; k0 < g->K; k0 += DL__KC) {
@@ -2770,23 +2770,35 @@ static void dl__gemm_task(void *arg, int64_t t) {
         }
     }
 }
+/* Splits C into tasks and runs them. Each C element is summed over K in the same KC order
+   whatever block holds it, so the split (which may follow the thread count) never changes
+   the bits. One thread: a task spans all of N, so A's block is packed once, not once per
+   DL__NC columns (4x fewer packs of a [64, K] weight against a 784-column image). */
+static void dl__gemm_run(const dl_ctx *ctx, dl__gjob *g) {
+    const int64_t mb = (g->M + DL__MC - 1) / DL__MC; int64_t nt, i;
+    g->avx = ctx->isa == DL_ISA_AVX2 || ctx->isa == DL_ISA_AVX512;
+    g->nc = ctx->pfor ? DL__NC : (g->N + g->nr - 1) / g->nr * g->nr;
+    g->nj = (g->N + g->nc - 1) / g->nc;
+    nt = mb * g->nj;
+    if (!ctx->pfor || (double)g->M * (double)g->N * (double)g->K < 65536.0) for (i = 0; i < nt; i++) dl__gemm_task(g, i);  /* too small to fork */
+    else dl__parallel(ctx, nt, dl__gemm_task, g);
+}
 /* Tasks are C blocks fixed by the shapes alone, each summing over K in the same order, so
    the bits do not depend on how many threads run them. */
 static void dl__gemm_packed(const dl_ctx *ctx, int64_t M, int64_t N, int64_t K, dl__mat A, dl__mat B, dl__mat C,
                             int accumulate, int mr, int nr, dl__ukernel uk) {
-    dl__gjob g; int64_t i, j, nt;
-    if (C.cs != 1 && C.rs == 1) {               /* column-major C: compute C^T = B^T A^T */
-        dl__gemm_packed(ctx, N, M, K, dl__mat_t(B), dl__mat_t(A), dl__mat_t(C), accumulate, mr, nr, uk);
-        return;
+    dl__gjob g; int64_t i, j;
+    /* C^T = B^T A^T instead (the same products, summed in the same order: the same bits) for a
+       column-major C, and for a small C with N under one NR panel when fewer zero-padded
+       lanes are computed that way (dW [32, 9] of a 3x3 conv: 36 x 16 lanes, or 12 x 32) */
+    const int64_t pad1 = (M + mr - 1) / mr * mr * ((N + nr - 1) / nr * nr), pad2 = (N + mr - 1) / mr * mr * ((M + nr - 1) / nr * nr);
+    if ((C.cs != 1 && C.rs == 1) || (C.cs == 1 && N < nr && M * N <= 4096 && 4 * pad2 < 3 * pad1)) {
+        dl__mat t = dl__mat_t(A); A = dl__mat_t(B); B = t; C = dl__mat_t(C); i = M; M = N; N = i;
     }
     if (M == 0 || N == 0) return;
     if (K == 0) { if (!accumulate) for (i = 0; i < M; i++) for (j = 0; j < N; j++) C.p[i * C.rs + j * C.cs] = 0.0f; return; }
     g.M = M; g.N = N; g.K = K; g.A = A; g.B = B; g.C = C; g.accumulate = accumulate; g.mr = mr; g.nr = nr; g.uk = uk; g.pa = NULL;
-    g.avx = ctx->isa == DL_ISA_AVX2 || ctx->isa == DL_ISA_AVX512;
-    g.nj = (N + DL__NC - 1) / DL__NC;
-    nt = (M + DL__MC - 1) / DL__MC * g.nj;
-    if ((double)M * (double)N * (double)K < 65536.0) for (i = 0; i < nt; i++) dl__gemm_task(&g, i);  /* too small to fork */
-    else dl__parallel(ctx, nt, dl__gemm_task, &g);
+    dl__gemm_run(ctx, &g);
 }
 /* the micro-tile and kernel of the context's kernel set; 0 for the unpacked ones */
 static int dl__isa_tile(const dl_ctx *ctx, int *mr, int *nr, dl__ukernel *uk) {
@@ -2827,16 +2839,12 @@ static void dl__gemm_prepack(const dl_ctx *ctx, int64_t M, int64_t K, dl__mat A,
     }
 }
 static void dl__gemm_isa_pa(const dl_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *pa, dl__mat A, dl__mat B, dl__mat C, int accumulate) {
-    dl__gjob g; int64_t i, j, nt;
+    dl__gjob g; int64_t i, j;
     if (!pa || !dl__isa_tile(ctx, &g.mr, &g.nr, &g.uk)) { dl__gemm_isa(ctx, M, N, K, A, B, C, accumulate); return; }
     if (M == 0 || N == 0) return;
     if (K == 0) { if (!accumulate) for (i = 0; i < M; i++) for (j = 0; j < N; j++) C.p[i * C.rs + j * C.cs] = 0.0f; return; }
     g.M = M; g.N = N; g.K = K; g.A.p = NULL; g.A.rs = g.A.cs = 0; g.B = B; g.C = C; g.accumulate = accumulate; g.pa = pa;
-    g.avx = ctx->isa == DL_ISA_AVX2 || ctx->isa == DL_ISA_AVX512;
-    g.nj = (N + DL__NC - 1) / DL__NC;
-    nt = (M + DL__MC - 1) / DL__MC * g.nj;
-    if ((double)M * (double)N * (double)K < 65536.0) for (i = 0; i < nt; i++) dl__gemm_task(&g, i);
-    else dl__parallel(ctx, nt, dl__gemm_task, &g);
+    dl__gemm_run(ctx, &g);
 }
 
 /* >>op-matmul  Y = op(A) op(B), batched over a leading dim (a 2-D side is shared).
@@ -4982,44 +4990,60 @@ static void dl__col2im(const dl__cgeo *q, const float *cols, float *img) {
         }
     }
 }
-/* scratch for one cols matrix, from the arena, in both modes alike (none on the fast path) */
-static float *dl__cg_scratch(dl_ctx *ctx, const dl__cgeo *q, int *ok) {
-    int64_t kc = dl__cg_kc(q), p = q->OH * q->OW;
-    *ok = 1;
-    if (dl__cg_fast(q)) return NULL;
-    if (kc > 0 && (p > (INT64_MAX / 8) / kc || (uint64_t)(kc * p) > (uint64_t)(SIZE_MAX / sizeof(float)))) {
-        dl__fail0(ctx, DL_STATUS_OOM, "the im2col buffer would exceed the address space");
-        *ok = 0; return NULL;
+/* scratch from the arena, in both modes alike: one cols matrix (none on the fast path),
+   then room for one group's weight packed for the GEMM (W_g or W_g^T, packed once per call
+   instead of once per image) */
+static float *dl__cg_scratch(dl_ctx *ctx, const dl__cgeo *q, float **pw, int *ok) {
+    int64_t kc = dl__cg_kc(q), p = q->OH * q->OW, og = q->O / q->g, np, a, b;
+    float *cols = NULL;
+    *ok = 1; *pw = NULL;
+    a = dl__gemm_prepack_floats(og, kc); b = dl__gemm_prepack_floats(kc, og); np = a > b ? a : b;
+    if (!dl__cg_fast(q)) {
+        if (kc > 0 && (p > (INT64_MAX / 8) / kc || (uint64_t)(kc * p) > (uint64_t)(SIZE_MAX / sizeof(float)))) {
+            dl__fail0(ctx, DL_STATUS_OOM, "the im2col buffer would exceed the address space");
+            *ok = 0; return NULL;
+        }
+        cols = (float *)dl__alloc(ctx, (size_t)(kc * p) * sizeof(float), 0, ok);
     }
-    return (float *)dl__alloc(ctx, (size_t)(kc * p) * sizeof(float), 0, ok);
+    if (*ok) *pw = (float *)dl__alloc(ctx, (size_t)np * sizeof(float), 0, ok);
+    return cols;
 }
 static dl__mat dl__cg_mat(const float *p, int64_t rs) { dl__mat m; m.p = (float *)(uintptr_t)p; m.rs = rs; m.cs = 1; return m; }
-/* per image and group: colout_g (+)= W_g @ im2col(img_g) when colout; dw_g += colin_g @
-   im2col(img_g)^T when dw. One im2col serves both. acc: colout accumulates. */
-static void dl__cg_cols_pass(dl_ctx *ctx, const dl__cgeo *q, const float *img, const float *w, float *cols,
+/* per group and image: colout_g (+)= W_g @ im2col(img_g) when colout; dw_g += colin_g @
+   im2col(img_g)^T when dw. One im2col serves both. acc: colout accumulates. Groups are
+   independent and each sum runs over images in order, so groups outermost (one packing of
+   W_g into pw for all images) gives the bits of images outermost. */
+static void dl__cg_cols_pass(dl_ctx *ctx, const dl__cgeo *q, const float *img, const float *w, float *cols, float *pw,
                              float *colout, int acc, const float *colin, float *dw) {
     int64_t Cg = q->C / q->g, Og = q->O / q->g, kc = dl__cg_kc(q), P = q->OH * q->OW, HW = q->H * q->W, n, g;
     int fast = dl__cg_fast(q);
-    for (n = 0; n < q->N; n++) for (g = 0; g < q->g; g++) {
+    for (g = 0; g < q->g; g++) {
+      if (colout) dl__gemm_prepack(ctx, Og, kc, dl__cg_mat(w + g * Og * kc, kc), pw);
+      for (n = 0; n < q->N; n++) {
         const float *ig = img + (n * q->C + g * Cg) * HW; const float *cm;
         if (fast) cm = ig; else { dl__im2col(q, ig, cols); cm = cols; }
         if (colout)
-            dl__gemm_isa(ctx, Og, P, kc, dl__cg_mat(w + g * Og * kc, kc), dl__cg_mat(cm, P),
-                         dl__cg_mat(colout + (n * q->O + g * Og) * P, P), acc);
+            dl__gemm_isa_pa(ctx, Og, P, kc, pw, dl__cg_mat(w + g * Og * kc, kc), dl__cg_mat(cm, P),
+                            dl__cg_mat(colout + (n * q->O + g * Og) * P, P), acc);
         if (dw)
             dl__gemm_isa(ctx, Og, kc, P, dl__cg_mat(colin + (n * q->O + g * Og) * P, P),
                          dl__mat_t(dl__cg_mat(cm, P)), dl__cg_mat(dw + g * Og * kc, kc), 1);
+      }
     }
 }
-/* per image and group: img_g += col2im(W_g^T @ colin_g) */
-static void dl__cg_col2im_pass(dl_ctx *ctx, const dl__cgeo *q, const float *colin, const float *w, float *cols, float *img) {
+/* per group and image: img_g += col2im(W_g^T @ colin_g), W_g^T packed once per group */
+static void dl__cg_col2im_pass(dl_ctx *ctx, const dl__cgeo *q, const float *colin, const float *w, float *cols, float *pw, float *img) {
     int64_t Cg = q->C / q->g, Og = q->O / q->g, kc = dl__cg_kc(q), P = q->OH * q->OW, HW = q->H * q->W, n, g;
     int fast = dl__cg_fast(q);
-    for (n = 0; n < q->N; n++) for (g = 0; g < q->g; g++) {
-        float *ig = img + (n * q->C + g * Cg) * HW;
-        dl__mat A = dl__mat_t(dl__cg_mat(w + g * Og * kc, kc)), B = dl__cg_mat(colin + (n * q->O + g * Og) * P, P);
-        if (fast) dl__gemm_isa(ctx, kc, P, Og, A, B, dl__cg_mat(ig, P), 1);
-        else { dl__gemm_isa(ctx, kc, P, Og, A, B, dl__cg_mat(cols, P), 0); dl__col2im(q, cols, ig); }
+    for (g = 0; g < q->g; g++) {
+        const dl__mat A = dl__mat_t(dl__cg_mat(w + g * Og * kc, kc));
+        dl__gemm_prepack(ctx, kc, Og, A, pw);
+        for (n = 0; n < q->N; n++) {
+            float *ig = img + (n * q->C + g * Cg) * HW;
+            const dl__mat B = dl__cg_mat(colin + (n * q->O + g * Og) * P, P);
+            if (fast) dl__gemm_isa_pa(ctx, kc, P, Og, pw, A, B, dl__cg_mat(ig, P), 1);
+            else { dl__gemm_isa_pa(ctx, kc, P, Og, pw, A, B, dl__cg_mat(cols, P), 0); dl__col2im(q, cols, ig); }
+        }
     }
 }
 /* y[n, c, :] = b[c] (or 0), y viewed as [N, Ch, S] */
@@ -5148,21 +5172,21 @@ static int dl__conv_check(dl_ctx *ctx, dl_tensor *x, dl_tensor *w, dl_tensor *b,
 
 /* runs a validated conv2d (transposed 0) or conv_transpose2d (1) and records it */
 static dl_tensor *dl__conv_run(dl_ctx *ctx, int transposed, dl_tensor *x, dl_tensor *w, dl_tensor *b, const dl__cgeo *q) {
-    dl_tensor *y, *in[3]; dl_mark mk; float *cols; int ok; dl__node *nd;
+    dl_tensor *y, *in[3]; dl_mark mk; float *cols, *pw; int ok; dl__node *nd;
     in[0] = dl__contig(ctx, x); in[1] = dl__contig(ctx, w); in[2] = b ? dl__contig(ctx, b) : NULL;
     y = transposed ? dl__new(ctx, dl_shape4(q->N, q->C, q->H, q->W), DL_F32, 1)
                    : dl__new(ctx, dl_shape4(q->N, q->O, q->OH, q->OW), DL_F32, 1);
     if (ctx->status) return &ctx->poison;
     mk = dl_ctx_mark(ctx);
-    cols = dl__cg_scratch(ctx, q, &ok);
+    cols = dl__cg_scratch(ctx, q, &pw, &ok);
     if (ok && !ctx->nocomp) {
         const float *bias = in[2] ? in[2]->data : NULL;
         if (!transposed) {
             if (bias) dl__cg_fill_bias(y->data, bias, q->N, q->O, q->OH * q->OW);
-            dl__cg_cols_pass(ctx, q, in[0]->data, in[1]->data, cols, y->data, bias != NULL, NULL, NULL);
+            dl__cg_cols_pass(ctx, q, in[0]->data, in[1]->data, cols, pw, y->data, bias != NULL, NULL, NULL);
         } else {
             dl__cg_fill_bias(y->data, bias, q->N, q->C, q->H * q->W);
-            dl__cg_col2im_pass(ctx, q, in[0]->data, in[1]->data, cols, y->data);
+            dl__cg_col2im_pass(ctx, q, in[0]->data, in[1]->data, cols, pw, y->data);
         }
     }
     dl_ctx_rewind(ctx, mk);
@@ -5175,16 +5199,16 @@ static dl_tensor *dl__conv_run(dl_ctx *ctx, int transposed, dl_tensor *x, dl_ten
 /* conv2d: y[n,o] = b[o] + sum_{c,i,j} w[o,c,i,j] x[n, g(o)*C/g + c, oh*sh - pt + i*dh, ow*sw - pl + j*dw]
    dx = col2im(W^T dy), dW += dy im2col(x)^T, db = sum_{n,h,w} dy                          */
 static void dl__bwd_conv2d(dl_ctx *ctx, dl__node *nd) {
-    dl__cgeo q; dl_mark mk; float *cols = NULL; int ok = 1;
+    dl__cgeo q; dl_mark mk; float *cols = NULL, *pw = NULL; int ok = 1;
     float *gx = dl__ingrad(ctx, nd, 0), *gw = dl__ingrad(ctx, nd, 1), *gb = nd->nin > 2 ? dl__ingrad(ctx, nd, 2) : NULL;
     if (ctx->status) return;
     dl__cg_from_node(nd, 0, &q);
     mk = dl_ctx_mark(ctx);
-    if (dl__needs(nd, 0) || dl__needs(nd, 1)) cols = dl__cg_scratch(ctx, &q, &ok);
+    if (dl__needs(nd, 0) || dl__needs(nd, 1)) cols = dl__cg_scratch(ctx, &q, &pw, &ok);
     if (ok && !ctx->nocomp) {
         const float *gy = nd->out->grad;
-        if (gw) dl__cg_cols_pass(ctx, &q, nd->in[0]->data, NULL, cols, NULL, 0, gy, gw);
-        if (gx) dl__cg_col2im_pass(ctx, &q, gy, nd->in[1]->data, cols, gx);
+        if (gw) dl__cg_cols_pass(ctx, &q, nd->in[0]->data, NULL, cols, pw, NULL, 0, gy, gw);
+        if (gx) dl__cg_col2im_pass(ctx, &q, gy, nd->in[1]->data, cols, pw, gx);
         if (gb) dl__cg_bias_grad(gb, gy, q.N, q.O, q.OH * q.OW);
     }
     dl_ctx_rewind(ctx, mk);
@@ -5212,15 +5236,15 @@ DL__API dl_tensor *dl_conv1d(dl_ctx *ctx, dl_tensor *x, dl_tensor *w, dl_tensor 
 /* conv_transpose2d: the adjoint of conv2d in x: y = b + col2im(W^T x) (per group);
    dx = W im2col(dy), dW += x im2col(dy)^T, db = sum_{n,h,w} dy                          */
 static void dl__bwd_conv_transpose2d(dl_ctx *ctx, dl__node *nd) {
-    dl__cgeo q; dl_mark mk; float *cols = NULL; int ok = 1;
+    dl__cgeo q; dl_mark mk; float *cols = NULL, *pw = NULL; int ok = 1;
     float *gx = dl__ingrad(ctx, nd, 0), *gw = dl__ingrad(ctx, nd, 1), *gb = nd->nin > 2 ? dl__ingrad(ctx, nd, 2) : NULL;
     if (ctx->status) return;
     dl__cg_from_node(nd, 1, &q);
     mk = dl_ctx_mark(ctx);
-    if (dl__needs(nd, 0) || dl__needs(nd, 1)) cols = dl__cg_scratch(ctx, &q, &ok);
+    if (dl__needs(nd, 0) || dl__needs(nd, 1)) cols = dl__cg_scratch(ctx, &q, &pw, &ok);
     if (ok && !ctx->nocomp) {
         const float *gy = nd->out->grad;
-        if (gx || gw) dl__cg_cols_pass(ctx, &q, gy, nd->in[1]->data, cols, gx, 1, gw ? nd->in[0]->data : NULL, gw);
+        if (gx || gw) dl__cg_cols_pass(ctx, &q, gy, nd->in[1]->data, cols, pw, gx, 1, gw ? nd->in[0]->data : NULL, gw);
         if (gb) dl__cg_bias_grad(gb, gy, q.N, q.C, q.H * q.W);
     }
     dl_ctx_rewind(ctx, mk);
