@@ -2567,6 +2567,24 @@ static void dl__gemm(int64_t M, int64_t N, int64_t K, dl__mat A, dl__mat B, dl__
 }
 
 
+/* d[i] += s[i]: SSE2 (part of x86-64) or NEON, else C; the same bits as the C loop (gcc -O2
+   leaves that loop scalar: it would need a run-time aliasing check) */
+static void dl__vadd(float *d, const float *s, int64_t n) {
+    int64_t i = 0;
+#if defined(DL__X86_64)
+    for (; i + 8 <= n; i += 8) {
+        _mm_storeu_ps(d + i, _mm_add_ps(_mm_loadu_ps(d + i), _mm_loadu_ps(s + i)));
+        _mm_storeu_ps(d + i + 4, _mm_add_ps(_mm_loadu_ps(d + i + 4), _mm_loadu_ps(s + i + 4)));
+    }
+#elif defined(DL__NEON64)
+    for (; i + 8 <= n; i += 8) {
+        vst1q_f32(d + i, vaddq_f32(vld1q_f32(d + i), vld1q_f32(s + i)));
+        vst1q_f32(d + i + 4, vaddq_f32(vld1q_f32(d + i + 4), vld1q_f32(s + i + 4)));
+    }
+#endif
+    for (; i < n; i++) d[i] += s[i];
+}
+
 /* ======================================================================================
    >>gemm-packed  The SIMD GEMM (BLIS's loop order): for each KC slice of K and each MC
    block of rows, A's block is packed into MR-row micro-panels (in L2); for each NR-column
@@ -2761,10 +2779,16 @@ static void dl__gemm_task(void *arg, int64_t t) {
                 else {                                   /* edge tile: through a local tile */
                     int64_t r, q;
                     g->uk(kc, a + i * kc, bp, tile, nr, 0);
-                    for (r = 0; r < m; r++) for (q = 0; q < n; q++) {
-                        float *o = c + r * C.rs + q * C.cs;
-                        *o = acc ? *o + tile[r * nr + q] : tile[r * nr + q];
-                    }
+                    if (C.cs == 1)
+                        for (r = 0; r < m; r++) {
+                            if (acc) dl__vadd(c + r * C.rs, tile + r * nr, n);
+                            else memcpy(c + r * C.rs, tile + r * nr, (size_t)n * sizeof(float));
+                        }
+                    else
+                        for (r = 0; r < m; r++) for (q = 0; q < n; q++) {
+                            float *o = c + r * C.rs + q * C.cs;
+                            *o = acc ? *o + tile[r * nr + q] : tile[r * nr + q];
+                        }
                 }
             }
         }
@@ -4958,17 +4982,39 @@ static void dl__cg_range(int64_t off, int64_t s, int64_t n_in, int64_t n_out, in
 }
 /* cols [Kc, P] = im2col(img [C/g, H, W]) */
 static void dl__im2col(const dl__cgeo *q, const float *img, float *cols) {
-    int64_t Cg = q->C / q->g, P = q->OH * q->OW, c, i, j, oh, ow, lo, hi;
+    int64_t Cg = q->C / q->g, P = q->OH * q->OW, HW = q->H * q->W, c, i, j, oh, ow, lo, hi;
     for (c = 0; c < Cg; c++) for (i = 0; i < q->kh; i++) for (j = 0; j < q->kw; j++) {
         float *row = cols + ((c * q->kh + i) * q->kw + j) * P;
         int64_t offw = j * q->dw - q->pl;
         dl__cg_range(offw, q->sw, q->W, q->OW, &lo, &hi);
+        if (q->sh == 1 && q->sw == 1 && q->OW == q->W) {
+            /* a "same" row layout: the valid rows are ONE shifted copy of the plane (the rows
+               follow each other at the same stride on both sides), then the columns that
+               fell outside the image (lo, hi) are zeroed; the copy is clipped to the plane */
+            int64_t ohl, ohh, s0, s1, d0;
+            dl__cg_range(i * q->dh - q->pt, 1, q->H, q->OH, &ohl, &ohh);
+            memset(row, 0, (size_t)(ohl * q->OW) * sizeof(float));
+            memset(row + ohh * q->OW, 0, (size_t)((q->OH - ohh) * q->OW) * sizeof(float));
+            if (ohh <= ohl) continue;
+            d0 = ohl * q->OW;
+            s0 = (ohl + i * q->dh - q->pt) * q->W + offw; s1 = s0 + (ohh - ohl) * q->OW;
+            if (s0 < 0) { d0 -= s0; s0 = 0; }
+            if (s1 > HW) s1 = HW;
+            if (s1 > s0) memcpy(row + d0, img + c * HW + s0, (size_t)(s1 - s0) * sizeof(float));
+            if (lo > 0 || hi < q->OW)
+                for (oh = ohl; oh < ohh; oh++) {
+                    float *dst = row + oh * q->OW;
+                    for (ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
+                    for (ow = hi; ow < q->OW; ow++) dst[ow] = 0.0f;
+                }
+            continue;
+        }
         for (oh = 0; oh < q->OH; oh++) {
             int64_t ih = oh * q->sh - q->pt + i * q->dh; float *dst = row + oh * q->OW; const float *src;
             if (ih < 0 || ih >= q->H) { for (ow = 0; ow < q->OW; ow++) dst[ow] = 0.0f; continue; }
             src = img + (c * q->H + ih) * q->W + offw;
             for (ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
-            if (q->sw == 1) for (; ow < hi; ow++) dst[ow] = src[ow];
+            if (q->sw == 1) { if (hi > lo) memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof(float)); ow = hi; }
             else for (; ow < hi; ow++) dst[ow] = src[ow * q->sw];
             for (; ow < q->OW; ow++) dst[ow] = 0.0f;
         }
@@ -4985,7 +5031,7 @@ static void dl__col2im(const dl__cgeo *q, const float *cols, float *img) {
             int64_t ih = oh * q->sh - q->pt + i * q->dh; const float *src = row + oh * q->OW; float *dst;
             if (ih < 0 || ih >= q->H) continue;
             dst = img + (c * q->H + ih) * q->W + offw;
-            if (q->sw == 1) for (ow = lo; ow < hi; ow++) dst[ow] += src[ow];
+            if (q->sw == 1) dl__vadd(dst + lo, src + lo, hi - lo);
             else for (ow = lo; ow < hi; ow++) dst[ow * q->sw] += src[ow];
         }
     }
@@ -5054,12 +5100,29 @@ static void dl__cg_fill_bias(float *y, const float *b, int64_t N, int64_t Ch, in
         for (s = 0; s < S; s++) p[s] = v;
     }
 }
-/* db[c] += sum over n, s of g[n, c, s] (in double, as the reductions) */
+/* db[c] += sum over n, s of g[n, c, s]: each plane of S summed in 8 float lanes (SSE2 or
+   NEON, else the same lanes in C: the same bits everywhere), the planes added in double */
+static double dl__sum8(const float *p, int64_t S) {
+    float l[8] = {0, 0, 0, 0, 0, 0, 0, 0}; int64_t s = 0; int k;
+#if defined(DL__X86_64)
+    __m128 a0 = _mm_setzero_ps(), a1 = a0;
+    for (; s + 8 <= S; s += 8) { a0 = _mm_add_ps(a0, _mm_loadu_ps(p + s)); a1 = _mm_add_ps(a1, _mm_loadu_ps(p + s + 4)); }
+    _mm_storeu_ps(l, a0); _mm_storeu_ps(l + 4, a1);
+#elif defined(DL__NEON64)
+    float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;
+    for (; s + 8 <= S; s += 8) { a0 = vaddq_f32(a0, vld1q_f32(p + s)); a1 = vaddq_f32(a1, vld1q_f32(p + s + 4)); }
+    vst1q_f32(l, a0); vst1q_f32(l + 4, a1);
+#else
+    for (; s + 8 <= S; s += 8) for (k = 0; k < 8; k++) l[k] += p[s + k];
+#endif
+    for (k = 0; s < S; s++, k++) l[k] += p[s];
+    return ((double)l[0] + (double)l[1]) + ((double)l[2] + (double)l[3]) + (((double)l[4] + (double)l[5]) + ((double)l[6] + (double)l[7]));
+}
 static void dl__cg_bias_grad(float *db, const float *g, int64_t N, int64_t Ch, int64_t S) {
-    int64_t n, c, s;
+    int64_t n, c;
     for (c = 0; c < Ch; c++) {
         double acc = 0.0;
-        for (n = 0; n < N; n++) { const float *p = g + (n * Ch + c) * S; for (s = 0; s < S; s++) acc += (double)p[s]; }
+        for (n = 0; n < N; n++) acc += dl__sum8(g + (n * Ch + c) * S, S);
         db[c] += (float)acc;
     }
 }

@@ -473,12 +473,76 @@ static void test_conv_layer(void) {
     dl_ctx_free(ctx);
 }
 
+/* ---------------------------------------------------------------- im2col layouts */
+/* conv2d against a direct loop (double), forward and dx, on geometries where the output row
+   is as wide as the input row (stride 1): im2col then copies whole shifted planes and zeroes
+   the columns that fell outside. Pads larger than the kernel, one-sided pads, dilation, and
+   planes shorter than the kernel (whole planes of zeros) are the edge cases. */
+static void test_conv_same_layout(void) {
+    static const struct { int64_t C, H, W, O, kh, kw; int dh, dw, pt, pb, pl, pr; } gs[] = {
+        {2, 5, 7, 3, 3, 3, 1, 1, 1, 1, 1, 1},     /* plain 'same' 3x3 */
+        {1, 4, 6, 2, 2, 4, 1, 1, 0, 1, 3, 0},     /* all the width pad on the left, = kw - 1 */
+        {3, 6, 5, 2, 3, 2, 2, 3, 4, 0, 0, 3},     /* dilated; top pad larger than the kernel */
+        {1, 2, 9, 2, 5, 3, 1, 2, 2, 2, 4, 0},     /* kernel taller than the plane */
+        {2, 3, 1, 1, 3, 5, 1, 1, 1, 1, 2, 2},     /* a one-column image */
+    };
+    size_t k;
+    for (k = 0; k < sizeof gs / sizeof gs[0]; k++) {
+        dl_ctx *ctx = cv_ctx((size_t)8 << 20, DL_ISA_AUTO);
+        dl_conv_desc d = cv_desc(1, 1, gs[k].dh, gs[k].dw, DL_PAD_EXPLICIT, gs[k].pt, gs[k].pb, gs[k].pl, gs[k].pr, 1);
+        const int64_t N = 2, C = gs[k].C, H = gs[k].H, W = gs[k].W, O = gs[k].O, kh = gs[k].kh, kw = gs[k].kw;
+        const int64_t OH = H + gs[k].pt + gs[k].pb - gs[k].dh * (kh - 1), OW = W + gs[k].pl + gs[k].pr - gs[k].dw * (kw - 1);
+        int64_t xs[4], ws[4], n, o, c, i, j, y0, x0, bad = 0; double worst = 0.0; char name[128];
+        dl_tensor *x, *w, *y;
+        xs[0] = N; xs[1] = C; xs[2] = H; xs[3] = W; ws[0] = O; ws[1] = C; ws[2] = kh; ws[3] = kw;
+        snprintf(name, sizeof name, "conv2d im2col 'same' row layout %d: forward and dx against a direct loop", (int)k);
+        T_BEGIN(name);
+        if (!ctx) { T_EXPECT(0, "init"); T_END(); continue; }
+        T_EXPECT(OW == W, "case %d must keep the row width", (int)k);
+        x = cv_gen(ctx, 4, xs, 31u + (uint32_t)k, 1); w = cv_gen(ctx, 4, ws, 41u + (uint32_t)k, 1);
+        y = dl_conv2d(ctx, x, w, NULL, &d);
+        dl_backward(ctx, dl_sum_all(ctx, dl_mul(ctx, y, dl_detach(ctx, y))));   /* dy = y (one path) */
+        T_EXPECT(dl_ctx_status(ctx) == DL_STATUS_OK, "%s", dl_ctx_message(ctx));
+        if (dl_ctx_status(ctx) == DL_STATUS_OK) {
+            double *gx = (double *)calloc((size_t)(N * C * H * W), sizeof(double));
+            for (n = 0; n < N; n++) for (o = 0; o < O; o++) for (y0 = 0; y0 < OH; y0++) for (x0 = 0; x0 < OW; x0++) {
+                double acc = 0.0, e;
+                for (c = 0; c < C; c++) for (i = 0; i < kh; i++) for (j = 0; j < kw; j++) {
+                    int64_t ih = y0 - gs[k].pt + i * gs[k].dh, iw = x0 - gs[k].pl + j * gs[k].dw;
+                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                    acc += (double)x->data[((n * C + c) * H + ih) * W + iw] * (double)w->data[((o * C + c) * kh + i) * kw + j];
+                }
+                e = fabs(acc - (double)y->data[((n * O + o) * OH + y0) * OW + x0]);
+                if (e > 1e-4 + 1e-4 * fabs(acc)) bad++;
+                if (e > worst) worst = e;
+                for (c = 0; c < C; c++) for (i = 0; i < kh; i++) for (j = 0; j < kw; j++) {
+                    int64_t ih = y0 - gs[k].pt + i * gs[k].dh, iw = x0 - gs[k].pl + j * gs[k].dw;
+                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                    gx[((n * C + c) * H + ih) * W + iw] += acc * (double)w->data[((o * C + c) * kh + i) * kw + j];
+                }
+            }
+            T_EXPECT(y->numel == N * O * OH * OW && bad == 0, "forward: %lld elements off, worst %.3g", (long long)bad, worst);
+            bad = 0; worst = 0.0;
+            for (i = 0; i < N * C * H * W; i++) {
+                double e = fabs(gx[i] - (double)dl_grad_get(x, i));
+                if (e > 1e-3 + 1e-4 * fabs(gx[i])) bad++;
+                if (e > worst) worst = e;
+            }
+            T_EXPECT(bad == 0, "dx: %lld elements off, worst %.3g", (long long)bad, worst);
+            free(gx);
+        }
+        T_END();
+        dl_ctx_free(ctx);
+    }
+}
+
 static void suite_conv(void) {
     test_conv_ref();
     test_conv_gradcheck();
     test_conv_errors();
     test_conv_fastpath();
     test_conv_isa();
+    test_conv_same_layout();
     test_conv_measure();
     test_conv_layer();
 }
