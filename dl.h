@@ -2696,11 +2696,12 @@ static void dl__pack_a(const dl__mat *A, int64_t M, int64_t i0, int64_t mc, int6
 }
 /* B's k [k0, k0+kc) x columns [j0, j0+nr): for each k, NR values, columns past N as zeros */
 #if defined(DL__X86_64)
-/* column-major B (a transposed operand: x W^T) in 8 x 8 blocks, transposed in registers */
+/* column-major B (a transposed operand: x W^T) in 8 x 8 blocks, transposed in registers:
+   columns [0, nc) (a multiple of 8) of a panel nr wide */
 __attribute__((target("avx2,fma")))
-static void dl__pack_bt_avx(const float *src, int64_t cs, int64_t kc, int nr, float *dst) {
+static void dl__pack_bt_avx(const float *src, int64_t cs, int64_t kc, int nc, int nr, float *dst) {
     int64_t k, j, c;
-    for (j = 0; j < nr; j += 8) {
+    for (j = 0; j < nc; j += 8) {
         for (k = 0; k + 8 <= kc; k += 8) {
             const float *p = src + j * cs + k;
             __m256 r0 = _mm256_loadu_ps(p), r1 = _mm256_loadu_ps(p + cs), r2 = _mm256_loadu_ps(p + 2 * cs), r3 = _mm256_loadu_ps(p + 3 * cs);
@@ -2731,7 +2732,13 @@ static void dl__pack_bn_avx(const float *src, int64_t rs, int64_t kc, int nr, fl
 static void dl__pack_b(const dl__mat *B, int64_t N, int64_t j0, int64_t k0, int64_t kc, int nr, int avx, float *dst) {
     int64_t k, j, n = N - j0 < nr ? N - j0 : nr;
 #if defined(DL__X86_64)
-    if (avx && n == nr && B->rs == 1 && B->cs != 1) { dl__pack_bt_avx(B->p + k0 + j0 * B->cs, B->cs, kc, nr, dst); return; }
+    if (avx && B->rs == 1 && B->cs != 1) {          /* column-major: 8 x 8 blocks, then single columns */
+        const int n8 = (int)(n & ~(int64_t)7);
+        if (n < nr) memset(dst, 0, (size_t)(kc * nr) * sizeof(float));
+        dl__pack_bt_avx(B->p + k0 + j0 * B->cs, B->cs, kc, n8, nr, dst);
+        for (j = n8; j < n; j++) { const float *s = B->p + k0 + (j0 + j) * B->cs; for (k = 0; k < kc; k++) dst[k * nr + j] = s[k]; }
+        return;
+    }
     if (avx && n == nr && B->cs == 1) { dl__pack_bn_avx(B->p + k0 * B->rs + j0, B->rs, kc, nr, dst); return; }
 #else
     (void)avx;
@@ -2744,11 +2751,8 @@ static void dl__pack_b(const dl__mat *B, int64_t N, int64_t j0, int64_t k0, int6
         for (j = n; j < nr; j++) d[j] = 0.0f;
     }
     if (k < kc) {
-        for (j = 0; j < nr; j++) {
-            float *d = dst + j;
-            if (j < n) { const float *s = B->p + k0 + (j0 + j) * B->cs; for (k = 0; k < kc; k++) d[k * nr] = s[k]; }
-            else for (k = 0; k < kc; k++) d[k * nr] = 0.0f;
-        }
+        if (n < nr) memset(dst, 0, (size_t)(kc * nr) * sizeof(float));
+        for (j = 0; j < n; j++) { const float *s = B->p + k0 + (j0 + j) * B->cs; float *d = dst + j; for (k = 0; k < kc; k++) d[k * nr] = s[k]; }
     }
 }
 /* one task: the C block rows [i0, i0+mc) x columns [j0, j0+nc), over all of K */
