@@ -2128,6 +2128,34 @@ DL__API dl_status dl_backward(dl_ctx *ctx, dl_tensor *loss) {
     return dl_backward_with(ctx, loss, NULL);
 }
 
+/* d[i] += s[i]: SSE2 (part of x86-64) or NEON, else C; the same bits as the C loop (gcc -O2
+   leaves that loop scalar: it would need a run-time aliasing check) */
+static void dl__vadd(float *d, const float *s, int64_t n) {
+    int64_t i = 0;
+#if defined(DL__X86_64)
+    for (; i + 8 <= n; i += 8) {
+        _mm_storeu_ps(d + i, _mm_add_ps(_mm_loadu_ps(d + i), _mm_loadu_ps(s + i)));
+        _mm_storeu_ps(d + i + 4, _mm_add_ps(_mm_loadu_ps(d + i + 4), _mm_loadu_ps(s + i + 4)));
+    }
+#elif defined(DL__NEON64)
+    for (; i + 8 <= n; i += 8) {
+        vst1q_f32(d + i, vaddq_f32(vld1q_f32(d + i), vld1q_f32(s + i)));
+        vst1q_f32(d + i + 4, vaddq_f32(vld1q_f32(d + i + 4), vld1q_f32(s + i + 4)));
+    }
+#endif
+    for (; i < n; i++) d[i] += s[i];
+}
+/* d[i] = s[i] for a short row (a libc memcpy call costs more than copying 10 floats) */
+static void dl__vcopy(float *d, const float *s, int64_t n) {
+    int64_t i = 0;
+    if (n >= 64) { memcpy(d, s, (size_t)n * sizeof(float)); return; }
+#if defined(DL__X86_64)
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(d + i, _mm_loadu_ps(s + i));
+#elif defined(DL__NEON64)
+    for (; i + 4 <= n; i += 4) vst1q_f32(d + i, vld1q_f32(s + i));
+#endif
+    for (; i < n; i++) d[i] = s[i];
+}
 /* ======================================================================================
    >>strided  views and copies: odometer over a shape with per-operand strides
    ====================================================================================== */
@@ -2148,6 +2176,12 @@ static void dl__odo_next(dl__odo *o, int nops, int64_t *off, int64_t (*st)[DL_MA
 static void dl__gather_strided(float *dst, const float *src, const dl_tensor *s) {
     int64_t i, off[1] = {0}, st[1][DL_MAX_DIMS]; dl__odo o; int d;
     for (d = 0; d < s->ndim; d++) st[0][d] = s->stride[d];
+    if (s->ndim > 0 && s->stride[s->ndim - 1] == 1 && s->shape[s->ndim - 1] > 1) {   /* whole rows */
+        const int64_t L = s->shape[s->ndim - 1];
+        dl__odo_init(&o, s->ndim - 1, s->shape);
+        for (i = 0; i < s->numel; i += L) { dl__vcopy(dst + i, src + off[0], L); dl__odo_next(&o, 1, off, st); }
+        return;
+    }
     dl__odo_init(&o, s->ndim, s->shape);
     for (i = 0; i < s->numel; i++) { dst[i] = src[off[0]]; dl__odo_next(&o, 1, off, st); }
 }
@@ -2156,7 +2190,7 @@ static void dl__gather_strided(float *dst, const float *src, const dl_tensor *s)
 static void dl__bwd_copy(dl_ctx *ctx, dl__node *nd) {
     float *gx = dl__ingrad(ctx, nd, 0); const float *g = nd->out->grad; int64_t i;
     if (!gx || !g) return;
-    for (i = 0; i < nd->out->numel; i++) gx[i] += g[i];
+    (void)i; dl__vadd(gx, g, nd->out->numel);
 }
 DL__API dl_tensor *dl_contiguous(dl_ctx *ctx, dl_tensor *x) {
     dl_tensor *y;
@@ -2566,24 +2600,6 @@ static void dl__gemm(int64_t M, int64_t N, int64_t K, dl__mat A, dl__mat B, dl__
     }
 }
 
-
-/* d[i] += s[i]: SSE2 (part of x86-64) or NEON, else C; the same bits as the C loop (gcc -O2
-   leaves that loop scalar: it would need a run-time aliasing check) */
-static void dl__vadd(float *d, const float *s, int64_t n) {
-    int64_t i = 0;
-#if defined(DL__X86_64)
-    for (; i + 8 <= n; i += 8) {
-        _mm_storeu_ps(d + i, _mm_add_ps(_mm_loadu_ps(d + i), _mm_loadu_ps(s + i)));
-        _mm_storeu_ps(d + i + 4, _mm_add_ps(_mm_loadu_ps(d + i + 4), _mm_loadu_ps(s + i + 4)));
-    }
-#elif defined(DL__NEON64)
-    for (; i + 8 <= n; i += 8) {
-        vst1q_f32(d + i, vaddq_f32(vld1q_f32(d + i), vld1q_f32(s + i)));
-        vst1q_f32(d + i + 4, vaddq_f32(vld1q_f32(d + i + 4), vld1q_f32(s + i + 4)));
-    }
-#endif
-    for (; i < n; i++) d[i] += s[i];
-}
 
 /* ======================================================================================
    >>gemm-packed  The SIMD GEMM (BLIS's loop order): for each KC slice of K and each MC
@@ -3213,7 +3229,14 @@ static void dl__bwd_view(dl_ctx *ctx, dl__node *nd) {
     int64_t i, off[1], st[1][DL_MAX_DIMS]; int d;
     if (!gx || !g) return;
     for (d = 0; d < nd->out->ndim; d++) st[0][d] = nd->larg[1 + d];
-    off[0] = nd->larg[0]; dl__odo_init(&o, nd->out->ndim, nd->out->shape);
+    off[0] = nd->larg[0];
+    if (nd->out->ndim > 0 && st[0][nd->out->ndim - 1] == 1 && nd->out->shape[nd->out->ndim - 1] > 1) {   /* whole rows */
+        const int64_t L = nd->out->shape[nd->out->ndim - 1];
+        dl__odo_init(&o, nd->out->ndim - 1, nd->out->shape);
+        for (i = 0; i < nd->out->numel; i += L) { dl__vadd(gx + off[0], g + i, L); dl__odo_next(&o, 1, off, st); }
+        return;
+    }
+    dl__odo_init(&o, nd->out->ndim, nd->out->shape);
     for (i = 0; i < nd->out->numel; i++) { gx[off[0]] += g[i]; dl__odo_next(&o, 1, off, st); }
 }
 static void dl__contig_strides_of(const dl_shape *s, int64_t *st) {
@@ -5018,7 +5041,7 @@ static void dl__im2col(const dl__cgeo *q, const float *img, float *cols) {
             if (ih < 0 || ih >= q->H) { for (ow = 0; ow < q->OW; ow++) dst[ow] = 0.0f; continue; }
             src = img + (c * q->H + ih) * q->W + offw;
             for (ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
-            if (q->sw == 1) { if (hi > lo) memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof(float)); ow = hi; }
+            if (q->sw == 1) { if (hi > lo) dl__vcopy(dst + lo, src + lo, hi - lo); ow = hi; }
             else for (; ow < hi; ow++) dst[ow] = src[ow * q->sw];
             for (; ow < q->OW; ow++) dst[ow] = 0.0f;
         }
