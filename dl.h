@@ -2772,7 +2772,7 @@ static void dl__pack_b(const dl__mat *B, int64_t N, int64_t j0, int64_t k0, int6
     }
 }
 /* one task: the C block rows [i0, i0+mc) x columns [j0, j0+nc), over all of K */
-typedef struct dl__gjob { int64_t M, N, K, nj, nc; dl__mat A, B, C; int accumulate, mr, nr, avx; dl__ukernel uk; const float *pa; } dl__gjob;
+typedef struct dl__gjob { int64_t M, N, K, nj, nc; dl__mat A, B, C; int accumulate, mr, nr, avx, serial; dl__ukernel uk; const float *pa; } dl__gjob;
 #define DL__NC 256                    /* columns per task with threads (a multiple of every NR) */
 static void dl__gemm_task(void *arg, int64_t t) {
     const dl__gjob *g = (const dl__gjob *)arg;
@@ -2817,19 +2817,20 @@ static void dl__gemm_task(void *arg, int64_t t) {
 /* Splits C into tasks and runs them. Each C element is summed over K in the same KC order
    whatever block holds it, so the split (which may follow the thread count) never changes
    the bits. One thread: a task spans all of N, so A's block is packed once, not once per
-   DL__NC columns (4x fewer packs of a [64, K] weight against a 784-column image). */
+   DL__NC columns (4x fewer packs of a [64, K] weight against a 784-column image). serial:
+   called from inside a task (a conv's image chunk), never forks. */
 static void dl__gemm_run(const dl_ctx *ctx, dl__gjob *g) {
-    const int64_t mb = (g->M + DL__MC - 1) / DL__MC; int64_t nt, i;
+    const int64_t mb = (g->M + DL__MC - 1) / DL__MC; const int fork = ctx->pfor && !g->serial; int64_t nt, i;
     g->avx = ctx->isa == DL_ISA_AVX2 || ctx->isa == DL_ISA_AVX512;
-    g->nc = ctx->pfor ? DL__NC : (g->N + g->nr - 1) / g->nr * g->nr;
+    g->nc = fork ? DL__NC : (g->N + g->nr - 1) / g->nr * g->nr;
     g->nj = (g->N + g->nc - 1) / g->nc;
     nt = mb * g->nj;
-    if (!ctx->pfor || (double)g->M * (double)g->N * (double)g->K < 65536.0) for (i = 0; i < nt; i++) dl__gemm_task(g, i);  /* too small to fork */
+    if (!fork || (double)g->M * (double)g->N * (double)g->K < 65536.0) for (i = 0; i < nt; i++) dl__gemm_task(g, i);  /* too small to fork */
     else dl__parallel(ctx, nt, dl__gemm_task, g);
 }
 /* Tasks are C blocks fixed by the shapes alone, each summing over K in the same order, so
    the bits do not depend on how many threads run them. */
-static void dl__gemm_packed(const dl_ctx *ctx, int64_t M, int64_t N, int64_t K, dl__mat A, dl__mat B, dl__mat C,
+static void dl__gemm_packed(const dl_ctx *ctx, int serial, int64_t M, int64_t N, int64_t K, dl__mat A, dl__mat B, dl__mat C,
                             int accumulate, int mr, int nr, dl__ukernel uk) {
     dl__gjob g; int64_t i, j;
     /* C^T = B^T A^T instead (the same products, summed in the same order: the same bits) for a
@@ -2842,6 +2843,7 @@ static void dl__gemm_packed(const dl_ctx *ctx, int64_t M, int64_t N, int64_t K, 
     if (M == 0 || N == 0) return;
     if (K == 0) { if (!accumulate) for (i = 0; i < M; i++) for (j = 0; j < N; j++) C.p[i * C.rs + j * C.cs] = 0.0f; return; }
     g.M = M; g.N = N; g.K = K; g.A = A; g.B = B; g.C = C; g.accumulate = accumulate; g.mr = mr; g.nr = nr; g.uk = uk; g.pa = NULL;
+    g.serial = serial;
     dl__gemm_run(ctx, &g);
 }
 /* the micro-tile and kernel of the context's kernel set; 0 for the unpacked ones */
@@ -2858,11 +2860,14 @@ static int dl__isa_tile(const dl_ctx *ctx, int *mr, int *nr, dl__ukernel *uk) {
     default: (void)mr; (void)nr; (void)uk; return 0;
     }
 }
-static void dl__gemm_isa(const dl_ctx *ctx, int64_t M, int64_t N, int64_t K, dl__mat A, dl__mat B, dl__mat C, int accumulate) {
+static void dl__gemm_isa_ex(const dl_ctx *ctx, int serial, int64_t M, int64_t N, int64_t K, dl__mat A, dl__mat B, dl__mat C, int accumulate) {
     int mr, nr; dl__ukernel uk;
     if (ctx->isa == DL_ISA_REFERENCE) dl__gemm_ref(M, N, K, A, B, C, accumulate);
-    else if (dl__isa_tile(ctx, &mr, &nr, &uk)) dl__gemm_packed(ctx, M, N, K, A, B, C, accumulate, mr, nr, uk);
+    else if (dl__isa_tile(ctx, &mr, &nr, &uk)) dl__gemm_packed(ctx, serial, M, N, K, A, B, C, accumulate, mr, nr, uk);
     else dl__gemm(M, N, K, A, B, C, accumulate);
+}
+static void dl__gemm_isa(const dl_ctx *ctx, int64_t M, int64_t N, int64_t K, dl__mat A, dl__mat B, dl__mat C, int accumulate) {
+    dl__gemm_isa_ex(ctx, 0, M, N, K, A, B, C, accumulate);
 }
 /* An A used for many products (an RNN's W_hh at every time step) packed once into
    dl__gemm_prepack_floats() floats (an upper bound for every kernel set, so measure-mode
@@ -2882,13 +2887,17 @@ static void dl__gemm_prepack(const dl_ctx *ctx, int64_t M, int64_t K, dl__mat A,
         }
     }
 }
-static void dl__gemm_isa_pa(const dl_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *pa, dl__mat A, dl__mat B, dl__mat C, int accumulate) {
+static void dl__gemm_isa_pa_ex(const dl_ctx *ctx, int serial, int64_t M, int64_t N, int64_t K, const float *pa, dl__mat A, dl__mat B, dl__mat C, int accumulate) {
     dl__gjob g; int64_t i, j;
-    if (!pa || !dl__isa_tile(ctx, &g.mr, &g.nr, &g.uk)) { dl__gemm_isa(ctx, M, N, K, A, B, C, accumulate); return; }
+    if (!pa || !dl__isa_tile(ctx, &g.mr, &g.nr, &g.uk)) { dl__gemm_isa_ex(ctx, serial, M, N, K, A, B, C, accumulate); return; }
     if (M == 0 || N == 0) return;
     if (K == 0) { if (!accumulate) for (i = 0; i < M; i++) for (j = 0; j < N; j++) C.p[i * C.rs + j * C.cs] = 0.0f; return; }
     g.M = M; g.N = N; g.K = K; g.A.p = NULL; g.A.rs = g.A.cs = 0; g.B = B; g.C = C; g.accumulate = accumulate; g.pa = pa;
+    g.serial = serial;
     dl__gemm_run(ctx, &g);
+}
+static void dl__gemm_isa_pa(const dl_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *pa, dl__mat A, dl__mat B, dl__mat C, int accumulate) {
+    dl__gemm_isa_pa_ex(ctx, 0, M, N, K, pa, A, B, C, accumulate);
 }
 
 /* >>op-matmul  Y = op(A) op(B), batched over a leading dim (a 2-D side is shared).
@@ -5063,63 +5072,95 @@ static void dl__col2im(const dl__cgeo *q, const float *cols, float *img) {
         }
     }
 }
-/* scratch from the arena, in both modes alike: one cols matrix (none on the fast path),
-   then room for one group's weight packed for the GEMM (W_g or W_g^T, packed once per call
-   instead of once per image) */
-static float *dl__cg_scratch(dl_ctx *ctx, const dl__cgeo *q, float **pw, int *ok) {
-    int64_t kc = dl__cg_kc(q), p = q->OH * q->OW, og = q->O / q->g, np, a, b;
+/* The images of a conv pass are split into DL__CONV_CHUNKS fixed chunks (fewer for smaller
+   batches), run as tasks: each chunk has its own cols matrix and its own partial weight
+   gradient, the partials are added in chunk order after the tasks, and the GEMMs inside a
+   task never fork. The chunks depend on N alone, so the bits do not depend on the threads;
+   two threads each take half of the batch instead of splitting every small per-image GEMM. */
+#define DL__CONV_CHUNKS 2
+static int64_t dl__cg_nch(const dl__cgeo *q) { return q->N < DL__CONV_CHUNKS ? (q->N < 1 ? 1 : q->N) : DL__CONV_CHUNKS; }
+/* scratch from the arena, in both modes alike: a cols matrix per chunk (none on the fast
+   path), room for one group's weight packed for the GEMM (W_g or W_g^T, packed once per call
+   instead of once per image), and a partial dW_g per chunk */
+static float *dl__cg_scratch(dl_ctx *ctx, const dl__cgeo *q, float **pw, float **dwp, int *ok) {
+    int64_t kc = dl__cg_kc(q), p = q->OH * q->OW, og = q->O / q->g, nch = dl__cg_nch(q), np, a, b;
     float *cols = NULL;
-    *ok = 1; *pw = NULL;
+    *ok = 1; *pw = NULL; *dwp = NULL;
     a = dl__gemm_prepack_floats(og, kc); b = dl__gemm_prepack_floats(kc, og); np = a > b ? a : b;
     if (!dl__cg_fast(q)) {
-        if (kc > 0 && (p > (INT64_MAX / 8) / kc || (uint64_t)(kc * p) > (uint64_t)(SIZE_MAX / sizeof(float)))) {
+        if (kc > 0 && (p > (INT64_MAX / 8) / kc / nch || (uint64_t)(kc * p * nch) > (uint64_t)(SIZE_MAX / sizeof(float)))) {
             dl__fail0(ctx, DL_STATUS_OOM, "the im2col buffer would exceed the address space");
             *ok = 0; return NULL;
         }
-        cols = (float *)dl__alloc(ctx, (size_t)(kc * p) * sizeof(float), 0, ok);
+        cols = (float *)dl__alloc(ctx, (size_t)(kc * p * nch) * sizeof(float), 0, ok);
     }
     if (*ok) *pw = (float *)dl__alloc(ctx, (size_t)np * sizeof(float), 0, ok);
+    if (*ok) *dwp = (float *)dl__alloc(ctx, (size_t)(og * kc * nch) * sizeof(float), 0, ok);
     return cols;
 }
 static dl__mat dl__cg_mat(const float *p, int64_t rs) { dl__mat m; m.p = (float *)(uintptr_t)p; m.rs = rs; m.cs = 1; return m; }
-/* per group and image: colout_g (+)= W_g @ im2col(img_g) when colout; dw_g += colin_g @
-   im2col(img_g)^T when dw. One im2col serves both. acc: colout accumulates. Groups are
-   independent and each sum runs over images in order, so groups outermost (one packing of
-   W_g into pw for all images) gives the bits of images outermost. */
 static void dl__cg_fill_bias(float *y, const float *b, int64_t N, int64_t Ch, int64_t S);
-static void dl__cg_cols_pass(dl_ctx *ctx, const dl__cgeo *q, const float *img, const float *w, float *cols, float *pw,
-                             float *colout, int acc, const float *bias, const float *colin, float *dw) {
-    int64_t Cg = q->C / q->g, Og = q->O / q->g, kc = dl__cg_kc(q), P = q->OH * q->OW, HW = q->H * q->W, n, g;
-    int fast = dl__cg_fast(q);
-    for (g = 0; g < q->g; g++) {
-      if (colout) dl__gemm_prepack(ctx, Og, kc, dl__cg_mat(w + g * Og * kc, kc), pw);
-      for (n = 0; n < q->N; n++) {
-        const float *ig = img + (n * q->C + g * Cg) * HW; const float *cm;
-        if (fast) cm = ig; else { dl__im2col(q, ig, cols); cm = cols; }
-        if (colout && bias)   /* the bias written just before the GEMM adds to it: still in cache */
-            dl__cg_fill_bias(colout + (n * q->O + g * Og) * P, bias + g * Og, 1, Og, P);
-        if (colout)
-            dl__gemm_isa_pa(ctx, Og, P, kc, pw, dl__cg_mat(w + g * Og * kc, kc), dl__cg_mat(cm, P),
-                            dl__cg_mat(colout + (n * q->O + g * Og) * P, P), acc);
-        if (dw)
-            dl__gemm_isa(ctx, Og, kc, P, dl__cg_mat(colin + (n * q->O + g * Og) * P, P),
-                         dl__mat_t(dl__cg_mat(cm, P)), dl__cg_mat(dw + g * Og * kc, kc), 1);
-      }
+typedef struct dl__cgjob {
+    const dl_ctx *ctx; const dl__cgeo *q; int64_t g, nch; int acc;
+    const float *img, *w, *bias, *colin, *pw; float *cols, *colout, *dwp;
+} dl__cgjob;
+/* one chunk of images, group g: colout_g (+)= W_g @ im2col(img_g) when colout (pw: W_g
+   packed), the chunk's dW_g partial = sum of colin_g @ im2col(img_g)^T when dwp. One
+   im2col serves both. */
+static void dl__cg_cols_task(void *arg, int64_t t) {
+    const dl__cgjob *j = (const dl__cgjob *)arg; const dl__cgeo *q = j->q; const int64_t g = j->g;
+    const int64_t Cg = q->C / q->g, Og = q->O / q->g, kc = dl__cg_kc(q), P = q->OH * q->OW, HW = q->H * q->W;
+    const int64_t n0 = t * q->N / j->nch, n1 = (t + 1) * q->N / j->nch;
+    float *cols = j->cols ? j->cols + t * kc * P : NULL, *dwp = j->dwp ? j->dwp + t * Og * kc : NULL;
+    int64_t n;
+    for (n = n0; n < n1; n++) {
+        const float *ig = j->img + (n * q->C + g * Cg) * HW, *cm = ig;
+        if (cols) { dl__im2col(q, ig, cols); cm = cols; }
+        if (j->colout && j->bias)   /* the bias written just before the GEMM adds to it: still in cache */
+            dl__cg_fill_bias(j->colout + (n * q->O + g * Og) * P, j->bias + g * Og, 1, Og, P);
+        if (j->colout)
+            dl__gemm_isa_pa_ex(j->ctx, 1, Og, P, kc, j->pw, dl__cg_mat(j->w + g * Og * kc, kc), dl__cg_mat(cm, P),
+                               dl__cg_mat(j->colout + (n * q->O + g * Og) * P, P), j->acc);
+        if (dwp)
+            dl__gemm_isa_ex(j->ctx, 1, Og, kc, P, dl__cg_mat(j->colin + (n * q->O + g * Og) * P, P),
+                            dl__mat_t(dl__cg_mat(cm, P)), dl__cg_mat(dwp, kc), n > n0);
     }
 }
-/* per group and image: img_g += col2im(W_g^T @ colin_g), W_g^T packed once per group */
+/* per group, over the image chunks: colout (+)= W @ im2col(img) and/or dw += colin @
+   im2col(img)^T; acc: colout accumulates (onto the bias when bias) */
+static void dl__cg_cols_pass(dl_ctx *ctx, const dl__cgeo *q, const float *img, const float *w, float *cols, float *pw, float *dwp,
+                             float *colout, int acc, const float *bias, const float *colin, float *dw) {
+    const int64_t Og = q->O / q->g, kc = dl__cg_kc(q); int64_t t; dl__cgjob j;
+    j.ctx = ctx; j.q = q; j.nch = dl__cg_nch(q); j.acc = acc; j.img = img; j.w = w; j.bias = bias; j.colin = colin; j.pw = pw;
+    j.cols = dl__cg_fast(q) ? NULL : cols; j.colout = colout; j.dwp = dw ? dwp : NULL;
+    for (j.g = 0; j.g < q->g; j.g++) {
+        if (colout) dl__gemm_prepack(ctx, Og, kc, dl__cg_mat(w + j.g * Og * kc, kc), pw);
+        dl__parallel(ctx, j.nch, dl__cg_cols_task, &j);
+        if (dw) for (t = 0; t < j.nch; t++) if (t * q->N / j.nch < (t + 1) * q->N / j.nch) dl__vadd(dw + j.g * Og * kc, dwp + t * Og * kc, Og * kc);
+    }
+}
+/* one chunk of images, group g: img_g += col2im(W_g^T @ colin_g), pw: W_g^T packed */
+static void dl__cg_col2im_task(void *arg, int64_t t) {
+    const dl__cgjob *j = (const dl__cgjob *)arg; const dl__cgeo *q = j->q; const int64_t g = j->g;
+    const int64_t Cg = q->C / q->g, Og = q->O / q->g, kc = dl__cg_kc(q), P = q->OH * q->OW, HW = q->H * q->W;
+    const int64_t n0 = t * q->N / j->nch, n1 = (t + 1) * q->N / j->nch;
+    const dl__mat A = dl__mat_t(dl__cg_mat(j->w + g * Og * kc, kc));
+    float *cols = j->cols ? j->cols + t * kc * P : NULL; int64_t n;
+    for (n = n0; n < n1; n++) {
+        float *ig = j->colout + (n * q->C + g * Cg) * HW;
+        const dl__mat B = dl__cg_mat(j->colin + (n * q->O + g * Og) * P, P);
+        if (!cols) dl__gemm_isa_pa_ex(j->ctx, 1, kc, P, Og, j->pw, A, B, dl__cg_mat(ig, P), 1);
+        else { dl__gemm_isa_pa_ex(j->ctx, 1, kc, P, Og, j->pw, A, B, dl__cg_mat(cols, P), 0); dl__col2im(q, cols, ig); }
+    }
+}
+/* per group, over the image chunks: img += col2im(W^T @ colin), W_g^T packed once per group */
 static void dl__cg_col2im_pass(dl_ctx *ctx, const dl__cgeo *q, const float *colin, const float *w, float *cols, float *pw, float *img) {
-    int64_t Cg = q->C / q->g, Og = q->O / q->g, kc = dl__cg_kc(q), P = q->OH * q->OW, HW = q->H * q->W, n, g;
-    int fast = dl__cg_fast(q);
-    for (g = 0; g < q->g; g++) {
-        const dl__mat A = dl__mat_t(dl__cg_mat(w + g * Og * kc, kc));
-        dl__gemm_prepack(ctx, kc, Og, A, pw);
-        for (n = 0; n < q->N; n++) {
-            float *ig = img + (n * q->C + g * Cg) * HW;
-            const dl__mat B = dl__cg_mat(colin + (n * q->O + g * Og) * P, P);
-            if (fast) dl__gemm_isa_pa(ctx, kc, P, Og, pw, A, B, dl__cg_mat(ig, P), 1);
-            else { dl__gemm_isa_pa(ctx, kc, P, Og, pw, A, B, dl__cg_mat(cols, P), 0); dl__col2im(q, cols, ig); }
-        }
+    const int64_t Og = q->O / q->g, kc = dl__cg_kc(q); dl__cgjob j;
+    memset(&j, 0, sizeof j);
+    j.ctx = ctx; j.q = q; j.nch = dl__cg_nch(q); j.w = w; j.colin = colin; j.pw = pw; j.cols = dl__cg_fast(q) ? NULL : cols; j.colout = img;
+    for (j.g = 0; j.g < q->g; j.g++) {
+        dl__gemm_prepack(ctx, kc, Og, dl__mat_t(dl__cg_mat(w + j.g * Og * kc, kc)), pw);
+        dl__parallel(ctx, j.nch, dl__cg_col2im_task, &j);
     }
 }
 /* y[n, c, :] = b[c] (or 0), y viewed as [N, Ch, S] */
@@ -5271,17 +5312,17 @@ static int dl__conv_check(dl_ctx *ctx, dl_tensor *x, dl_tensor *w, dl_tensor *b,
 
 /* runs a validated conv2d (transposed 0) or conv_transpose2d (1) and records it */
 static dl_tensor *dl__conv_run(dl_ctx *ctx, int transposed, dl_tensor *x, dl_tensor *w, dl_tensor *b, const dl__cgeo *q) {
-    dl_tensor *y, *in[3]; dl_mark mk; float *cols, *pw; int ok; dl__node *nd;
+    dl_tensor *y, *in[3]; dl_mark mk; float *cols, *pw, *dwp; int ok; dl__node *nd;
     in[0] = dl__contig(ctx, x); in[1] = dl__contig(ctx, w); in[2] = b ? dl__contig(ctx, b) : NULL;
     y = transposed ? dl__new(ctx, dl_shape4(q->N, q->C, q->H, q->W), DL_F32, 1)
                    : dl__new(ctx, dl_shape4(q->N, q->O, q->OH, q->OW), DL_F32, 1);
     if (ctx->status) return &ctx->poison;
     mk = dl_ctx_mark(ctx);
-    cols = dl__cg_scratch(ctx, q, &pw, &ok);
+    cols = dl__cg_scratch(ctx, q, &pw, &dwp, &ok);
     if (ok && !ctx->nocomp) {
         const float *bias = in[2] ? in[2]->data : NULL;
         if (!transposed) {
-            dl__cg_cols_pass(ctx, q, in[0]->data, in[1]->data, cols, pw, y->data, bias != NULL, bias, NULL, NULL);
+            dl__cg_cols_pass(ctx, q, in[0]->data, in[1]->data, cols, pw, dwp, y->data, bias != NULL, bias, NULL, NULL);
         } else {
             dl__cg_fill_bias(y->data, bias, q->N, q->C, q->H * q->W);
             dl__cg_col2im_pass(ctx, q, in[0]->data, in[1]->data, cols, pw, y->data);
@@ -5297,15 +5338,15 @@ static dl_tensor *dl__conv_run(dl_ctx *ctx, int transposed, dl_tensor *x, dl_ten
 /* conv2d: y[n,o] = b[o] + sum_{c,i,j} w[o,c,i,j] x[n, g(o)*C/g + c, oh*sh - pt + i*dh, ow*sw - pl + j*dw]
    dx = col2im(W^T dy), dW += dy im2col(x)^T, db = sum_{n,h,w} dy                          */
 static void dl__bwd_conv2d(dl_ctx *ctx, dl__node *nd) {
-    dl__cgeo q; dl_mark mk; float *cols = NULL, *pw = NULL; int ok = 1;
+    dl__cgeo q; dl_mark mk; float *cols = NULL, *pw = NULL, *dwp = NULL; int ok = 1;
     float *gx = dl__ingrad(ctx, nd, 0), *gw = dl__ingrad(ctx, nd, 1), *gb = nd->nin > 2 ? dl__ingrad(ctx, nd, 2) : NULL;
     if (ctx->status) return;
     dl__cg_from_node(nd, 0, &q);
     mk = dl_ctx_mark(ctx);
-    if (dl__needs(nd, 0) || dl__needs(nd, 1)) cols = dl__cg_scratch(ctx, &q, &pw, &ok);
+    if (dl__needs(nd, 0) || dl__needs(nd, 1)) cols = dl__cg_scratch(ctx, &q, &pw, &dwp, &ok);
     if (ok && !ctx->nocomp) {
         const float *gy = nd->out->grad;
-        if (gw) dl__cg_cols_pass(ctx, &q, nd->in[0]->data, NULL, cols, pw, NULL, 0, NULL, gy, gw);
+        if (gw) dl__cg_cols_pass(ctx, &q, nd->in[0]->data, NULL, cols, pw, dwp, NULL, 0, NULL, gy, gw);
         if (gx) dl__cg_col2im_pass(ctx, &q, gy, nd->in[1]->data, cols, pw, gx);
         if (gb) dl__cg_bias_grad(gb, gy, q.N, q.O, q.OH * q.OW);
     }
@@ -5334,15 +5375,15 @@ DL__API dl_tensor *dl_conv1d(dl_ctx *ctx, dl_tensor *x, dl_tensor *w, dl_tensor 
 /* conv_transpose2d: the adjoint of conv2d in x: y = b + col2im(W^T x) (per group);
    dx = W im2col(dy), dW += x im2col(dy)^T, db = sum_{n,h,w} dy                          */
 static void dl__bwd_conv_transpose2d(dl_ctx *ctx, dl__node *nd) {
-    dl__cgeo q; dl_mark mk; float *cols = NULL, *pw = NULL; int ok = 1;
+    dl__cgeo q; dl_mark mk; float *cols = NULL, *pw = NULL, *dwp = NULL; int ok = 1;
     float *gx = dl__ingrad(ctx, nd, 0), *gw = dl__ingrad(ctx, nd, 1), *gb = nd->nin > 2 ? dl__ingrad(ctx, nd, 2) : NULL;
     if (ctx->status) return;
     dl__cg_from_node(nd, 1, &q);
     mk = dl_ctx_mark(ctx);
-    if (dl__needs(nd, 0) || dl__needs(nd, 1)) cols = dl__cg_scratch(ctx, &q, &pw, &ok);
+    if (dl__needs(nd, 0) || dl__needs(nd, 1)) cols = dl__cg_scratch(ctx, &q, &pw, &dwp, &ok);
     if (ok && !ctx->nocomp) {
         const float *gy = nd->out->grad;
-        if (gx || gw) dl__cg_cols_pass(ctx, &q, gy, nd->in[1]->data, cols, pw, gx, 1, NULL, gw ? nd->in[0]->data : NULL, gw);
+        if (gx || gw) dl__cg_cols_pass(ctx, &q, gy, nd->in[1]->data, cols, pw, dwp, gx, 1, NULL, gw ? nd->in[0]->data : NULL, gw);
         if (gb) dl__cg_bias_grad(gb, gy, q.N, q.C, q.H * q.W);
     }
     dl_ctx_rewind(ctx, mk);
