@@ -2309,6 +2309,16 @@ static void dl__row_binary_fwd(void *kp, int64_t n, const int64_t *off, const in
     dl__bin_k *k = (dl__bin_k *)kp; int64_t i;
     float *y = k->o + off[0]; const float *a = k->a + off[1], *b = k->b + off[2];
     int64_t sa = in[1], sb = in[2];
+#if defined(DL__X86_64)
+    if (sa == 1 && sb == 1 && (k->op == DL__OP_add || k->op == DL__OP_sub || k->op == DL__OP_mul)) {   /* SSE2, the same bits */
+        for (i = 0; i + 4 <= n; i += 4) {
+            const __m128 p = _mm_loadu_ps(a + i), q = _mm_loadu_ps(b + i);
+            _mm_storeu_ps(y + i, k->op == DL__OP_add ? _mm_add_ps(p, q) : k->op == DL__OP_sub ? _mm_sub_ps(p, q) : _mm_mul_ps(p, q));
+        }
+        for (; i < n; i++) y[i] = k->op == DL__OP_add ? a[i] + b[i] : k->op == DL__OP_sub ? a[i] - b[i] : a[i] * b[i];
+        return;
+    }
+#endif
     switch (k->op) {   /* one small switch over the six binary ops, per row not per element */
     case DL__OP_add: for (i = 0; i < n; i++) y[i] = a[i * sa] + b[i * sb]; break;
     case DL__OP_sub: for (i = 0; i < n; i++) y[i] = a[i * sa] - b[i * sb]; break;
@@ -2325,6 +2335,11 @@ static void dl__row_binary_bwd(void *kp, int64_t n, const int64_t *off, const in
     const float *g = k->g + off[0], *y = k->y + off[0], *a = k->a + off[1], *b = k->b + off[2];
     float *ga = k->ga ? k->ga + off[1] : NULL, *gb = k->gb ? k->gb + off[2] : NULL;
     int64_t sa = in[1], sb = in[2];
+    if (k->op == DL__OP_add && (!ga || sa == 1) && (!gb || sb == 1)) {   /* whole rows: vector adds, the same bits */
+        if (ga) dl__vadd(ga, g, n);
+        if (gb) dl__vadd(gb, g, n);
+        return;
+    }
     /* one loop per op (the switch runs once per row); ga/gb rows may be broadcast (stride 0) */
 #define DL__BIN_BWD(DA, DB) \
     for (i = 0; i < n; i++) { const float gi = g[i], p = a[i * sa], q = b[i * sb]; (void)p; (void)q; \
