@@ -2996,18 +2996,22 @@ static void dl__red_setup(dl__red *r, const dl_tensor *x, unsigned mask) {
     }
 }
 /* offsets of the reduced elements of output o: filled into offs[rcount] */
+/* offsets of a strided block in odometer order, a whole innermost row per odometer step */
+static void dl__block_offsets(int nd, const int64_t *shape, const int64_t *stride, int64_t count, int64_t base, int64_t *offs) {
+    dl__odo o; int64_t i = 0, j, L, s, off[1]; int64_t st[1][DL_MAX_DIMS]; int d;
+    if (nd == 0) { if (count) offs[0] = base; return; }
+    for (d = 0; d < nd; d++) st[0][d] = stride[d];
+    L = shape[nd - 1]; s = stride[nd - 1];
+    if (L <= 0) return;
+    off[0] = base; dl__odo_init(&o, nd - 1, shape);
+    while (i < count) { for (j = 0; j < L; j++) offs[i + j] = off[0] + j * s; i += L; dl__odo_next(&o, 1, off, st); }
+}
 static void dl__red_offsets(const dl__red *r, int64_t base, int64_t *offs) {
-    dl__odo o; int64_t i, off[1]; int64_t st[1][DL_MAX_DIMS]; int d;
-    for (d = 0; d < r->nr; d++) st[0][d] = r->rst[0][d];
-    off[0] = base; dl__odo_init(&o, r->nr, r->rshape);
-    for (i = 0; i < r->rcount; i++) { offs[i] = off[0]; dl__odo_next(&o, 1, off, st); }
+    dl__block_offsets(r->nr, r->rshape, r->rst[0], r->rcount, base, offs);
 }
 /* base offsets of every output element, in output order */
 static void dl__red_bases(const dl__red *r, int64_t *bases) {
-    dl__odo o; int64_t i, off[1] = {0}; int64_t st[1][DL_MAX_DIMS]; int d;
-    for (d = 0; d < r->nk; d++) st[0][d] = r->kst[0][d];
-    dl__odo_init(&o, r->nk, r->kshape);
-    for (i = 0; i < r->kcount; i++) { bases[i] = off[0]; dl__odo_next(&o, 1, off, st); }
+    dl__block_offsets(r->nk, r->kshape, r->kst[0], r->kcount, 0, bases);
 }
 enum { DL__R_SUM, DL__R_MEAN, DL__R_MAX, DL__R_VAR, DL__R_LSE };
 /* one output element of each reduction */
