@@ -2787,14 +2787,13 @@ static void dl__pack_b(const dl__mat *B, int64_t N, int64_t j0, int64_t k0, int6
     }
 }
 /* one task: the C block rows [i0, i0+mc) x columns [j0, j0+nc), over all of K */
-typedef struct dl__gjob { int64_t M, N, K, nj, nc; dl__mat A, B, C; int accumulate, mr, nr, avx, serial; dl__ukernel uk; const float *pa; } dl__gjob;
+typedef struct dl__gjob { int64_t M, N, K, nj, nc, mc; dl__mat A, B, C; int accumulate, mr, nr, avx, serial; dl__ukernel uk; const float *pa; } dl__gjob;
 #define DL__NC 256                    /* columns per task with threads (a multiple of every NR) */
-static void dl__gemm_task(void *arg, int64_t t) {
-    const dl__gjob *g = (const dl__gjob *)arg;
-    float ap[DL__MC * DL__KC], bp[DL__KC * DL__NR_MAX], tile[8 * DL__NR_MAX];
+static void dl__gemm_block(const dl__gjob *g, int64_t t, float *ap) {
+    float bp[DL__KC * DL__NR_MAX], tile[8 * DL__NR_MAX];
     const int mr = g->mr, nr = g->nr;
-    const int64_t i0 = (t / g->nj) * DL__MC, jb = (t % g->nj) * g->nc;
-    const int64_t mc = g->M - i0 < DL__MC ? g->M - i0 : DL__MC, mcr = (mc + mr - 1) / mr * mr;
+    const int64_t i0 = (t / g->nj) * g->mc, jb = (t % g->nj) * g->nc;
+    const int64_t mc = g->M - i0 < g->mc ? g->M - i0 : g->mc, mcr = (mc + mr - 1) / mr * mr;
     const int64_t jend = g->N - jb < g->nc ? g->N : jb + g->nc;
     const dl__mat C = g->C;
     int64_t k0, j0, i;
@@ -2829,17 +2828,27 @@ static void dl__gemm_task(void *arg, int64_t t) {
         }
     }
 }
+/* tasks: row blocks of DL__MC (A's block, ~72 KiB, on the stack of whichever thread runs
+   the task); without threads, blocks of up to DL__MC_WIDE rows (~144 KiB on the caller's
+   stack), so each packed B panel serves twice the rows (a [128, K] batch packs B once, not
+   twice) */
+#define DL__MC_WIDE 144               /* a multiple of every MR, too                          */
+static void dl__gemm_task(void *arg, int64_t t) { float ap[DL__MC * DL__KC]; dl__gemm_block((const dl__gjob *)arg, t, ap); }
+static void dl__gemm_task_wide(void *arg, int64_t t) { float ap[DL__MC_WIDE * DL__KC]; dl__gemm_block((const dl__gjob *)arg, t, ap); }
 /* Splits C into tasks and runs them. Each C element is summed over K in the same KC order
    whatever block holds it, so the split (which may follow the thread count) never changes
    the bits. One thread: a task spans all of N, so A's block is packed once, not once per
    DL__NC columns (4x fewer packs of a [64, K] weight against a 784-column image). serial:
    called from inside a task (a conv's image chunk), never forks. */
 static void dl__gemm_run(const dl_ctx *ctx, dl__gjob *g) {
-    const int64_t mb = (g->M + DL__MC - 1) / DL__MC; const int fork = ctx->pfor && !g->serial; int64_t nt, i;
+    const int fork = ctx->pfor && !g->serial; const int64_t mrows = (g->M + g->mr - 1) / g->mr * g->mr; int64_t nt, i, mb;
     g->avx = ctx->isa == DL_ISA_AVX2 || ctx->isa == DL_ISA_AVX512;
     g->nc = fork ? DL__NC : (g->N + g->nr - 1) / g->nr * g->nr;
     g->nj = (g->N + g->nc - 1) / g->nc;
+    g->mc = ctx->pfor ? DL__MC : (mrows < DL__MC_WIDE ? mrows : DL__MC_WIDE);
+    mb = (g->M + g->mc - 1) / g->mc;
     nt = mb * g->nj;
+    if (!ctx->pfor) { for (i = 0; i < nt; i++) dl__gemm_task_wide(g, i); return; }
     if (!fork || (double)g->M * (double)g->N * (double)g->K < 65536.0) for (i = 0; i < nt; i++) dl__gemm_task(g, i);  /* too small to fork */
     else dl__parallel(ctx, nt, dl__gemm_task, g);
 }
