@@ -1260,7 +1260,7 @@ static void dl__pool_start(dl_ctx *ctx, int threads) {
     if (pthread_cond_init(&p->work, NULL)) { pthread_mutex_destroy(&p->mu); return; }
     if (pthread_cond_init(&p->done, NULL)) { pthread_cond_destroy(&p->work); pthread_mutex_destroy(&p->mu); return; }
     pthread_attr_init(&at);
-    pthread_attr_setstacksize(&at, (size_t)4 << 20);   /* the packed GEMM keeps ~100 KiB on the stack */
+    pthread_attr_setstacksize(&at, (size_t)4 << 20);   /* the packed GEMM keeps ~110 KiB on the stack */
     for (i = 0; i < threads - 1; i++)
         if (pthread_create(&p->th[i], &at, dl__pool_worker, p)) break;
     pthread_attr_destroy(&at);
@@ -2620,9 +2620,11 @@ static void dl__gemm(int64_t M, int64_t N, int64_t K, dl__mat A, dl__mat B, dl__
    >>gemm-packed  The SIMD GEMM (BLIS's loop order): for each KC slice of K and each MC
    block of rows, A's block is packed into MR-row micro-panels (in L2); for each NR-column
    micro-panel of B, packed on the fly (in L1), the micro-kernel of the ISA computes every
-   MR x NR tile of the block in registers. Buffers are on the stack (about 100 KiB), so no
-   heap and measure mode stays exact. Edge tiles go through a small local tile. A C stored
-   column-major (cs == 1 fails, rs == 1) is computed as C^T = B^T A^T. Each ISA's micro-kernel
+   MR x NR tile of the block in registers. Buffers are on the stack (about 110 KiB in a
+   thread's task, about 180 KiB on the caller's thread when the context has no threads), so
+   no heap and measure mode stays exact. Edge tiles go through a small local tile. A C stored
+   column-major (cs == 1 fails, rs == 1) is computed as C^T = B^T A^T, and so is a small C
+   narrower than one NR panel when that pads fewer lanes. Each ISA's micro-kernel
    is one function; the tests compare every available one with dl__gemm_ref.
    ====================================================================================== */
 #define DL__KC 256
