@@ -2856,9 +2856,18 @@ static void dl__gemm_run(const dl_ctx *ctx, dl__gjob *g) {
     const int fork = ctx->pfor && !g->serial; const int64_t mrows = (g->M + g->mr - 1) / g->mr * g->mr; int64_t nt, i, mb;
     g->avx = ctx->isa == DL_ISA_AVX2 || ctx->isa == DL_ISA_AVX512;
     g->nc = fork ? DL__NC : (g->N + g->nr - 1) / g->nr * g->nr;
-    g->nj = (g->N + g->nc - 1) / g->nc;
     g->mc = ctx->pfor ? DL__MC : (mrows < DL__MC_WIDE ? mrows : DL__MC_WIDE);
     mb = (g->M + g->mc - 1) / g->mc;
+    if (fork) {   /* too few blocks for the threads (x [64, 12544] W^T: one row block, N = 128):
+                     narrower column blocks, down to one panel */
+        const int th = dl_ctx_threads(ctx); const int64_t want = 2 * (th > 0 ? th : 4);
+        if (mb * ((g->N + g->nc - 1) / g->nc) < want) {
+            const int64_t per = (want + mb - 1) / mb, cols = (g->N + per - 1) / per;
+            g->nc = (cols + g->nr - 1) / g->nr * g->nr;
+            if (g->nc > DL__NC) g->nc = DL__NC;
+        }
+    }
+    g->nj = (g->N + g->nc - 1) / g->nc;
     nt = mb * g->nj;
     if (!ctx->pfor) { for (i = 0; i < nt; i++) dl__gemm_task_wide(g, i); return; }
     if (!fork || (double)g->M * (double)g->N * (double)g->K < 65536.0) for (i = 0; i < nt; i++) dl__gemm_task(g, i);  /* too small to fork */
