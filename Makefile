@@ -42,13 +42,15 @@ $(EXAMPLES): build/%: examples/%.c dl.h examples/fashion_mnist.h
 	@mkdir -p build
 	$(CC) $(CFLAGS) $(WARN) -I. $< -o $@ -lm
 
-# bench/gemm.c needs OpenBLAS (libopenblas-dev); its OPENBLAS_* overrides are unset for the
+# bench/gemm.c needs OpenBLAS (libopenblas-dev), and adds oneDNN when libdnnl-dev is installed; its
+# OPENBLAS_* overrides are unset, OMP_NUM_THREADS=1 (oneDNN's threads), for the
 # benchmark alone (WORKLOADS.md). QUICK=1 make bench: a ~2-minute smoke run of the workloads.
+ONEDNN = $(shell [ -f /usr/include/dnnl.h ] && echo "-DBENCH_ONEDNN -ldnnl")
 bench:
 	@mkdir -p build
-	$(CC) -O2 -march=native -I. bench/gemm.c -o build/bench_gemm -lopenblas -lm -pthread
+	$(CC) -O2 -march=native -I. bench/gemm.c -o build/bench_gemm -lopenblas $(ONEDNN) -lm -pthread
 	$(CC) -O2 -march=native -pthread -I. bench/workloads.c -o build/bench_workloads -lm
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ./build/bench_gemm
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 ./build/bench_gemm
 	CC="$(CC)" bash bench/run_workloads.sh
 
 NVCC ?= $(shell command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc)
