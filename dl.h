@@ -2489,9 +2489,9 @@ DL__AVX DL__VINL __m256 dl__tanh8(__m256 x) {
     p = _mm256_fmadd_ps(p, u, DL__S8(DL__VM_T7));
     p = _mm256_fmadd_ps(p, u, DL__S8(DL__VM_T5));
     p = _mm256_fmadd_ps(p, u, DL__S8(DL__VM_T3));
-    p = _mm256_fmadd_ps(_mm256_mul_ps(x, u), p, x);
-    t = _mm256_or_ps(_mm256_div_ps(_mm256_sub_ps(DL__S8(1.0f), e), _mm256_add_ps(DL__S8(1.0f), e)), sgn);
-    return _mm256_blendv_ps(t, p, _mm256_cmp_ps(a, DL__S8(0.5f), _CMP_LT_OQ));
+    p = _mm256_fmadd_ps(_mm256_mul_ps(a, u), p, a);
+    t = _mm256_div_ps(_mm256_sub_ps(DL__S8(1.0f), e), _mm256_add_ps(DL__S8(1.0f), e));
+    return _mm256_or_ps(_mm256_blendv_ps(t, p, _mm256_cmp_ps(a, DL__S8(0.5f), _CMP_LT_OQ)), sgn);   /* |x| first: tanh(-0) = -0 */
 }
 DL__AVX DL__VINL __m256 dl__softplus8(__m256 x) {
     const __m256 e = dl__exp8(_mm256_or_ps(x, DL__S8(-0.0f)));
@@ -2552,9 +2552,9 @@ DL__VINL __m128 dl__tanh4(__m128 x) {
     p = _mm_add_ps(_mm_mul_ps(p, u), DL__S4(DL__VM_T7));
     p = _mm_add_ps(_mm_mul_ps(p, u), DL__S4(DL__VM_T5));
     p = _mm_add_ps(_mm_mul_ps(p, u), DL__S4(DL__VM_T3));
-    p = _mm_add_ps(_mm_mul_ps(_mm_mul_ps(x, u), p), x);
-    t = _mm_or_ps(_mm_div_ps(_mm_sub_ps(DL__S4(1.0f), e), _mm_add_ps(DL__S4(1.0f), e)), sgn);
-    return dl__sel4(_mm_cmplt_ps(a, DL__S4(0.5f)), p, t);
+    p = _mm_add_ps(_mm_mul_ps(_mm_mul_ps(a, u), p), a);
+    t = _mm_div_ps(_mm_sub_ps(DL__S4(1.0f), e), _mm_add_ps(DL__S4(1.0f), e));
+    return _mm_or_ps(dl__sel4(_mm_cmplt_ps(a, DL__S4(0.5f)), p, t), sgn);
 }
 DL__VINL __m128 dl__softplus4(__m128 x) {
     const __m128 e = dl__exp4(_mm_or_ps(x, DL__S4(-0.0f)));
@@ -2618,10 +2618,9 @@ DL__VINL float32x4_t dl__tanh4n(float32x4_t x) {
     p = vfmaq_f32(DL__N4(DL__VM_T7), p, u);
     p = vfmaq_f32(DL__N4(DL__VM_T5), p, u);
     p = vfmaq_f32(DL__N4(DL__VM_T3), p, u);
-    p = vfmaq_f32(x, vmulq_f32(x, u), p);
+    p = vfmaq_f32(a, vmulq_f32(a, u), p);
     t = vdivq_f32(vsubq_f32(DL__N4(1.0f), e), vaddq_f32(DL__N4(1.0f), e));
-    t = vbslq_f32(vdupq_n_u32(0x80000000u), x, t);   /* x's sign on t */
-    return vbslq_f32(vcltq_f32(a, DL__N4(0.5f)), p, t);
+    return vbslq_f32(vdupq_n_u32(0x80000000u), x, vbslq_f32(vcltq_f32(a, DL__N4(0.5f)), p, t));   /* x's sign on |result| */
 }
 DL__VINL float32x4_t dl__softplus4n(float32x4_t x) {
     const float32x4_t e = dl__exp4n(dl__nabs4n(x));
