@@ -18,6 +18,7 @@
 #include "test_rbm.c"
 #include "test_gen_ae.c"
 #include "test_gan.c"
+#include "test_vmath.c"
 
 int main(int argc, char **argv) {
     if (argc > 1) t_filter = argv[1];
@@ -35,6 +36,7 @@ int main(int argc, char **argv) {
     suite_rbm();
     suite_gen_ae();
     suite_gan();
+    suite_vmath();
     printf("%d passed, %d failed\n", t_passed, t_failed);
     return t_failed ? 1 : 0;
 }
