@@ -2747,6 +2747,67 @@ static int dl__vm_of_op(int op) {   /* the unary ops with a vector kernel (>>vma
 }
 typedef void (*dl__ufwd)(int64_t n, const float *x, float *y, float p0, float p1);
 typedef void (*dl__udx)(int64_t n, const float *x, const float *y, const float *g, float *gx, float p0, float p1);
+/* The elementwise unary ops run in chunks of DL__EW_CHUNK elements, as pool tasks when the
+   context has threads and the tensor spans several chunks (elementwise: the same bits for
+   any split). relu has an SSE2 / NEON loop (max(x, 0) and a compare mask give exactly the C
+   loop's values, NaN and -0 included); DL_ISA_REFERENCE keeps every C loop. */
+#define DL__EW_CHUNK 32768
+typedef struct dl__ujob {
+    int op, vf, lv; dl__ufwd f; dl__udx dx; float p0, p1; int64_t n;
+    const float *x, *y, *g; float *out;          /* forward: out = y; backward: out = gx */
+} dl__ujob;
+static void dl__relu_fwd_v(int64_t n, const float *x, float *y) {
+    int64_t i = 0;
+#if defined(DL__X86_64)
+    const __m128 z = _mm_setzero_ps();
+    for (; i + 8 <= n; i += 8) { _mm_storeu_ps(y + i, _mm_max_ps(_mm_loadu_ps(x + i), z)); _mm_storeu_ps(y + i + 4, _mm_max_ps(_mm_loadu_ps(x + i + 4), z)); }
+#elif defined(DL__NEON64)
+    const float32x4_t z = vdupq_n_f32(0.0f);
+    for (; i + 4 <= n; i += 4) { const float32x4_t v = vld1q_f32(x + i); vst1q_f32(y + i, vbslq_f32(vcgtq_f32(v, z), v, z)); }
+#endif
+    for (; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+static void dl__relu_dx_v(int64_t n, const float *x, const float *g, float *gx) {
+    int64_t i = 0;
+#if defined(DL__X86_64)
+    const __m128 z = _mm_setzero_ps();
+    for (; i + 4 <= n; i += 4)
+        _mm_storeu_ps(gx + i, _mm_add_ps(_mm_loadu_ps(gx + i), _mm_and_ps(_mm_cmpgt_ps(_mm_loadu_ps(x + i), z), _mm_loadu_ps(g + i))));
+#elif defined(DL__NEON64)
+    const float32x4_t z = vdupq_n_f32(0.0f);
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(gx + i, vaddq_f32(vld1q_f32(gx + i), vbslq_f32(vcgtq_f32(vld1q_f32(x + i), z), vld1q_f32(g + i), z)));
+#endif
+    for (; i < n; i++) gx[i] += x[i] > 0.0f ? g[i] : 0.0f;
+}
+static void dl__unary_fwd_task(void *arg, int64_t t) {
+    const dl__ujob *j = (const dl__ujob *)arg;
+    const int64_t lo = t * DL__EW_CHUNK, m = j->n - lo < DL__EW_CHUNK ? j->n - lo : DL__EW_CHUNK;
+    if (j->op == DL__OP_relu && j->lv != DL__VL_SCALAR) dl__relu_fwd_v(m, j->x + lo, j->out + lo);
+    else if (j->vf >= 0 && j->lv != DL__VL_SCALAR) dl__vmath(j->lv, j->vf, m, j->x + lo, j->out + lo);
+    else j->f(m, j->x + lo, j->out + lo, j->p0, j->p1);
+}
+static void dl__unary_bwd_task(void *arg, int64_t t) {
+    const dl__ujob *j = (const dl__ujob *)arg;
+    const int64_t lo = t * DL__EW_CHUNK, n = j->n - lo < DL__EW_CHUNK ? j->n - lo : DL__EW_CHUNK;
+    const float *x = j->x + lo, *g = j->g + lo; float *gx = j->out + lo;
+    if (j->op == DL__OP_relu && j->lv != DL__VL_SCALAR) { dl__relu_dx_v(n, x, g, gx); return; }
+    if (j->lv != DL__VL_SCALAR && (j->op == DL__OP_softplus || j->op == DL__OP_log_sigmoid)) {   /* g sigmoid(+-x) */
+        float s[256]; int64_t i, i0;
+        for (i0 = 0; i0 < n; i0 += 256) {
+            const int64_t m = n - i0 < 256 ? n - i0 : 256;
+            dl__vmath(j->lv, j->op == DL__OP_softplus ? DL__VM_SIGMOID : DL__VM_NSIGMOID, m, x + i0, s);
+            for (i = 0; i < m; i++) gx[i0 + i] += g[i0 + i] * s[i];
+        }
+        return;
+    }
+    j->dx(n, x, j->y + lo, g, gx, j->p0, j->p1);
+}
+static void dl__ew_run(const dl_ctx *ctx, int64_t n, void (*task)(void *, int64_t), void *job) {
+    const int64_t nt = (n + DL__EW_CHUNK - 1) / DL__EW_CHUNK; int64_t t;
+    if (ctx->pfor && nt > 1) dl__parallel(ctx, nt, task, job);
+    else for (t = 0; t < nt; t++) task(job, t);
+}
 static dl_tensor *dl__unary(dl_ctx *ctx, int op, dl_tensor *x, float p0, float p1, dl__ufwd f) {
     dl_tensor *y; dl__node *nd;
     ctx->op = dl__op_name(op);
@@ -2755,27 +2816,22 @@ static dl_tensor *dl__unary(dl_ctx *ctx, int op, dl_tensor *x, float p0, float p
     y = dl__new(ctx, dl_shape_of(x), DL_F32, 1);
     if (ctx->status) return &ctx->poison;
     if (!ctx->nocomp) {
-        const int vf = dl__vm_of_op(op), lv = dl__vm_level(ctx);
-        if (vf >= 0 && lv != DL__VL_SCALAR) dl__vmath(lv, vf, x->numel, x->data, y->data);
-        else f(x->numel, x->data, y->data, p0, p1);
+        dl__ujob j; memset(&j, 0, sizeof j);
+        j.op = op; j.vf = dl__vm_of_op(op); j.lv = dl__vm_level(ctx); j.f = f; j.p0 = p0; j.p1 = p1;
+        j.n = x->numel; j.x = x->data; j.out = y->data;
+        dl__ew_run(ctx, j.n, dl__unary_fwd_task, &j);
     }
     nd = dl__record(ctx, op, y, &x, 1);
     if (nd) { nd->farg[0] = p0; nd->farg[1] = p1; }
     return dl__done(ctx, y);
 }
 static void dl__unary_bwd(dl_ctx *ctx, dl__node *nd, dl__udx dx) {
-    float *gx = dl__ingrad(ctx, nd, 0); const int lv = dl__vm_level(ctx);
+    float *gx = dl__ingrad(ctx, nd, 0); dl__ujob j;
     if (!gx || ctx->measure) return;
-    if (lv != DL__VL_SCALAR && (nd->op == DL__OP_softplus || nd->op == DL__OP_log_sigmoid)) {   /* g sigmoid(+-x) */
-        const float *x = nd->in[0]->data, *g = nd->out->grad; float s[256]; int64_t i, i0, n = nd->out->numel;
-        for (i0 = 0; i0 < n; i0 += 256) {
-            const int64_t m = n - i0 < 256 ? n - i0 : 256;
-            dl__vmath(lv, nd->op == DL__OP_softplus ? DL__VM_SIGMOID : DL__VM_NSIGMOID, m, x + i0, s);
-            for (i = 0; i < m; i++) gx[i0 + i] += g[i0 + i] * s[i];
-        }
-        return;
-    }
-    dx(nd->out->numel, nd->in[0]->data, nd->out->data, nd->out->grad, gx, nd->farg[0], nd->farg[1]);
+    memset(&j, 0, sizeof j);
+    j.op = nd->op; j.lv = dl__vm_level(ctx); j.dx = dx; j.p0 = nd->farg[0]; j.p1 = nd->farg[1];
+    j.n = nd->out->numel; j.x = nd->in[0]->data; j.y = nd->out->data; j.g = nd->out->grad; j.out = gx;
+    dl__ew_run(ctx, j.n, dl__unary_bwd_task, &j);
 }
 #define DL__UNARY_KERNELS(name, FWD, DX) \
     static void dl__fwd_##name(int64_t n, const float *X, float *Y, float p0, float p1) { \

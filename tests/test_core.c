@@ -415,6 +415,54 @@ static void reverse_for(void *user, int64_t n, void (*task)(void *arg, int64_t i
     ++*calls;
     for (i = n - 1; i >= 0; i--) task(arg, i);
 }
+/* the elementwise unary ops in chunks (DL__EW_CHUNK, tasks with threads) and relu's vector
+   loop: 1 and 2 threads give the same bits, and relu's vector loop gives DL_ISA_REFERENCE's
+   bits (NaN, -0, +-inf, a scalar tail); sizes span several chunks plus a tail */
+static void test_unary_chunks(void) {
+    enum { N = 3 * 32768 + 37 };
+    float *res[3][4]; int v, k; int64_t i;
+    float *xs = (float *)malloc(sizeof(float) * N);
+    for (i = 0; i < N; i++) xs[i] = (float)((i * 7919) % 2001 - 1000) / 250.0f;
+    xs[3] = NAN; xs[10] = -0.0f; xs[11] = 0.0f; xs[12] = INFINITY; xs[13] = -INFINITY; xs[N - 1] = NAN; xs[N - 2] = -0.0f;
+    T_BEGIN("unary ops in chunks: 1 and 2 threads the same bits; relu's vector loop equals DL_ISA_REFERENCE (NaN, -0, inf, tails)");
+    for (v = 0; v < 3; v++) {
+        dl_ctx_desc d; dl_ctx *cx; dl_tensor *x, *y[3], *loss;
+        memset(&d, 0, sizeof d); d.memory_size = (size_t)16 << 20; d.threads = v == 1 ? 2 : 1; d.isa = v == 2 ? DL_ISA_REFERENCE : DL_ISA_AUTO;
+        cx = dl_ctx_init(&d);
+        x = dl_from_data(cx, dl_shape1(N), xs); dl_requires_grad(cx, x, 1);
+        y[0] = dl_relu(cx, x); y[1] = dl_tanh(cx, x); y[2] = dl_softplus(cx, x);
+        loss = dl_sum_all(cx, dl_add(cx, dl_add(cx, dl_mul_scalar(cx, y[0], 3.0f), dl_mul_scalar(cx, y[1], 5.0f)), dl_mul_scalar(cx, y[2], 7.0f)));
+        dl_backward(cx, loss);
+        T_EXPECT(dl_ctx_status(cx) == DL_STATUS_OK, "%s", dl_ctx_message(cx));
+        for (k = 0; k < 3; k++) { res[v][k] = (float *)malloc(sizeof(float) * N); dl_copy_to(y[k], res[v][k]); }
+        res[v][3] = (float *)malloc(sizeof(float) * N);
+        for (i = 0; i < N; i++) res[v][3][i] = dl_grad_get(x, i);
+        dl_ctx_free(cx);
+    }
+    for (k = 0; k < 4; k++) T_EXPECT(memcmp(res[0][k], res[1][k], sizeof(float) * N) == 0, "output %d differs between 1 and 2 threads", k);
+    T_EXPECT(memcmp(res[0][0], res[2][0], sizeof(float) * N) == 0, "relu differs from the reference loop");
+    T_EXPECT(res[0][0][3] == 0.0f && res[0][0][12] == INFINITY && !signbit(res[0][0][10]), "relu(NaN) = 0, relu(inf) = inf, relu(-0) = +0");
+    {   /* relu's gradient alone: the reference context's x-gradient minus the other ops' parts is not
+           exact, so compare a relu-only graph's gradient */
+        float *g2[2]; int w;
+        for (w = 0; w < 2; w++) {
+            dl_ctx_desc d; dl_ctx *cx; dl_tensor *x;
+            memset(&d, 0, sizeof d); d.memory_size = (size_t)8 << 20; d.isa = w ? DL_ISA_REFERENCE : DL_ISA_AUTO;
+            cx = dl_ctx_init(&d);
+            x = dl_from_data(cx, dl_shape1(N), xs); dl_requires_grad(cx, x, 1);
+            dl_backward(cx, dl_sum_all(cx, dl_mul(cx, dl_relu(cx, x), dl_detach(cx, x))));
+            g2[w] = (float *)malloc(sizeof(float) * N);
+            for (i = 0; i < N; i++) g2[w][i] = dl_grad_get(x, i);
+            dl_ctx_free(cx);
+        }
+        T_EXPECT(memcmp(g2[0], g2[1], sizeof(float) * N) == 0, "relu's gradient differs from the reference loop");
+        free(g2[0]); free(g2[1]);
+    }
+    T_END();
+    for (v = 0; v < 3; v++) for (k = 0; k < 4; k++) free(res[v][k]);
+    free(xs);
+}
+
 static void test_threads_bits(void) {
     enum { RUNS = 4 };
     float *res[RUNS]; int64_t nres = 0; int v, calls = 0;
@@ -530,6 +578,7 @@ static void suite_core(void) {
     test_sharing();
     test_isa_paths();
     test_threads_bits();
+    test_unary_chunks();
     test_optim_isa_bits();
     test_arena();
     test_measure();
