@@ -3069,24 +3069,61 @@ static void dl__uk_neon(int64_t kc, const float *a, const float *b, float *c, in
 
 /* A rows [i0, i0+mc) x k [k0, k0+kc) into MR-row micro-panels: panel p holds, for each k,
    MR values a(i0 + p*MR + r, k), rows past M as zeros */
-static void dl__pack_a(const dl__mat *A, int64_t M, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, float *dst) {
-    int64_t p, k; int r;
-    for (p = 0; p < mc; p += mr) {
-        if (A->rs == 1 && i0 + p + mr <= M) {       /* A stored column-major: MR values per k are adjacent */
-            const float *s = A->p + (i0 + p) + k0 * A->cs; float *d = dst + p * kc;
 #if defined(DL__X86_64)
-            if (mr == 6) {   /* 4 + 2 floats per k, inline (a memcpy call per 24 bytes was 5% of W4) */
-                for (k = 0; k < kc; k++) {
-                    const float *sk = s + k * A->cs; float *dk = d + k * 6;
-                    _mm_storeu_ps(dk, _mm_loadu_ps(sk));
-                    _mm_storel_pi((__m64 *)(void *)(dk + 4), _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(const void *)(sk + 4)));
-                }
-                continue;
-            }
+/* one 6-row panel of a row-major A: 8 k at a time, the 6 rows (and 2 zero rows) transposed
+   in registers; each store writes 8 floats of which the last 2 are overwritten by the next
+   k, so the loop stops 8 k short of the end (those go one by one) */
+__attribute__((target("avx2,fma")))
+static int64_t dl__pack_a6_avx(const float *s, int64_t rs, int64_t kc, float *d) {
+    int64_t k;
+    for (k = 0; k + 16 <= kc; k += 8) {
+        const float *p = s + k; const __m256 z = _mm256_setzero_ps();
+        __m256 r0 = _mm256_loadu_ps(p), r1 = _mm256_loadu_ps(p + rs), r2 = _mm256_loadu_ps(p + 2 * rs), r3 = _mm256_loadu_ps(p + 3 * rs);
+        __m256 r4 = _mm256_loadu_ps(p + 4 * rs), r5 = _mm256_loadu_ps(p + 5 * rs);
+        __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+        __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5), t6 = z, t7 = z;
+        __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE), u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+        __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE), u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+        float *o = d + k * 6;
+        _mm256_storeu_ps(o, _mm256_permute2f128_ps(u0, u4, 0x20)); _mm256_storeu_ps(o + 6, _mm256_permute2f128_ps(u1, u5, 0x20));
+        _mm256_storeu_ps(o + 12, _mm256_permute2f128_ps(u2, u6, 0x20)); _mm256_storeu_ps(o + 18, _mm256_permute2f128_ps(u3, u7, 0x20));
+        _mm256_storeu_ps(o + 24, _mm256_permute2f128_ps(u0, u4, 0x31)); _mm256_storeu_ps(o + 30, _mm256_permute2f128_ps(u1, u5, 0x31));
+        _mm256_storeu_ps(o + 36, _mm256_permute2f128_ps(u2, u6, 0x31)); _mm256_storeu_ps(o + 42, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+    return k;
+}
 #endif
-            for (k = 0; k < kc; k++) dl__vcopy(d + k * mr, s + k * A->cs, mr);
-            continue;
+/* copies mr floats (inline moves for the usual 4, 6 and 8) */
+static void dl__copy_mr(float *d, const float *s, int mr) {
+#if defined(DL__X86_64)
+    if (mr == 6) { _mm_storeu_ps(d, _mm_loadu_ps(s)); _mm_storel_pi((__m64 *)(void *)(d + 4), _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(const void *)(s + 4))); return; }
+    if (mr == 8) { _mm_storeu_ps(d, _mm_loadu_ps(s)); _mm_storeu_ps(d + 4, _mm_loadu_ps(s + 4)); return; }
+    if (mr == 4) { _mm_storeu_ps(d, _mm_loadu_ps(s)); return; }
+#elif defined(DL__NEON64)
+    if (mr == 8) { vst1q_f32(d, vld1q_f32(s)); vst1q_f32(d + 4, vld1q_f32(s + 4)); return; }
+#endif
+    { int r; for (r = 0; r < mr; r++) d[r] = s[r]; }
+}
+static void dl__pack_a(const dl__mat *A, int64_t M, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, int avx, float *dst) {
+    int64_t p = 0, k, pf = 0; int r;
+    while (pf + mr <= mc && i0 + pf + mr <= M) pf += mr;   /* rows of the full panels */
+    if (A->rs == 1 && A->cs != 1) {   /* A stored column-major: MR values per k are adjacent; k outermost
+                                         reads one contiguous run of A per k for all panels */
+        for (k = 0; k < kc; k++) {
+            const float *s = A->p + i0 + (k0 + k) * A->cs; float *d = dst + k * mr;
+            for (p = 0; p < pf; p += mr) dl__copy_mr(d + p * kc, s + p, mr);
         }
+    }
+#if defined(DL__X86_64)
+    else if (avx && mr == 6 && A->cs == 1)   /* row-major A: 6 x 8 blocks transposed in registers */
+        for (p = 0; p < pf; p += mr) {
+            const float *s = A->p + (i0 + p) * A->rs + k0; float *d = dst + p * kc;
+            for (k = dl__pack_a6_avx(s, A->rs, kc, d); k < kc; k++) for (r = 0; r < 6; r++) d[k * 6 + r] = s[r * A->rs + k];
+        }
+#else
+    (void)avx;
+#endif
+    for (; p < mc; p += mr) {
         for (r = 0; r < mr; r++) {
             int64_t i = i0 + p + r; float *d = dst + p * kc + r;
             if (i < M) { const float *s = A->p + i * A->rs + k0 * A->cs; for (k = 0; k < kc; k++) d[k * mr] = s[k * A->cs]; }
@@ -3171,7 +3208,7 @@ static void dl__gemm_block(const dl__gjob *g, int64_t t, float *ap) {
         const int acc = g->accumulate || k0 > 0;
         const float *a = ap;
         if (g->pa) a = g->pa + k0 * ((g->M + mr - 1) / mr * mr) + i0 * kc;   /* packed beforehand */
-        else dl__pack_a(&g->A, g->M, i0, mcr, k0, kc, mr, ap);
+        else dl__pack_a(&g->A, g->M, i0, mcr, k0, kc, mr, g->avx, ap);
         for (j0 = jb; j0 < jend; j0 += nr) {
             const int64_t n = jend - j0 < nr ? jend - j0 : nr;
             dl__pack_b(&g->B, jend, j0, k0, kc, nr, g->avx, bp);
@@ -3285,7 +3322,7 @@ static void dl__gemm_prepack(const dl_ctx *ctx, int64_t M, int64_t K, dl__mat A,
         const int64_t kc = K - k0 < DL__KC ? K - k0 : DL__KC;
         for (i0 = 0; i0 < M; i0 += DL__MC) {
             const int64_t mc = M - i0 < DL__MC ? M - i0 : DL__MC;
-            dl__pack_a(&A, M, i0, (mc + mr - 1) / mr * mr, k0, kc, mr, buf + k0 * Mr + i0 * kc);
+            dl__pack_a(&A, M, i0, (mc + mr - 1) / mr * mr, k0, kc, mr, ctx->isa == DL_ISA_AVX2 || ctx->isa == DL_ISA_AVX512, buf + k0 * Mr + i0 * kc);
         }
     }
 }
