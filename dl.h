@@ -4596,11 +4596,13 @@ static int64_t dl__adam_avx(int64_t n, float *p, const float *gr, float *s1, flo
     return i;
 }
 #endif
-static void dl__optim_update(dl_optim *o, int k) {
-    const dl_optim_desc *d = &o->d; dl_tensor *pt = o->p[k]; float *p = pt->data; const float *gr = pt->grad;
-    float *s1 = o->s1[k], *s2 = o->s2[k], *s3 = o->s3[k];
+/* elements [lo, hi) of parameter k at step t (every update is elementwise: any split of a
+   tensor gives the same bits) */
+static void dl__optim_range(dl_optim *o, int k, int64_t t, int64_t lo, int64_t hi) {
+    const dl_optim_desc *d = &o->d; dl_tensor *pt = o->p[k]; float *p = pt->data + lo; const float *gr = pt->grad + lo;
+    float *s1 = o->s1[k] ? o->s1[k] + lo : NULL, *s2 = o->s2[k] ? o->s2[k] + lo : NULL, *s3 = o->s3[k] ? o->s3[k] + lo : NULL;
     float lr = o->groups[o->group[k]].lr, wd = o->groups[o->group[k]].weight_decay;
-    int64_t i, n = pt->numel, t = ++o->step[k];
+    int64_t i, n = hi - lo;
     switch (d->kind) {
     case DL_SGD: {   /* options hoisted out of the loops: one branch-free loop per variant */
         const float mom = d->momentum, damp = 1.0f - d->dampening;
@@ -4630,7 +4632,7 @@ static void dl__optim_update(dl_optim *o, int k) {
         }
         break; }
     case DL_RMSPROP: {
-        float *gavg = d->centered ? s3 + (d->momentum > 0.0f ? n : 0) : NULL, *buf = d->momentum > 0.0f ? s3 : NULL;
+        float *gavg = d->centered ? s3 + (d->momentum > 0.0f ? pt->numel : 0) : NULL, *buf = d->momentum > 0.0f ? s3 : NULL;   /* s3: [buf | gavg] */
         for (i = 0; i < n; i++) {
             float g = gr[i] + wd * p[i], avg;
             s2[i] = d->alpha * s2[i] + (1.0f - d->alpha) * g * g;
@@ -4698,11 +4700,20 @@ static void dl__optim_be(dl_optim *o) {
     dl__be_status(ctx, ctx->be->optim(ctx, a, DL_PHASE_PLAN));
     dl__cmd(ctx, DL__C_OPTIM, NULL, NULL, NULL, (size_t)n, (float)a->max_numel, a);
 }
+/* a big tensor's update runs in chunks of DL__EW_CHUNK as pool tasks */
+typedef struct dl__ojob { dl_optim *o; int k; int64_t t; } dl__ojob;
+static void dl__optim_task(void *arg, int64_t c) {
+    const dl__ojob *j = (const dl__ojob *)arg; const int64_t n = j->o->p[j->k]->numel, lo = c * DL__EW_CHUNK;
+    dl__optim_range(j->o, j->k, j->t, lo, n - lo < DL__EW_CHUNK ? n : lo + DL__EW_CHUNK);
+}
 DL__API void dl_optim_step(dl_optim *o) {
     int k;
     if (!o || o->ctx->status || o->ctx->measure) return;
     if (o->ctx->be) { dl__optim_be(o); return; }
-    for (k = 0; k < o->n; k++) if (o->p[k]->grad) dl__optim_update(o, k);
+    for (k = 0; k < o->n; k++) if (o->p[k]->grad) {
+        dl__ojob j; j.o = o; j.k = k; j.t = ++o->step[k];
+        dl__ew_run(o->ctx, o->p[k]->numel, dl__optim_task, &j);
+    }
 }
 DL__API void dl_optim_zero_grad(dl_optim *o) { int k; if (o) for (k = 0; k < o->n; k++) dl_zero_grad(o->p[k]); }
 DL__API void dl_optim_set_lr(dl_optim *o, float lr) {
