@@ -119,8 +119,10 @@
      DL_ISA_REFERENCE and _PORTABLE keep libm's expf / tanhf / log1pf.
      Threads: desc.threads = n starts a pool of n - 1 POSIX threads beside the caller
      (dl_ctx_free joins them), or desc.parallel_for hands the tasks to your job system.
-     Work is split into tasks by the shapes alone and each output element is summed in a
-     fixed order, so results are bit-identical for any thread count (tested), and run to
+     Work is split into tasks by the shapes alone (GEMM blocks, a convolution's two image
+     chunks, elementwise ops and optimizer updates in chunks of 32768 elements) and each
+     output element is summed in a fixed order, so results are bit-identical for any thread
+     count (tested), and run to
      run for the same seed. A different kernel set may round differently. Randomness comes
      from a counter-based generator (splitmix64) kept in the context: same seed, same bits,
      on every platform.
