@@ -5472,6 +5472,30 @@ static void dl__cg_range(int64_t off, int64_t s, int64_t n_in, int64_t n_out, in
     if (a > b) a = b;
     *lo = a; *hi = b;
 }
+/* the same two loops for im2col's and col2im's short rows, where a call per row shows */
+#if defined(__GNUC__) || defined(__clang__)
+#define DL__ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define DL__ALWAYS_INLINE static
+#endif
+DL__ALWAYS_INLINE void dl__row_copy(float *d, const float *s, int64_t n) {
+    int64_t i = 0;
+#if defined(DL__X86_64)
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(d + i, _mm_loadu_ps(s + i));
+#elif defined(DL__NEON64)
+    for (; i + 4 <= n; i += 4) vst1q_f32(d + i, vld1q_f32(s + i));
+#endif
+    for (; i < n; i++) d[i] = s[i];
+}
+DL__ALWAYS_INLINE void dl__row_add(float *d, const float *s, int64_t n) {
+    int64_t i = 0;
+#if defined(DL__X86_64)
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(d + i, _mm_add_ps(_mm_loadu_ps(d + i), _mm_loadu_ps(s + i)));
+#elif defined(DL__NEON64)
+    for (; i + 4 <= n; i += 4) vst1q_f32(d + i, vaddq_f32(vld1q_f32(d + i), vld1q_f32(s + i)));
+#endif
+    for (; i < n; i++) d[i] += s[i];
+}
 /* cols [Kc, P] = im2col(img [C/g, H, W]) */
 static void dl__im2col(const dl__cgeo *q, const float *img, float *cols) {
     int64_t Cg = q->C / q->g, P = q->OH * q->OW, HW = q->H * q->W, c, i, j, oh, ow, lo, hi;
@@ -5506,7 +5530,7 @@ static void dl__im2col(const dl__cgeo *q, const float *img, float *cols) {
             if (ih < 0 || ih >= q->H) { for (ow = 0; ow < q->OW; ow++) dst[ow] = 0.0f; continue; }
             src = img + (c * q->H + ih) * q->W + offw;
             for (ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
-            if (q->sw == 1) { if (hi > lo) dl__vcopy(dst + lo, src + lo, hi - lo); ow = hi; }
+            if (q->sw == 1) { if (hi > lo) dl__row_copy(dst + lo, src + lo, hi - lo); ow = hi; }
             else for (; ow < hi; ow++) dst[ow] = src[ow * q->sw];
             for (; ow < q->OW; ow++) dst[ow] = 0.0f;
         }
@@ -5523,7 +5547,7 @@ static void dl__col2im(const dl__cgeo *q, const float *cols, float *img) {
             int64_t ih = oh * q->sh - q->pt + i * q->dh; const float *src = row + oh * q->OW; float *dst;
             if (ih < 0 || ih >= q->H) continue;
             dst = img + (c * q->H + ih) * q->W + offw;
-            if (q->sw == 1) dl__vadd(dst + lo, src + lo, hi - lo);
+            if (q->sw == 1) dl__row_add(dst + lo, src + lo, hi - lo);
             else for (ow = lo; ow < hi; ow++) dst[ow * q->sw] += src[ow];
         }
     }
