@@ -2807,7 +2807,7 @@ static void dl__unary_bwd_task(void *arg, int64_t t) {
 }
 static void dl__ew_run(const dl_ctx *ctx, int64_t n, void (*task)(void *, int64_t), void *job) {
     const int64_t nt = (n + DL__EW_CHUNK - 1) / DL__EW_CHUNK; int64_t t;
-    if (ctx->pfor && nt > 1) dl__parallel(ctx, nt, task, job);
+    if (ctx->pfor && nt >= 4) dl__parallel(ctx, nt, task, job);   /* under 4 chunks a fork costs more than it saves */
     else for (t = 0; t < nt; t++) task(job, t);
 }
 static dl_tensor *dl__unary(dl_ctx *ctx, int op, dl_tensor *x, float p0, float p1, dl__ufwd f) {
@@ -3266,7 +3266,9 @@ static void dl__gemm_run(const dl_ctx *ctx, dl__gjob *g) {
     g->nj = (g->N + g->nc - 1) / g->nc;
     nt = mb * g->nj;
     if (!ctx->pfor) { for (i = 0; i < nt; i++) dl__gemm_task_wide(g, i); return; }
-    if (!fork || (double)g->M * (double)g->N * (double)g->K < 65536.0) for (i = 0; i < nt; i++) dl__gemm_task(g, i);  /* too small to fork */
+    /* a fork-join costs tens of microseconds here (waking a sleeping thread): below about
+       2M multiply-adds (~30 us of one core) the caller runs the tasks alone */
+    if (!fork || (double)g->M * (double)g->N * (double)g->K < 2097152.0) for (i = 0; i < nt; i++) dl__gemm_task(g, i);
     else dl__parallel(ctx, nt, dl__gemm_task, g);
 }
 /* Tasks are C blocks fixed by the shapes alone, each summing over K in the same order, so
