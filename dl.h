@@ -2718,9 +2718,9 @@ static void dl__unary_bwd(dl_ctx *ctx, dl__node *nd, dl__udx dx) {
     float *gx = dl__ingrad(ctx, nd, 0); const int lv = dl__vm_level(ctx);
     if (!gx || ctx->measure) return;
     if (lv != DL__VL_SCALAR && (nd->op == DL__OP_softplus || nd->op == DL__OP_log_sigmoid)) {   /* g sigmoid(+-x) */
-        const float *x = nd->in[0]->data, *g = nd->out->grad; float s[256]; int64_t i, i0, n = nd->out->numel;
-        for (i0 = 0; i0 < n; i0 += 256) {
-            const int64_t m = n - i0 < 256 ? n - i0 : 256;
+        const float *x = nd->in[0]->data, *g = nd->out->grad; float s[64]; int64_t i, i0, n = nd->out->numel;
+        for (i0 = 0; i0 < n; i0 += 64) {   /* 256 bytes of stack: small-target friendly */
+            const int64_t m = n - i0 < 64 ? n - i0 : 64;
             dl__vmath(lv, nd->op == DL__OP_softplus ? DL__VM_SIGMOID : DL__VM_NSIGMOID, m, x + i0, s);
             for (i = 0; i < m; i++) gx[i0 + i] += g[i0 + i] * s[i];
         }
