@@ -2452,7 +2452,7 @@ static float dl__sigmoidf(float x) {   /* sign-split: never exp of a large posit
     { float e = expf(x); return e / (1.0f + e); }
 }
 static float dl__softplusf(float x) { return (x > 0.0f ? x : 0.0f) + log1pf(expf(-fabsf(x))); }
-/* the fitted coefficients (tools: a Chebyshev interpolation in long double) */
+/* the fitted coefficients (tests/gen_vmath.c: interpolation at Chebyshev nodes in long double) */
 #define DL__VM_LOG2E 1.44269504f
 #define DL__VM_LN2HI 0.693359375f       /* 9 significant bits: n * LN2HI is exact for |n| <= 2^15 */
 #define DL__VM_LN2LO -2.12194440e-4f    /* ln 2 - LN2HI                                        */
