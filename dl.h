@@ -2503,7 +2503,7 @@ static float dl__sigmoidf(float x) {   /* sign-split: never exp of a large posit
     { float e = expf(x); return e / (1.0f + e); }
 }
 static float dl__softplusf(float x) { return (x > 0.0f ? x : 0.0f) + log1pf(expf(-fabsf(x))); }
-/* the fitted coefficients (tools: a Chebyshev interpolation in long double) */
+/* the fitted coefficients (tests/gen_vmath.c: interpolation at Chebyshev nodes in long double) */
 #define DL__VM_LOG2E 1.44269504f
 #define DL__VM_LN2HI 0.693359375f       /* 9 significant bits: n * LN2HI is exact for |n| <= 2^15 */
 #define DL__VM_LN2LO -2.12194440e-4f    /* ln 2 - LN2HI                                        */
@@ -2795,9 +2795,9 @@ static void dl__unary_bwd_task(void *arg, int64_t t) {
     const float *x = j->x + lo, *g = j->g + lo; float *gx = j->out + lo;
     if (j->op == DL__OP_relu && j->lv != DL__VL_SCALAR) { dl__relu_dx_v(n, x, g, gx); return; }
     if (j->lv != DL__VL_SCALAR && (j->op == DL__OP_softplus || j->op == DL__OP_log_sigmoid)) {   /* g sigmoid(+-x) */
-        float s[256]; int64_t i, i0;
-        for (i0 = 0; i0 < n; i0 += 256) {
-            const int64_t m = n - i0 < 256 ? n - i0 : 256;
+        float s[64]; int64_t i, i0;
+        for (i0 = 0; i0 < n; i0 += 64) {   /* 256 bytes of stack: small-target friendly */
+            const int64_t m = n - i0 < 64 ? n - i0 : 64;
             dl__vmath(j->lv, j->op == DL__OP_softplus ? DL__VM_SIGMOID : DL__VM_NSIGMOID, m, x + i0, s);
             for (i = 0; i < m; i++) gx[i0 + i] += g[i0 + i] * s[i];
         }

@@ -8,7 +8,7 @@
    same bits as the long run. Then the ops that use them (dl_exp, dl_sigmoid, dl_tanh,
    dl_softplus, dl_log_sigmoid, dl_bce_with_logits, forward and backward) and the
    RNN / LSTM / GRU layer, forward and backward, on DL_ISA_AUTO against DL_ISA_REFERENCE;
-   a DL_ISA_REFERENCE context still gives libm's bits.                                    */
+   a DL_ISA_REFERENCE context still gives libm's bits; 1 and 3 threads give the same bits. */
 #include <stdlib.h>
 
 /* the documented bounds (dl.h >>vmath), in ulps of the float result; denormal results in
@@ -128,6 +128,10 @@ static void tvm_kernels(void) {
 }
 
 /* ---------------------------------------------------------------- the ops, AUTO vs REFERENCE */
+static dl_ctx *tvm_ctx_t(int isa, int threads) {
+    dl_ctx_desc d; memset(&d, 0, sizeof d); d.memory_size = (size_t)8 << 20; d.seed = 5; d.isa = isa; d.threads = threads;
+    return dl_ctx_init(&d);
+}
 static dl_ctx *tvm_ctx(int isa) {
     dl_ctx_desc d; memset(&d, 0, sizeof d); d.memory_size = (size_t)8 << 20; d.seed = 5; d.isa = isa;
     return dl_ctx_init(&d);
@@ -245,8 +249,25 @@ static void tvm_rnn(void) {
     }
 }
 
+/* the vector gates run per sequence on the calling thread: 3 pool threads give the bits of 1 */
+static void tvm_rnn_threads(void) {
+    static float out[2][4096]; int64_t n[2] = {0, 0}; int mode, v;
+    T_BEGIN("vmath lstm and gru, DL_ISA_AUTO: 1 and 3 threads give the same bits");
+    for (mode = DL_LSTM; mode <= DL_GRU; mode++) {
+        for (v = 0; v < 2; v++) {
+            dl_ctx *cx = tvm_ctx_t(DL_ISA_AUTO, v ? 3 : 1);
+            if (!cx) { T_EXPECT(0, "dl_ctx_init"); continue; }
+            tvm_rnn_run(cx, mode, 0, out[v], &n[v]);
+            dl_ctx_free(cx);
+        }
+        T_EXPECT(n[0] == n[1] && n[0] > 0 && memcmp(out[0], out[1], sizeof(float) * (size_t)n[0]) == 0, "mode %d: 3 threads differ", mode);
+    }
+    T_END();
+}
+
 static void suite_vmath(void) {
     tvm_kernels();
     tvm_ops();
     tvm_rnn();
+    tvm_rnn_threads();
 }
