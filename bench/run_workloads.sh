@@ -10,7 +10,8 @@
 #   W1 threads=1 mode=train dl_ms=.. torch_ms=.. ratio=.. peer=<torch version, OMP policy>
 # ratio = dl_ms / torch_ms (below 1: dl.h is faster). Under each, a `#` line: parameter counts
 # (they must agree: the script says MISMATCH otherwise), nominal GFLOP/s, peak RSS, first loss.
-# At the end the geometric mean of the five 1-thread training ratios (then the other groups).
+# At the end the geometric mean of the five 1-thread training ratios (then the other groups),
+# and `vs_best` lines: dl.h on 2 threads against the peer's best time at any thread count run.
 #
 # The peer runs in its best configuration (WORKLOADS.md): OPENBLAS_CORETYPE and
 # OPENBLAS_L2_SIZE unset, MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ = 1 GiB, OMP_NUM_THREADS
@@ -111,6 +112,7 @@ for W in $WORKLOADS; do
                 printf '%s threads=%s mode=%s dl_ms=%.3f torch_ms=%.3f ratio=%s peer=torch-%s,OMP_WAIT_POLICY=%s\n' \
                     "$W" "$th" "$mode" "$dl_ms" "$best" "$ratio" "$ver" "${bpol:-none}"
                 echo "$W $th $mode $ratio $ver" >> "$TMP/ratios"
+                echo "$W $th $mode $dl_ms $best $ver" >> "$TMP/times"
                 po="$TMP/c_p${p}_${bpol:-passive}.out"
                 if [ -s "$TMP/c_dl.out" ] && [ -s "$po" ]; then
                     pd=$(key "$TMP/c_dl.out" params); pt=$(key "$po" params); fl=$(key "$TMP/c_dl.out" flop_per_step)
@@ -136,4 +138,13 @@ while read -r py ver; do
             END {if (n) printf "%sgeomean threads=%s mode=%s ratio=%.3f over%s peer=torch-%s\n", (first == "1 train" ? "" : "# "), th, mode, exp(s / n), ws, ver}' "$TMP/ratios"
     done
 done < "$TMP/peers"
+# the 2-thread target: dl.h on 2 threads against the peer's best time at any thread count run
+if [ -s "$TMP/times" ]; then
+    while read -r py ver; do
+        awk -v ver="$ver" '$6 == ver && $4 != "nan" && $5 != "nan" {
+                k = $1 " " $3; if ($2 == 2) d2[k] = $4; if (!(k in tb) || $5 < tb[k]) {tb[k] = $5; tt[k] = $2} }
+            END {for (k in d2) { split(k, a, " "); printf "vs_best %s mode=%s dl_2threads_ms=%.3f torch_best_ms=%.3f (threads=%s) ratio=%.3f peer=torch-%s\n",
+                                 a[1], a[2], d2[k], tb[k], tt[k], d2[k] / tb[k], ver } }' "$TMP/times" | sort
+    done < "$TMP/peers"
+fi
 echo "# done $(date -u '+%H:%M UTC'); load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
