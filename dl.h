@@ -6753,12 +6753,17 @@ static int64_t dl__rnn_maxlen(const int32_t *len, int64_t B, int64_t T) {
     return m;
 }
 
-/* wt [K, N] = w^T for w [N, K] row-major: the GEMM's B operand then packs from contiguous rows */
+/* wt [K, N] = w^T for w [N, K] row-major: the GEMM's B operand then packs from contiguous rows.
+   16 x 16 tiles, each written a whole cache line at a time: a long column of wt (stride N,
+   a multiple of 4 KiB for W_hh of an LSTM with H 256) lands in one L1 set and thrashes it */
 static void dl__rnn_transpose(float *wt, const float *w, int64_t N, int64_t K) {
-    int64_t j, k, k0;
-    for (k0 = 0; k0 < K; k0 += 64) {
-        int64_t k1 = K - k0 < 64 ? K : k0 + 64;
-        for (j = 0; j < N; j++) { const float *src = w + j * K; for (k = k0; k < k1; k++) wt[k * N + j] = src[k]; }
+    int64_t j, k, j0, k0;
+    for (j0 = 0; j0 < N; j0 += 16) {
+        const int64_t j1 = N - j0 < 16 ? N : j0 + 16;
+        for (k0 = 0; k0 < K; k0 += 16) {
+            const int64_t k1 = K - k0 < 16 ? K : k0 + 16;
+            for (k = k0; k < k1; k++) for (j = j0; j < j1; j++) wt[k * N + j] = w[j * K + k];
+        }
     }
 }
 /* one step's gate math for one sequence with the vector kernels (>>vmath): the
@@ -6989,31 +6994,33 @@ static void dl__rnn_bwd(dl_ctx *ctx, dl__node *nd, float *gx, float *gh0, float 
     if (mode == DL_LSTM) memcpy(dc, gP + (T + 1) * B * H, (size_t)(B * H) * sizeof(float));
     for (s = maxlen - 1; s >= 0; s--) {
         const int64_t tu = rev ? maxlen - 1 - s : s;   /* the step's t when uni */
+        dl__rnn_transpose(dv, dh, H, B);   /* dv [B, H]: each sequence's dh contiguous; back into dh below */
         for (b = 0; b < B; b++) {
             const int64_t L = len ? len[b] : T;
-            int64_t t, tp; const float *gy, *yb, *svr; float *dhb = dh + b, *gi, *gh, *sc = sb + b;   /* dhb[j * B], sc[k * B] */
+            int64_t t, tp; const float *gy, *yb, *svr; float *db = dv + b * H, *gi, *gh, *sc = sb + b;   /* sc[k * B] */
             if (s >= L) { for (j = 0; j < GH; j++) sc[j * B] = 0.0f; continue; }
             t = rev ? L - 1 - s : s;
             tp = s == 0 ? -1 : (rev ? t + 1 : t - 1);
             gy = gP + (t * B + b) * H; yb = y + (t * B + b) * H;
             gi = dG + (t * B + b) * GH; gh = dGh + (t * B + b) * GH;
             svr = sv ? sv + (t * B + b) * S : NULL;
-            for (j = 0; j < H; j++) { dv[j] = dhb[j * B] + gy[j]; dhb[j * B] = 0.0f; }   /* d = dh_next + dy[t] */
+            for (j = 0; j < H; j++) db[j] += gy[j];   /* d = dh_next + dy[t] */
             if (mode == DL_RNN_TANH) {
-                for (j = 0; j < H; j++) gi[j] = dv[j] * (1.0f - yb[j] * yb[j]);
+                for (j = 0; j < H; j++) gi[j] = db[j] * (1.0f - yb[j] * yb[j]);
             } else if (mode == DL_RNN_RELU) {
-                for (j = 0; j < H; j++) gi[j] = yb[j] > 0.0f ? dv[j] : 0.0f;
+                for (j = 0; j < H; j++) gi[j] = yb[j] > 0.0f ? db[j] : 0.0f;
             } else if (mode == DL_LSTM) {
                 const float *cprev = tp < 0 ? (c0 ? c0 + b * H : NULL) : sv + (tp * B + b) * S + 4 * H;
                 if (lv != DL__VL_SCALAR) dl__vmath(lv, DL__VM_TANH, H, svr + 4 * H, gi + 3 * H);   /* tanh(c) in o's slot */
                 else for (j = 0; j < H; j++) gi[3 * H + j] = dl__tanhf(svr[4 * H + j]);
-                dl__rnn_blstm(lv, H, svr, cprev, dv, dc + b * H, gi);
-            } else {
-                dl__rnn_bgru(lv, H, svr, tp < 0 ? (h0 ? h0 + b * H : NULL) : y + (tp * B + b) * H, dv, gi, gh);
-                for (j = 0; j < H; j++) dhb[j * B] = dv[j];
+                dl__rnn_blstm(lv, H, svr, cprev, db, dc + b * H, gi);
+            } else {   /* db becomes d z, dh_prev's direct part */
+                dl__rnn_bgru(lv, H, svr, tp < 0 ? (h0 ? h0 + b * H : NULL) : y + (tp * B + b) * H, db, gi, gh);
             }
+            if (mode != DL_GRU) memset(db, 0, (size_t)H * sizeof(float));
             if (!uni) for (j = 0; j < GH; j++) sc[j * B] = gh[j];
         }
+        dl__rnn_transpose(dh, dv, B, H);   /* finished sequences keep their dh */
         /* dh_prev^T += W_hh^T [H, GH] x dG_hh^T [GH, B] (columns of finished sequences add 0) */
         dl__gemm_isa_pa(ctx, H, B, GH, pwt, dl__rmat(wt, GH), uni ? dl__mat_t(dl__rmat(dGh + tu * B * GH, GH)) : dl__rmat(sb, B),
                         dl__rmat(dh, B), 1);
@@ -7054,7 +7061,7 @@ static void dl__bwd_rnn(dl_ctx *ctx, dl__node *nd) {
     dGh = mode == DL_GRU ? (float *)dl__alloc(ctx, (size_t)(T * B * GH) * sizeof(float), 0, &ok) : dG;
     sb = (float *)dl__alloc(ctx, (size_t)(B * GH) * sizeof(float), 0, &ok);
     dh = (float *)dl__alloc(ctx, (size_t)(B * H) * sizeof(float), 0, &ok);
-    dv = (float *)dl__alloc(ctx, (size_t)H * sizeof(float), 0, &ok);
+    dv = (float *)dl__alloc(ctx, (size_t)(B * H) * sizeof(float), 0, &ok);
     if (mode == DL_LSTM) dc = (float *)dl__alloc(ctx, (size_t)(B * H) * sizeof(float), 0, &ok);
     if (nd->in[4]->requires_grad) hp = (float *)dl__alloc(ctx, (size_t)(T * B * H) * sizeof(float), 0, &ok);
     wt = (float *)dl__alloc(ctx, (size_t)(GH * H) * sizeof(float), 0, &ok);
