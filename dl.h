@@ -6872,27 +6872,27 @@ static void dl__rnn_fwd(const dl_ctx *ctx, int mode, int rev, dl_tensor *const *
     if (mode == DL_LSTM) memcpy(hn_out + B * H, cs, (size_t)(B * H) * sizeof(float));
 }
 
-/* the backward cell of one (t, b) over contiguous j (dl__rnn_bwd gathers the running dh
-   into d first, as its [H, B] layout is strided per sequence). LSTM: sv = i, f, g, o, c;
+/* the backward cell of one (t, b) over contiguous j: d is the sequence's running dh (a row
+   of dl__rnn_bwd's per-step [B, H] copy), gy the step's dy; d + gy drives the gates, and d
+   becomes dh_prev's direct part, 0 (LSTM) or (d + gy) z (GRU). LSTM: sv = i, f, g, o, c;
    tanh(c) is read from gi's o slot (written by the caller) before o's gradient replaces
-   it; dc is updated in place. GRU: sv = r, z, n, hn; d becomes d z (the direct part of
-   dh_prev). cp (c_prev) or hp (h_prev) NULL reads as 0. The vector kernels below do the
+   it; dc is updated in place. GRU: sv = r, z, n, hn. cp (c_prev) or hp (h_prev) NULL reads as 0. The vector kernels below do the
    same multiplies and adds in the same order (no FMA), so every level gives these bits
    from the same tanh(c); j0 lets them finish a tail here. */
-static void dl__rnn_blstm_c(int64_t j0, int64_t H, const float *sv, const float *cp, const float *d, float *dc, float *gi) {
+static void dl__rnn_blstm_c(int64_t j0, int64_t H, const float *sv, const float *cp, const float *gy, float *d, float *dc, float *gi) {
     int64_t j;
     for (j = j0; j < H; j++) {
-        const float ig = sv[j], fg = sv[H + j], gg = sv[2 * H + j], og = sv[3 * H + j], tc = gi[3 * H + j], dj = d[j];
+        const float ig = sv[j], fg = sv[H + j], gg = sv[2 * H + j], og = sv[3 * H + j], tc = gi[3 * H + j], dj = d[j] + gy[j];
         const float dct = dc[j] + dj * og * (1.0f - tc * tc), c = cp ? cp[j] : 0.0f;
         gi[j] = dct * gg * ig * (1.0f - ig); gi[H + j] = dct * c * fg * (1.0f - fg);
         gi[2 * H + j] = dct * ig * (1.0f - gg * gg); gi[3 * H + j] = dj * tc * og * (1.0f - og);
-        dc[j] = dct * fg;
+        dc[j] = dct * fg; d[j] = 0.0f;
     }
 }
-static void dl__rnn_bgru_c(int64_t j0, int64_t H, const float *sv, const float *hp, float *d, float *gi, float *gh) {
+static void dl__rnn_bgru_c(int64_t j0, int64_t H, const float *sv, const float *hp, const float *gy, float *d, float *gi, float *gh) {
     int64_t j;
     for (j = j0; j < H; j++) {
-        const float rg = sv[j], zg = sv[H + j], n = sv[2 * H + j], hn = sv[3 * H + j], dj = d[j], h = hp ? hp[j] : 0.0f;
+        const float rg = sv[j], zg = sv[H + j], n = sv[2 * H + j], hn = sv[3 * H + j], dj = d[j] + gy[j], h = hp ? hp[j] : 0.0f;
         const float an = dj * (1.0f - zg) * (1.0f - n * n), ar = an * hn * rg * (1.0f - rg), az = dj * (h - n) * zg * (1.0f - zg);
         gi[j] = ar; gi[H + j] = az; gi[2 * H + j] = an;
         gh[j] = ar; gh[H + j] = az; gh[2 * H + j] = an * rg;
@@ -6901,28 +6901,28 @@ static void dl__rnn_bgru_c(int64_t j0, int64_t H, const float *sv, const float *
 }
 /* one body per vector width: V the type, W its lanes, L/S load/store, A/U/M add/sub/mul, K broadcast */
 #define DL__RNN_BCELL(ATTR, SFX, V, W, L, S, A, U, M, K)                                                                \
-ATTR static void dl__rnn_blstm_##SFX(int64_t H, const float *sv, const float *cp, const float *d, float *dc, float *gi) { \
+ATTR static void dl__rnn_blstm_##SFX(int64_t H, const float *sv, const float *cp, const float *gy, float *d, float *dc, float *gi) { \
     const V one = K(1.0f); int64_t j;                                                                                   \
     for (j = 0; j + W <= H; j += W) {                                                                                   \
         const V ig = L(sv + j), fg = L(sv + H + j), gg = L(sv + 2 * H + j), og = L(sv + 3 * H + j), tc = L(gi + 3 * H + j); \
-        const V dj = L(d + j), dct = A(L(dc + j), M(M(dj, og), U(one, M(tc, tc)))), c = cp ? L(cp + j) : K(0.0f);     \
+        const V dj = A(L(d + j), L(gy + j)), dct = A(L(dc + j), M(M(dj, og), U(one, M(tc, tc)))), c = cp ? L(cp + j) : K(0.0f);     \
         S(gi + j, M(M(M(dct, gg), ig), U(one, ig))); S(gi + H + j, M(M(M(dct, c), fg), U(one, fg)));                 \
         S(gi + 2 * H + j, M(M(dct, ig), U(one, M(gg, gg)))); S(gi + 3 * H + j, M(M(M(dj, tc), og), U(one, og)));     \
-        S(dc + j, M(dct, fg));                                                                                          \
+        S(dc + j, M(dct, fg)); S(d + j, K(0.0f));                                                                                    \
     }                                                                                                                   \
-    dl__rnn_blstm_c(j, H, sv, cp, d, dc, gi);                                                                           \
+    dl__rnn_blstm_c(j, H, sv, cp, gy, d, dc, gi);                                                                        \
 }                                                                                                                       \
-ATTR static void dl__rnn_bgru_##SFX(int64_t H, const float *sv, const float *hp, float *d, float *gi, float *gh) {     \
+ATTR static void dl__rnn_bgru_##SFX(int64_t H, const float *sv, const float *hp, const float *gy, float *d, float *gi, float *gh) { \
     const V one = K(1.0f); int64_t j;                                                                                   \
     for (j = 0; j + W <= H; j += W) {                                                                                   \
-        const V rg = L(sv + j), zg = L(sv + H + j), n = L(sv + 2 * H + j), hn = L(sv + 3 * H + j), dj = L(d + j);     \
+        const V rg = L(sv + j), zg = L(sv + H + j), n = L(sv + 2 * H + j), hn = L(sv + 3 * H + j), dj = A(L(d + j), L(gy + j));     \
         const V h = hp ? L(hp + j) : K(0.0f), an = M(M(dj, U(one, zg)), U(one, M(n, n)));                             \
         const V ar = M(M(M(an, hn), rg), U(one, rg)), az = M(M(M(dj, U(h, n)), zg), U(one, zg));                      \
         S(gi + j, ar); S(gi + H + j, az); S(gi + 2 * H + j, an);                                                        \
         S(gh + j, ar); S(gh + H + j, az); S(gh + 2 * H + j, M(an, rg));                                                 \
         S(d + j, M(dj, zg));                                                                                            \
     }                                                                                                                   \
-    dl__rnn_bgru_c(j, H, sv, hp, d, gi, gh);                                                                            \
+    dl__rnn_bgru_c(j, H, sv, hp, gy, d, gi, gh);                                                                        \
 }                                                                                                                       \
 ATTR static void dl__rnn_colsum_##SFX(int64_t R, int64_t N, const float *x, float *s) {   /* s[j] += sum_r x[r, j] */ \
     int64_t r, j;                                                                                                       \
@@ -6938,23 +6938,23 @@ DL__RNN_BCELL(, sse2, __m128, 4, _mm_loadu_ps, _mm_storeu_ps, _mm_add_ps, _mm_su
 DL__RNN_BCELL(, neon, float32x4_t, 4, vld1q_f32, vst1q_f32, vaddq_f32, vsubq_f32, vmulq_f32, vdupq_n_f32)
 #endif
 #undef DL__RNN_BCELL
-static void dl__rnn_blstm(int lv, int64_t H, const float *sv, const float *cp, const float *d, float *dc, float *gi) {
+static void dl__rnn_blstm(int lv, int64_t H, const float *sv, const float *cp, const float *gy, float *d, float *dc, float *gi) {
 #if defined(DL__X86_64)
-    if (lv == DL__VL_AVX2) { dl__rnn_blstm_avx2(H, sv, cp, d, dc, gi); return; }
-    if (lv == DL__VL_SSE2) { dl__rnn_blstm_sse2(H, sv, cp, d, dc, gi); return; }
+    if (lv == DL__VL_AVX2) { dl__rnn_blstm_avx2(H, sv, cp, gy, d, dc, gi); return; }
+    if (lv == DL__VL_SSE2) { dl__rnn_blstm_sse2(H, sv, cp, gy, d, dc, gi); return; }
 #elif defined(DL__NEON64)
-    if (lv == DL__VL_NEON) { dl__rnn_blstm_neon(H, sv, cp, d, dc, gi); return; }
+    if (lv == DL__VL_NEON) { dl__rnn_blstm_neon(H, sv, cp, gy, d, dc, gi); return; }
 #endif
-    (void)lv; dl__rnn_blstm_c(0, H, sv, cp, d, dc, gi);
+    (void)lv; dl__rnn_blstm_c(0, H, sv, cp, gy, d, dc, gi);
 }
-static void dl__rnn_bgru(int lv, int64_t H, const float *sv, const float *hp, float *d, float *gi, float *gh) {
+static void dl__rnn_bgru(int lv, int64_t H, const float *sv, const float *hp, const float *gy, float *d, float *gi, float *gh) {
 #if defined(DL__X86_64)
-    if (lv == DL__VL_AVX2) { dl__rnn_bgru_avx2(H, sv, hp, d, gi, gh); return; }
-    if (lv == DL__VL_SSE2) { dl__rnn_bgru_sse2(H, sv, hp, d, gi, gh); return; }
+    if (lv == DL__VL_AVX2) { dl__rnn_bgru_avx2(H, sv, hp, gy, d, gi, gh); return; }
+    if (lv == DL__VL_SSE2) { dl__rnn_bgru_sse2(H, sv, hp, gy, d, gi, gh); return; }
 #elif defined(DL__NEON64)
-    if (lv == DL__VL_NEON) { dl__rnn_bgru_neon(H, sv, hp, d, gi, gh); return; }
+    if (lv == DL__VL_NEON) { dl__rnn_bgru_neon(H, sv, hp, gy, d, gi, gh); return; }
 #endif
-    (void)lv; dl__rnn_bgru_c(0, H, sv, hp, d, gi, gh);
+    (void)lv; dl__rnn_bgru_c(0, H, sv, hp, gy, d, gi, gh);
 }
 static void dl__rnn_colsum(int lv, int64_t R, int64_t N, const float *x, float *s) {
     int64_t r, j;
@@ -7004,20 +7004,19 @@ static void dl__rnn_bwd(dl_ctx *ctx, dl__node *nd, float *gx, float *gh0, float 
             gy = gP + (t * B + b) * H; yb = y + (t * B + b) * H;
             gi = dG + (t * B + b) * GH; gh = dGh + (t * B + b) * GH;
             svr = sv ? sv + (t * B + b) * S : NULL;
-            for (j = 0; j < H; j++) db[j] += gy[j];   /* d = dh_next + dy[t] */
+            /* d = dh_next + dy[t]; then db holds dh_prev's direct part: 0, or d z for the GRU */
             if (mode == DL_RNN_TANH) {
-                for (j = 0; j < H; j++) gi[j] = db[j] * (1.0f - yb[j] * yb[j]);
+                for (j = 0; j < H; j++) { gi[j] = (db[j] + gy[j]) * (1.0f - yb[j] * yb[j]); db[j] = 0.0f; }
             } else if (mode == DL_RNN_RELU) {
-                for (j = 0; j < H; j++) gi[j] = yb[j] > 0.0f ? db[j] : 0.0f;
+                for (j = 0; j < H; j++) { gi[j] = yb[j] > 0.0f ? db[j] + gy[j] : 0.0f; db[j] = 0.0f; }
             } else if (mode == DL_LSTM) {
                 const float *cprev = tp < 0 ? (c0 ? c0 + b * H : NULL) : sv + (tp * B + b) * S + 4 * H;
                 if (lv != DL__VL_SCALAR) dl__vmath(lv, DL__VM_TANH, H, svr + 4 * H, gi + 3 * H);   /* tanh(c) in o's slot */
                 else for (j = 0; j < H; j++) gi[3 * H + j] = dl__tanhf(svr[4 * H + j]);
-                dl__rnn_blstm(lv, H, svr, cprev, db, dc + b * H, gi);
-            } else {   /* db becomes d z, dh_prev's direct part */
-                dl__rnn_bgru(lv, H, svr, tp < 0 ? (h0 ? h0 + b * H : NULL) : y + (tp * B + b) * H, db, gi, gh);
+                dl__rnn_blstm(lv, H, svr, cprev, gy, db, dc + b * H, gi);
+            } else {
+                dl__rnn_bgru(lv, H, svr, tp < 0 ? (h0 ? h0 + b * H : NULL) : y + (tp * B + b) * H, gy, db, gi, gh);
             }
-            if (mode != DL_GRU) memset(db, 0, (size_t)H * sizeof(float));
             if (!uni) for (j = 0; j < GH; j++) sc[j * B] = gh[j];
         }
         dl__rnn_transpose(dh, dv, B, H);   /* finished sequences keep their dh */
