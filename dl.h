@@ -6753,12 +6753,17 @@ static int64_t dl__rnn_maxlen(const int32_t *len, int64_t B, int64_t T) {
     return m;
 }
 
-/* wt [K, N] = w^T for w [N, K] row-major: the GEMM's B operand then packs from contiguous rows */
+/* wt [K, N] = w^T for w [N, K] row-major: the GEMM's B operand then packs from contiguous rows.
+   16 x 16 tiles, each written a whole cache line at a time: a long column of wt (stride N,
+   a multiple of 4 KiB for W_hh of an LSTM with H 256) lands in one L1 set and thrashes it */
 static void dl__rnn_transpose(float *wt, const float *w, int64_t N, int64_t K) {
-    int64_t j, k, k0;
-    for (k0 = 0; k0 < K; k0 += 64) {
-        int64_t k1 = K - k0 < 64 ? K : k0 + 64;
-        for (j = 0; j < N; j++) { const float *src = w + j * K; for (k = k0; k < k1; k++) wt[k * N + j] = src[k]; }
+    int64_t j, k, j0, k0;
+    for (j0 = 0; j0 < N; j0 += 16) {
+        const int64_t j1 = N - j0 < 16 ? N : j0 + 16;
+        for (k0 = 0; k0 < K; k0 += 16) {
+            const int64_t k1 = K - k0 < 16 ? K : k0 + 16;
+            for (k = k0; k < k1; k++) for (j = j0; j < j1; j++) wt[k * N + j] = w[j * K + k];
+        }
     }
 }
 /* one step's gate math for one sequence with the vector kernels (>>vmath): the
@@ -6867,8 +6872,103 @@ static void dl__rnn_fwd(const dl_ctx *ctx, int mode, int rev, dl_tensor *const *
     if (mode == DL_LSTM) memcpy(hn_out + B * H, cs, (size_t)(B * H) * sizeof(float));
 }
 
+/* the backward cell of one (t, b) over contiguous j: d is the sequence's running dh (a row
+   of dl__rnn_bwd's per-step [B, H] copy), gy the step's dy; d + gy drives the gates, and d
+   becomes dh_prev's direct part, 0 (LSTM) or (d + gy) z (GRU). LSTM: sv = i, f, g, o, c;
+   tanh(c) is read from gi's o slot (written by the caller) before o's gradient replaces
+   it; dc is updated in place. GRU: sv = r, z, n, hn. cp (c_prev) or hp (h_prev) NULL reads as 0. The vector kernels below do the
+   same multiplies and adds in the same order (no FMA), so every level gives these bits
+   from the same tanh(c); j0 lets them finish a tail here. */
+static void dl__rnn_blstm_c(int64_t j0, int64_t H, const float *sv, const float *cp, const float *gy, float *d, float *dc, float *gi) {
+    int64_t j;
+    for (j = j0; j < H; j++) {
+        const float ig = sv[j], fg = sv[H + j], gg = sv[2 * H + j], og = sv[3 * H + j], tc = gi[3 * H + j], dj = d[j] + gy[j];
+        const float dct = dc[j] + dj * og * (1.0f - tc * tc), c = cp ? cp[j] : 0.0f;
+        gi[j] = dct * gg * ig * (1.0f - ig); gi[H + j] = dct * c * fg * (1.0f - fg);
+        gi[2 * H + j] = dct * ig * (1.0f - gg * gg); gi[3 * H + j] = dj * tc * og * (1.0f - og);
+        dc[j] = dct * fg; d[j] = 0.0f;
+    }
+}
+static void dl__rnn_bgru_c(int64_t j0, int64_t H, const float *sv, const float *hp, const float *gy, float *d, float *gi, float *gh) {
+    int64_t j;
+    for (j = j0; j < H; j++) {
+        const float rg = sv[j], zg = sv[H + j], n = sv[2 * H + j], hn = sv[3 * H + j], dj = d[j] + gy[j], h = hp ? hp[j] : 0.0f;
+        const float an = dj * (1.0f - zg) * (1.0f - n * n), ar = an * hn * rg * (1.0f - rg), az = dj * (h - n) * zg * (1.0f - zg);
+        gi[j] = ar; gi[H + j] = az; gi[2 * H + j] = an;
+        gh[j] = ar; gh[H + j] = az; gh[2 * H + j] = an * rg;
+        d[j] = dj * zg;
+    }
+}
+/* one body per vector width: V the type, W its lanes, L/S load/store, A/U/M add/sub/mul, K broadcast */
+#define DL__RNN_BCELL(ATTR, SFX, V, W, L, S, A, U, M, K)                                                                \
+ATTR static void dl__rnn_blstm_##SFX(int64_t H, const float *sv, const float *cp, const float *gy, float *d, float *dc, float *gi) { \
+    const V one = K(1.0f); int64_t j;                                                                                   \
+    for (j = 0; j + W <= H; j += W) {                                                                                   \
+        const V ig = L(sv + j), fg = L(sv + H + j), gg = L(sv + 2 * H + j), og = L(sv + 3 * H + j), tc = L(gi + 3 * H + j); \
+        const V dj = A(L(d + j), L(gy + j)), dct = A(L(dc + j), M(M(dj, og), U(one, M(tc, tc)))), c = cp ? L(cp + j) : K(0.0f);     \
+        S(gi + j, M(M(M(dct, gg), ig), U(one, ig))); S(gi + H + j, M(M(M(dct, c), fg), U(one, fg)));                 \
+        S(gi + 2 * H + j, M(M(dct, ig), U(one, M(gg, gg)))); S(gi + 3 * H + j, M(M(M(dj, tc), og), U(one, og)));     \
+        S(dc + j, M(dct, fg)); S(d + j, K(0.0f));                                                                                    \
+    }                                                                                                                   \
+    dl__rnn_blstm_c(j, H, sv, cp, gy, d, dc, gi);                                                                        \
+}                                                                                                                       \
+ATTR static void dl__rnn_bgru_##SFX(int64_t H, const float *sv, const float *hp, const float *gy, float *d, float *gi, float *gh) { \
+    const V one = K(1.0f); int64_t j;                                                                                   \
+    for (j = 0; j + W <= H; j += W) {                                                                                   \
+        const V rg = L(sv + j), zg = L(sv + H + j), n = L(sv + 2 * H + j), hn = L(sv + 3 * H + j), dj = A(L(d + j), L(gy + j));     \
+        const V h = hp ? L(hp + j) : K(0.0f), an = M(M(dj, U(one, zg)), U(one, M(n, n)));                             \
+        const V ar = M(M(M(an, hn), rg), U(one, rg)), az = M(M(M(dj, U(h, n)), zg), U(one, zg));                      \
+        S(gi + j, ar); S(gi + H + j, az); S(gi + 2 * H + j, an);                                                        \
+        S(gh + j, ar); S(gh + H + j, az); S(gh + 2 * H + j, M(an, rg));                                                 \
+        S(d + j, M(dj, zg));                                                                                            \
+    }                                                                                                                   \
+    dl__rnn_bgru_c(j, H, sv, hp, gy, d, gi, gh);                                                                        \
+}                                                                                                                       \
+ATTR static void dl__rnn_colsum_##SFX(int64_t R, int64_t N, const float *x, float *s) {   /* s[j] += sum_r x[r, j] */ \
+    int64_t r, j;                                                                                                       \
+    for (r = 0; r < R; r++, x += N) {                                                                                   \
+        for (j = 0; j + W <= N; j += W) S(s + j, A(L(s + j), L(x + j)));                                                \
+        for (; j < N; j++) s[j] += x[j];                                                                                \
+    }                                                                                                                   \
+}
+#if defined(DL__X86_64)
+DL__RNN_BCELL(__attribute__((target("avx2,fma"))), avx2, __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_add_ps, _mm256_sub_ps, _mm256_mul_ps, _mm256_set1_ps)
+DL__RNN_BCELL(, sse2, __m128, 4, _mm_loadu_ps, _mm_storeu_ps, _mm_add_ps, _mm_sub_ps, _mm_mul_ps, _mm_set1_ps)
+#elif defined(DL__NEON64)
+DL__RNN_BCELL(, neon, float32x4_t, 4, vld1q_f32, vst1q_f32, vaddq_f32, vsubq_f32, vmulq_f32, vdupq_n_f32)
+#endif
+#undef DL__RNN_BCELL
+static void dl__rnn_blstm(int lv, int64_t H, const float *sv, const float *cp, const float *gy, float *d, float *dc, float *gi) {
+#if defined(DL__X86_64)
+    if (lv == DL__VL_AVX2) { dl__rnn_blstm_avx2(H, sv, cp, gy, d, dc, gi); return; }
+    if (lv == DL__VL_SSE2) { dl__rnn_blstm_sse2(H, sv, cp, gy, d, dc, gi); return; }
+#elif defined(DL__NEON64)
+    if (lv == DL__VL_NEON) { dl__rnn_blstm_neon(H, sv, cp, gy, d, dc, gi); return; }
+#endif
+    (void)lv; dl__rnn_blstm_c(0, H, sv, cp, gy, d, dc, gi);
+}
+static void dl__rnn_bgru(int lv, int64_t H, const float *sv, const float *hp, const float *gy, float *d, float *gi, float *gh) {
+#if defined(DL__X86_64)
+    if (lv == DL__VL_AVX2) { dl__rnn_bgru_avx2(H, sv, hp, gy, d, gi, gh); return; }
+    if (lv == DL__VL_SSE2) { dl__rnn_bgru_sse2(H, sv, hp, gy, d, gi, gh); return; }
+#elif defined(DL__NEON64)
+    if (lv == DL__VL_NEON) { dl__rnn_bgru_neon(H, sv, hp, gy, d, gi, gh); return; }
+#endif
+    (void)lv; dl__rnn_bgru_c(0, H, sv, hp, gy, d, gi, gh);
+}
+static void dl__rnn_colsum(int lv, int64_t R, int64_t N, const float *x, float *s) {
+    int64_t r, j;
+#if defined(DL__X86_64)
+    if (lv == DL__VL_AVX2) { dl__rnn_colsum_avx2(R, N, x, s); return; }
+    if (lv == DL__VL_SSE2) { dl__rnn_colsum_sse2(R, N, x, s); return; }
+#elif defined(DL__NEON64)
+    if (lv == DL__VL_NEON) { dl__rnn_colsum_neon(R, N, x, s); return; }
+#endif
+    (void)lv; for (r = 0; r < R; r++, x += N) for (j = 0; j < N; j++) s[j] += x[j];
+}
+
 static void dl__rnn_bwd(dl_ctx *ctx, dl__node *nd, float *gx, float *gh0, float *gc0, float *gwih, float *gwhh,
-                        float *gbih, float *gbhh, float *dG, float *dGh, float *sb, float *dh, float *dc, float *hp, float *wt, float *pwt) {
+                        float *gbih, float *gbhh, float *dG, float *dGh, float *sb, float *dh, float *dv, float *dc, float *hp, float *wt, float *pwt) {
     dl_tensor *const *in = nd->in; const dl_tensor *X = in[0];
     const int mode = nd->iarg[0], rev = nd->iarg[1];
     const int64_t T = X->shape[0], B = X->shape[1], I = X->shape[2], H = in[4]->shape[1];
@@ -6879,9 +6979,13 @@ static void dl__rnn_bwd(dl_ctx *ctx, dl__node *nd, float *gx, float *gh0, float 
     const int32_t *len = in[7] ? in[7]->idata : NULL;
     const int64_t maxlen = dl__rnn_maxlen(len, B, T);
     const int lv = dl__vm_level(ctx);
-    int64_t s, b, j, r;
-    /* as in the forward, the running dh is transposed, dh [H, B], and so is the step's gate
-       gradient, sb [GH, B]: dh^T += W_hh^T sb^T reads W_hh^T's rows in place */
+    int64_t s, b, j, uni = 1;
+    /* as in the forward, the running dh is transposed, dh [H, B]; dh^T += W_hh^T dG_hh^T then
+       reads W_hh^T's rows in place. When every sequence has the same length, step s has one t
+       for all b and its dG_hh rows [B, GH] are contiguous: the GEMM takes them through a
+       transposed view (the packing transposes in 8 x 8 blocks). Otherwise they are also
+       copied, transposed, into sb [GH, B] (0 for finished sequences). */
+    if (len) for (b = 1; b < B; b++) if (len[b] != len[0]) uni = 0;
     dl__rnn_transpose(wt, whh, GH, H);
     dl__gemm_prepack(ctx, H, GH, dl__rmat(wt, GH), pwt);   /* W_hh^T packed once for every step */
     memset(dG, 0, (size_t)(T * B * GH) * sizeof(float));
@@ -6889,49 +6993,36 @@ static void dl__rnn_bwd(dl_ctx *ctx, dl__node *nd, float *gx, float *gh0, float 
     for (b = 0; b < B; b++) for (j = 0; j < H; j++) dh[j * B + b] = gP[(T * B + b) * H + j];
     if (mode == DL_LSTM) memcpy(dc, gP + (T + 1) * B * H, (size_t)(B * H) * sizeof(float));
     for (s = maxlen - 1; s >= 0; s--) {
+        const int64_t tu = rev ? maxlen - 1 - s : s;   /* the step's t when uni */
+        dl__rnn_transpose(dv, dh, H, B);   /* dv [B, H]: each sequence's dh contiguous; back into dh below */
         for (b = 0; b < B; b++) {
             const int64_t L = len ? len[b] : T;
-            int64_t t, tp; const float *gy, *yb, *svr, *hprev; float *dhb = dh + b, *gi, *gh, *sc = sb + b;   /* dhb[j * B], sc[k * B] */
+            int64_t t, tp; const float *gy, *yb, *svr; float *db = dv + b * H, *gi, *gh, *sc = sb + b;   /* sc[k * B] */
             if (s >= L) { for (j = 0; j < GH; j++) sc[j * B] = 0.0f; continue; }
             t = rev ? L - 1 - s : s;
             tp = s == 0 ? -1 : (rev ? t + 1 : t - 1);
             gy = gP + (t * B + b) * H; yb = y + (t * B + b) * H;
             gi = dG + (t * B + b) * GH; gh = dGh + (t * B + b) * GH;
             svr = sv ? sv + (t * B + b) * S : NULL;
+            /* d = dh_next + dy[t]; then db holds dh_prev's direct part: 0, or d z for the GRU */
             if (mode == DL_RNN_TANH) {
-                for (j = 0; j < H; j++) { float d = dhb[j * B] + gy[j], h = yb[j], a = d * (1.0f - h * h); gi[j] = a; sc[j * B] = a; dhb[j * B] = 0.0f; }
+                for (j = 0; j < H; j++) { gi[j] = (db[j] + gy[j]) * (1.0f - yb[j] * yb[j]); db[j] = 0.0f; }
             } else if (mode == DL_RNN_RELU) {
-                for (j = 0; j < H; j++) { float d = dhb[j * B] + gy[j], a = yb[j] > 0.0f ? d : 0.0f; gi[j] = a; sc[j * B] = a; dhb[j * B] = 0.0f; }
+                for (j = 0; j < H; j++) { gi[j] = yb[j] > 0.0f ? db[j] + gy[j] : 0.0f; db[j] = 0.0f; }
             } else if (mode == DL_LSTM) {
-                float *dcb = dc + b * H;
                 const float *cprev = tp < 0 ? (c0 ? c0 + b * H : NULL) : sv + (tp * B + b) * S + 4 * H;
-                if (lv != DL__VL_SCALAR) dl__vmath(lv, DL__VM_TANH, H, svr + 4 * H, gi + 3 * H);   /* tanh(c) in o's slot, read before it is written */
-                for (j = 0; j < H; j++) {
-                    const float ig = svr[j], fg = svr[H + j], gg = svr[2 * H + j], og = svr[3 * H + j], c = svr[4 * H + j];
-                    const float cp = cprev ? cprev[j] : 0.0f, tc = lv != DL__VL_SCALAR ? gi[3 * H + j] : dl__tanhf(c), d = dhb[j * B] + gy[j];
-                    const float dct = dcb[j] + d * og * (1.0f - tc * tc);
-                    const float ai = dct * gg * ig * (1.0f - ig), af = dct * cp * fg * (1.0f - fg);
-                    const float ag = dct * ig * (1.0f - gg * gg), ao = d * tc * og * (1.0f - og);
-                    gi[j] = ai; gi[H + j] = af; gi[2 * H + j] = ag; gi[3 * H + j] = ao;
-                    sc[j * B] = ai; sc[(H + j) * B] = af; sc[(2 * H + j) * B] = ag; sc[(3 * H + j) * B] = ao;
-                    dcb[j] = dct * fg; dhb[j * B] = 0.0f;
-                }
+                if (lv != DL__VL_SCALAR) dl__vmath(lv, DL__VM_TANH, H, svr + 4 * H, gi + 3 * H);   /* tanh(c) in o's slot */
+                else for (j = 0; j < H; j++) gi[3 * H + j] = dl__tanhf(svr[4 * H + j]);
+                dl__rnn_blstm(lv, H, svr, cprev, gy, db, dc + b * H, gi);
             } else {
-                hprev = tp < 0 ? (h0 ? h0 + b * H : NULL) : y + (tp * B + b) * H;
-                for (j = 0; j < H; j++) {
-                    const float rg = svr[j], zg = svr[H + j], n = svr[2 * H + j], hn = svr[3 * H + j];
-                    const float hpv = hprev ? hprev[j] : 0.0f, d = dhb[j * B] + gy[j];
-                    const float an = d * (1.0f - zg) * (1.0f - n * n), ar = an * hn * rg * (1.0f - rg);
-                    const float az = d * (hpv - n) * zg * (1.0f - zg);
-                    gi[j] = ar; gi[H + j] = az; gi[2 * H + j] = an;
-                    gh[j] = ar; gh[H + j] = az; gh[2 * H + j] = an * rg;
-                    sc[j * B] = ar; sc[(H + j) * B] = az; sc[(2 * H + j) * B] = an * rg;
-                    dhb[j * B] = d * zg;
-                }
+                dl__rnn_bgru(lv, H, svr, tp < 0 ? (h0 ? h0 + b * H : NULL) : y + (tp * B + b) * H, gy, db, gi, gh);
             }
+            if (!uni) for (j = 0; j < GH; j++) sc[j * B] = gh[j];
         }
-        /* dh_prev^T += W_hh^T [H, GH] x sb [GH, B] (columns of finished sequences add 0) */
-        dl__gemm_isa_pa(ctx, H, B, GH, pwt, dl__rmat(wt, GH), dl__rmat(sb, B), dl__rmat(dh, B), 1);
+        dl__rnn_transpose(dh, dv, B, H);   /* finished sequences keep their dh */
+        /* dh_prev^T += W_hh^T [H, GH] x dG_hh^T [GH, B] (columns of finished sequences add 0) */
+        dl__gemm_isa_pa(ctx, H, B, GH, pwt, dl__rmat(wt, GH), uni ? dl__mat_t(dl__rmat(dGh + tu * B * GH, GH)) : dl__rmat(sb, B),
+                        dl__rmat(dh, B), 1);
     }
     if (gh0) for (b = 0; b < B; b++) for (j = 0; j < H; j++) gh0[b * H + j] += dh[j * B + b];
     if (gc0) for (j = 0; j < B * H; j++) gc0[j] += dc[j];
@@ -6954,26 +7045,27 @@ static void dl__rnn_bwd(dl_ctx *ctx, dl__node *nd, float *gx, float *gh0, float 
            big dG_hh is then the GEMM's B operand, read once (about 1.4x faster than dG_hh^T H_prev) */
         dl__gemm_isa(ctx, H, GH, T * B, dl__mat_t(dl__rmat(hp, H)), dl__rmat(dGh, GH), dl__mat_t(dl__rmat(gwhh, H)), 1);
     }
-    if (gbih) for (r = 0; r < T * B; r++) { const float *g = dG + r * GH; for (j = 0; j < GH; j++) gbih[j] += g[j]; }
-    if (gbhh) for (r = 0; r < T * B; r++) { const float *g = dGh + r * GH; for (j = 0; j < GH; j++) gbhh[j] += g[j]; }
+    if (gbih) dl__rnn_colsum(lv, T * B, GH, dG, gbih);   /* row by row: each sum in the order of the plain loop */
+    if (gbhh) dl__rnn_colsum(lv, T * B, GH, dGh, gbhh);
 }
 static void dl__bwd_rnn(dl_ctx *ctx, dl__node *nd) {
     const dl_tensor *X = nd->in[0]; const int mode = nd->iarg[0];
     const int64_t T = X->shape[0], B = X->shape[1], H = nd->in[4]->shape[1], GH = dl__rnn_gates(mode) * H;
     float *gx = dl__ingrad(ctx, nd, 0), *gh0 = dl__ingrad(ctx, nd, 1), *gc0 = dl__ingrad(ctx, nd, 2);
     float *gwih = dl__ingrad(ctx, nd, 3), *gwhh = dl__ingrad(ctx, nd, 4), *gbih = dl__ingrad(ctx, nd, 5), *gbhh = dl__ingrad(ctx, nd, 6);
-    float *dG, *dGh, *sb, *dh, *dc = NULL, *hp = NULL, *wt, *pwt; int ok; dl_mark mk;
+    float *dG, *dGh, *sb, *dh, *dv, *dc = NULL, *hp = NULL, *wt, *pwt; int ok; dl_mark mk;
     if (ctx->status || (!nd->out->grad && !ctx->measure)) return;
     mk = dl_ctx_mark(ctx);   /* scratch below: the same bytes in measure mode, freed at the end */
     dG = (float *)dl__alloc(ctx, (size_t)(T * B * GH) * sizeof(float), 0, &ok);
     dGh = mode == DL_GRU ? (float *)dl__alloc(ctx, (size_t)(T * B * GH) * sizeof(float), 0, &ok) : dG;
     sb = (float *)dl__alloc(ctx, (size_t)(B * GH) * sizeof(float), 0, &ok);
     dh = (float *)dl__alloc(ctx, (size_t)(B * H) * sizeof(float), 0, &ok);
+    dv = (float *)dl__alloc(ctx, (size_t)(B * H) * sizeof(float), 0, &ok);
     if (mode == DL_LSTM) dc = (float *)dl__alloc(ctx, (size_t)(B * H) * sizeof(float), 0, &ok);
     if (nd->in[4]->requires_grad) hp = (float *)dl__alloc(ctx, (size_t)(T * B * H) * sizeof(float), 0, &ok);
     wt = (float *)dl__alloc(ctx, (size_t)(GH * H) * sizeof(float), 0, &ok);
     pwt = (float *)dl__alloc(ctx, (size_t)dl__gemm_prepack_floats(H, GH) * sizeof(float), 0, &ok);
-    if (!ctx->status && !ctx->measure) dl__rnn_bwd(ctx, nd, gx, gh0, gc0, gwih, gwhh, gbih, gbhh, dG, dGh, sb, dh, dc, hp, wt, pwt);
+    if (!ctx->status && !ctx->measure) dl__rnn_bwd(ctx, nd, gx, gh0, gc0, gwih, gwhh, gbih, gbhh, dG, dGh, sb, dh, dv, dc, hp, wt, pwt);
     dl_ctx_rewind(ctx, mk);
 }
 

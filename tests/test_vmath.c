@@ -191,11 +191,13 @@ static void tvm_ops(void) {
 }
 
 /* RNN tanh, LSTM, GRU: y, h, c and every gradient, AUTO (vector gates, SIMD GEMM) against
-   REFERENCE (libm gates, scalar GEMM); odd H (tails), mixed lengths, both directions */
-static void tvm_rnn_run(dl_ctx *ctx, int mode, int reverse, float *out, int64_t *nout) {
+   REFERENCE (libm gates, scalar GEMM); odd H (tails), both directions; lengths mixed (the
+   backward copies each step's gate gradients, transposed, for the GEMM), none, or all equal
+   and short (the GEMM reads the step's contiguous rows through a transposed view) */
+static const int32_t tvm_rnn_len[3][3] = {{6, 4, 6}, {0, 0, 0}, {4, 4, 4}};
+static void tvm_rnn_run(dl_ctx *ctx, int mode, int reverse, int lens, float *out, int64_t *nout) {
     const int64_t T = 6, B = 3, I = 5, H = 19, G = mode == DL_LSTM ? 4 : mode == DL_GRU ? 3 : 1;
-    static const int32_t lv[3] = {6, 4, 6};
-    dl_tensor *in[7], *len = dl_index_tensor(ctx, dl_shape1(B), lv), *loss; dl_rnn_out o; int k; int64_t n = 0, i;
+    dl_tensor *in[7], *len = lens == 1 ? NULL : dl_index_tensor(ctx, dl_shape1(B), tvm_rnn_len[lens]), *loss; dl_rnn_out o; int k; int64_t n = 0, i;
     in[0] = dl_uniform(ctx, dl_shape3(T, B, I), -1.5f, 1.5f);
     in[1] = dl_uniform(ctx, dl_shape2(B, H), -0.8f, 0.8f);
     in[2] = mode == DL_LSTM ? dl_uniform(ctx, dl_shape2(B, H), -2.0f, 2.0f) : NULL;
@@ -221,18 +223,19 @@ static void tvm_rnn(void) {
     static const char *mn[] = {"rnn tanh", "", "lstm", "gru"};
     static char name[128];
     static float out[2][4096];
-    int mode, rev, v;
-    for (mode = DL_RNN_TANH; mode <= DL_GRU; mode++) {
+    static const char *ln[] = {"lengths 6,4,6", "no lengths", "lengths 4,4,4"};
+    int mode, rev, v, lens;
+    for (mode = DL_RNN_TANH; mode <= DL_GRU; mode++) for (lens = 0; lens < 3; lens++) {
         if (mode == DL_RNN_RELU) continue;   /* no transcendental: the same loop on every level */
         for (rev = 0; rev < 2; rev++) {
             int64_t n[2] = {0, 0};
-            snprintf(name, sizeof name, "vmath %s%s T 6 B 3 H 19 lengths 6,4,6: DL_ISA_AUTO matches DL_ISA_REFERENCE (y, h, c, every gradient)",
-                     mn[mode], rev ? " reverse" : "");
+            snprintf(name, sizeof name, "vmath %s%s T 6 B 3 H 19 %s: DL_ISA_AUTO matches DL_ISA_REFERENCE (y, h, c, every gradient)",
+                     mn[mode], rev ? " reverse" : "", ln[lens]);
             T_BEGIN(name);
             for (v = 0; v < 2; v++) {
                 dl_ctx *cx = tvm_ctx(v ? DL_ISA_REFERENCE : DL_ISA_AUTO);
                 if (!cx) { T_EXPECT(0, "dl_ctx_init"); continue; }
-                tvm_rnn_run(cx, mode, rev, out[v], &n[v]);
+                tvm_rnn_run(cx, mode, rev, lens, out[v], &n[v]);
                 dl_ctx_free(cx);
             }
             T_EXPECT(n[0] == n[1] && n[0] > 0 && n[0] <= 4096, "%ld vs %ld values", (long)n[0], (long)n[1]);
@@ -241,7 +244,7 @@ static void tvm_rnn(void) {
             if (n[0] == n[1]) {
                 double worst = 0.0, big = 0.0; int64_t i;
                 for (i = 0; i < n[0]; i++) { double e = fabs((double)out[0][i] - (double)out[1][i]); if (e > worst) worst = e; if (fabs((double)out[1][i]) > big) big = fabs((double)out[1][i]); }
-                if (!t_skip_case) printf("      vmath %s%s: max |auto - reference| %.3g (max |value| %.3g)\n", mn[mode], rev ? " reverse" : "", worst, big);
+                if (!t_skip_case) printf("      vmath %s%s %s: max |auto - reference| %.3g (max |value| %.3g)\n", mn[mode], rev ? " reverse" : "", ln[lens], worst, big);
                 t_allclose(out[0], out[1], (long)n[0], 1e-5, 1e-5, "outputs and gradients");
             }
             T_END();
@@ -251,16 +254,16 @@ static void tvm_rnn(void) {
 
 /* the vector gates run per sequence on the calling thread: 3 pool threads give the bits of 1 */
 static void tvm_rnn_threads(void) {
-    static float out[2][4096]; int64_t n[2] = {0, 0}; int mode, v;
-    T_BEGIN("vmath lstm and gru, DL_ISA_AUTO: 1 and 3 threads give the same bits");
-    for (mode = DL_LSTM; mode <= DL_GRU; mode++) {
+    static float out[2][4096]; int64_t n[2] = {0, 0}; int mode, v, lens;
+    T_BEGIN("vmath lstm and gru, DL_ISA_AUTO: 1 and 3 threads give the same bits (mixed lengths, none)");
+    for (mode = DL_LSTM; mode <= DL_GRU; mode++) for (lens = 0; lens < 2; lens++) {
         for (v = 0; v < 2; v++) {
             dl_ctx *cx = tvm_ctx_t(DL_ISA_AUTO, v ? 3 : 1);
             if (!cx) { T_EXPECT(0, "dl_ctx_init"); continue; }
-            tvm_rnn_run(cx, mode, 0, out[v], &n[v]);
+            tvm_rnn_run(cx, mode, 0, lens, out[v], &n[v]);
             dl_ctx_free(cx);
         }
-        T_EXPECT(n[0] == n[1] && n[0] > 0 && memcmp(out[0], out[1], sizeof(float) * (size_t)n[0]) == 0, "mode %d: 3 threads differ", mode);
+        T_EXPECT(n[0] == n[1] && n[0] > 0 && memcmp(out[0], out[1], sizeof(float) * (size_t)n[0]) == 0, "mode %d lengths %d: 3 threads differ", mode, lens);
     }
     T_END();
 }
