@@ -1231,19 +1231,46 @@ static void *dl__alloc(dl_ctx *ctx, size_t bytes, int meta, int *ok) {
 
 /* >>threads-pool  fork-join over task indices; dl__parallel is what kernels call */
 #if defined(DL__THREADS)
+/* Waking a sleeping thread costs tens of microseconds in these VMs, and a training step
+   forks hundreds of times (an LSTM: twice per time step): a worker that finished spins for
+   a short while (DL__SPIN polls of the generation counter) before it sleeps on the
+   condition variable, and so does the caller waiting for the last task. gcc/clang
+   atomics; other compilers just sleep. */
+#if defined(__GNUC__) || defined(__clang__)
+#define DL__SPIN 20000
+#define DL__LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#if defined(DL__X86_64)
+#define DL__RELAX() _mm_pause()
+#else
+#define DL__RELAX() ((void)0)
+#endif
+#else
+#define DL__SPIN 0
+#define DL__LOAD(x) (x)
+#define DL__RELAX() ((void)0)
+#endif
 static void dl__pool_drain(dl__pool *p) {       /* with p->mu held: run tasks until none is left */
     while (p->next < p->ntasks) {
         int64_t i = p->next++;
         pthread_mutex_unlock(&p->mu);
         p->task(p->arg, i);
         pthread_mutex_lock(&p->mu);
+#if DL__SPIN
+        if (__atomic_add_fetch(&p->finished, 1, __ATOMIC_RELEASE) == p->ntasks) pthread_cond_broadcast(&p->done);
+#else
         if (++p->finished == p->ntasks) pthread_cond_broadcast(&p->done);
+#endif
     }
 }
 static void *dl__pool_worker(void *vp) {
-    dl__pool *p = (dl__pool *)vp; unsigned long seen = 0;
+    dl__pool *p = (dl__pool *)vp; unsigned long seen = 0; long i;
     pthread_mutex_lock(&p->mu);
     for (;;) {
+        if (DL__SPIN && !p->quit && p->gen == seen) {
+            pthread_mutex_unlock(&p->mu);
+            for (i = 0; i < DL__SPIN && DL__LOAD(p->gen) == seen && !DL__LOAD(p->quit); i++) DL__RELAX();
+            pthread_mutex_lock(&p->mu);
+        }
         while (!p->quit && p->gen == seen) pthread_cond_wait(&p->work, &p->mu);
         if (p->quit) break;
         seen = p->gen;
@@ -1253,11 +1280,21 @@ static void *dl__pool_worker(void *vp) {
     return NULL;
 }
 static void dl__pool_for(void *user, int64_t n, void (*task)(void *, int64_t), void *arg) {
-    dl__pool *p = (dl__pool *)user;
+    dl__pool *p = (dl__pool *)user; long i;
     pthread_mutex_lock(&p->mu);
-    p->task = task; p->arg = arg; p->ntasks = n; p->next = 0; p->finished = 0; p->gen++;
+    p->task = task; p->arg = arg; p->ntasks = n; p->next = 0; p->finished = 0;
+#if DL__SPIN
+    __atomic_store_n(&p->gen, p->gen + 1, __ATOMIC_RELEASE);
+#else
+    p->gen++;
+#endif
     pthread_cond_broadcast(&p->work);
     dl__pool_drain(p);                                  /* the caller works too */
+    if (DL__SPIN && p->finished < p->ntasks) {
+        pthread_mutex_unlock(&p->mu);
+        for (i = 0; i < DL__SPIN && DL__LOAD(p->finished) < n; i++) DL__RELAX();
+        pthread_mutex_lock(&p->mu);
+    }
     while (p->finished < p->ntasks) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
@@ -1278,7 +1315,13 @@ static void dl__pool_start(dl_ctx *ctx, int threads) {
 static void dl__pool_stop(dl_ctx *ctx) {
     dl__pool *p = &ctx->pool; int i;
     if (ctx->pfor != dl__pool_for) return;
-    pthread_mutex_lock(&p->mu); p->quit = 1; pthread_cond_broadcast(&p->work); pthread_mutex_unlock(&p->mu);
+    pthread_mutex_lock(&p->mu);
+#if DL__SPIN
+    __atomic_store_n(&p->quit, 1, __ATOMIC_RELEASE);
+#else
+    p->quit = 1;
+#endif
+    pthread_cond_broadcast(&p->work); pthread_mutex_unlock(&p->mu);
     for (i = 0; i < p->n; i++) pthread_join(p->th[i], NULL);
     pthread_cond_destroy(&p->work); pthread_cond_destroy(&p->done); pthread_mutex_destroy(&p->mu);
     ctx->pfor = NULL;
