@@ -49,10 +49,11 @@
        one training step as a CUDA graph) work.
    WHAT IT IS NOT (yet)
      - No float64/float16 compute, no higher-order derivatives, no multi-GPU. SIMD and
-       threads cover the matrix products (so convolutions and recurrent layers), SIMD
-       also 2x2 max pooling, exp / sigmoid / tanh / softplus / log_sigmoid and the RNN,
-       LSTM and GRU gate math (>>vmath); other elementwise ops are plain C the compiler
-       vectorizes.
+       threads cover the matrix products (so convolutions and recurrent layers), threads
+       also a convolution's image chunks, the unary ops and the optimizer; SIMD also relu,
+       add/sub/mul rows, 2x2 max pooling, exp / sigmoid / tanh / softplus / log_sigmoid
+       and the RNN, LSTM and GRU cells (>>vmath). Batch norm, other pooling, softmax and
+       the reductions are plain C (gcc -O2 leaves most such loops scalar).
 
    CONFIG MACROS  (define before the #include that has DL_IMPLEMENTATION)
      DL_IMPLEMENTATION   emit the implementation in this translation unit
@@ -122,15 +123,16 @@
      Work is split into tasks by the shapes alone (GEMM blocks, a convolution's two image
      chunks, elementwise ops and optimizer updates in chunks of 32768 elements) and each
      output element is summed in a fixed order, so results are bit-identical for any thread
-     count (tested), and run to
-     run for the same seed. A different kernel set may round differently. Randomness comes
+     count (tested), and run to run for the same seed. A different kernel set may round
+     differently. Pool threads spin briefly before sleeping between forks. Randomness comes
      from a counter-based generator (splitmix64) kept in the context: same seed, same bits,
      on every platform.
 
    RECENT CHANGES   (full list in CHANGELOG.md)
      0.1.0  arena, tensors, autodiff, core ops, gradcheck, errors; training stack;
             convolutions, pooling, normalization; embeddings, RNN/LSTM/GRU, attention,
-            sampling; packed SIMD GEMM (AVX-512/AVX2/SSE2/NEON) and a thread pool;
+            sampling; packed SIMD GEMM (AVX-512/AVX2/SSE2/NEON) and a thread pool,
+            vector math and cells, threaded convolutions and elementwise ops;
             autoencoders, VAEs, RBMs, NADE, GAN examples; PNG writer; the backend
             table, step replay, and dl_cuda.h (every op on the GPU, cuBLAS, CUDA graphs).
 */
