@@ -2182,8 +2182,14 @@ DL__API dl_status dl_backward(dl_ctx *ctx, dl_tensor *loss) {
 }
 
 /* d[i] += s[i]: SSE2 (part of x86-64) or NEON, else C; the same bits as the C loop (gcc -O2
-   leaves that loop scalar: it would need a run-time aliasing check) */
-static void dl__vadd(float *d, const float *s, int64_t n) {
+   leaves that loop scalar: it would need a run-time aliasing check). Always inlined: im2col,
+   col2im and pack_a call these per short row, where a call costs more than the copy. */
+#if defined(__GNUC__) || defined(__clang__)
+#define DL__ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define DL__ALWAYS_INLINE static
+#endif
+DL__ALWAYS_INLINE void dl__vadd(float *d, const float *s, int64_t n) {
     int64_t i = 0;
 #if defined(DL__X86_64)
     for (; i + 8 <= n; i += 8) {
@@ -2199,7 +2205,7 @@ static void dl__vadd(float *d, const float *s, int64_t n) {
     for (; i < n; i++) d[i] += s[i];
 }
 /* d[i] = s[i] for a short row (a libc memcpy call costs more than copying 10 floats) */
-static void dl__vcopy(float *d, const float *s, int64_t n) {
+DL__ALWAYS_INLINE void dl__vcopy(float *d, const float *s, int64_t n) {
     int64_t i = 0;
     if (n >= 64) { memcpy(d, s, (size_t)n * sizeof(float)); return; }
 #if defined(DL__X86_64)
@@ -3140,17 +3146,6 @@ static int64_t dl__pack_a6_avx(const float *s, int64_t rs, int64_t kc, float *d)
     return k;
 }
 #endif
-/* copies mr floats (inline moves for the usual 4, 6 and 8) */
-static void dl__copy_mr(float *d, const float *s, int mr) {
-#if defined(DL__X86_64)
-    if (mr == 6) { _mm_storeu_ps(d, _mm_loadu_ps(s)); _mm_storel_pi((__m64 *)(void *)(d + 4), _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(const void *)(s + 4))); return; }
-    if (mr == 8) { _mm_storeu_ps(d, _mm_loadu_ps(s)); _mm_storeu_ps(d + 4, _mm_loadu_ps(s + 4)); return; }
-    if (mr == 4) { _mm_storeu_ps(d, _mm_loadu_ps(s)); return; }
-#elif defined(DL__NEON64)
-    if (mr == 8) { vst1q_f32(d, vld1q_f32(s)); vst1q_f32(d + 4, vld1q_f32(s + 4)); return; }
-#endif
-    { int r; for (r = 0; r < mr; r++) d[r] = s[r]; }
-}
 static void dl__pack_a(const dl__mat *A, int64_t M, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, int avx, float *dst) {
     int64_t p = 0, k, pf = 0; int r;
     while (pf + mr <= mc && i0 + pf + mr <= M) pf += mr;   /* rows of the full panels */
@@ -3158,7 +3153,7 @@ static void dl__pack_a(const dl__mat *A, int64_t M, int64_t i0, int64_t mc, int6
                                          reads one contiguous run of A per k for all panels */
         for (k = 0; k < kc; k++) {
             const float *s = A->p + i0 + (k0 + k) * A->cs; float *d = dst + k * mr;
-            for (p = 0; p < pf; p += mr) dl__copy_mr(d + p * kc, s + p, mr);
+            for (p = 0; p < pf; p += mr) dl__vcopy(d + p * kc, s + p, mr);
         }
     }
 #if defined(DL__X86_64)
@@ -5519,30 +5514,6 @@ static void dl__cg_range(int64_t off, int64_t s, int64_t n_in, int64_t n_out, in
     if (a > b) a = b;
     *lo = a; *hi = b;
 }
-/* the same two loops for im2col's and col2im's short rows, where a call per row shows */
-#if defined(__GNUC__) || defined(__clang__)
-#define DL__ALWAYS_INLINE static inline __attribute__((always_inline))
-#else
-#define DL__ALWAYS_INLINE static
-#endif
-DL__ALWAYS_INLINE void dl__row_copy(float *d, const float *s, int64_t n) {
-    int64_t i = 0;
-#if defined(DL__X86_64)
-    for (; i + 4 <= n; i += 4) _mm_storeu_ps(d + i, _mm_loadu_ps(s + i));
-#elif defined(DL__NEON64)
-    for (; i + 4 <= n; i += 4) vst1q_f32(d + i, vld1q_f32(s + i));
-#endif
-    for (; i < n; i++) d[i] = s[i];
-}
-DL__ALWAYS_INLINE void dl__row_add(float *d, const float *s, int64_t n) {
-    int64_t i = 0;
-#if defined(DL__X86_64)
-    for (; i + 4 <= n; i += 4) _mm_storeu_ps(d + i, _mm_add_ps(_mm_loadu_ps(d + i), _mm_loadu_ps(s + i)));
-#elif defined(DL__NEON64)
-    for (; i + 4 <= n; i += 4) vst1q_f32(d + i, vaddq_f32(vld1q_f32(d + i), vld1q_f32(s + i)));
-#endif
-    for (; i < n; i++) d[i] += s[i];
-}
 /* cols [Kc, P] = im2col(img [C/g, H, W]) */
 static void dl__im2col(const dl__cgeo *q, const float *img, float *cols) {
     int64_t Cg = q->C / q->g, P = q->OH * q->OW, HW = q->H * q->W, c, i, j, oh, ow, lo, hi;
@@ -5577,7 +5548,7 @@ static void dl__im2col(const dl__cgeo *q, const float *img, float *cols) {
             if (ih < 0 || ih >= q->H) { for (ow = 0; ow < q->OW; ow++) dst[ow] = 0.0f; continue; }
             src = img + (c * q->H + ih) * q->W + offw;
             for (ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
-            if (q->sw == 1) { if (hi > lo) dl__row_copy(dst + lo, src + lo, hi - lo); ow = hi; }
+            if (q->sw == 1) { if (hi > lo) dl__vcopy(dst + lo, src + lo, hi - lo); ow = hi; }
             else for (; ow < hi; ow++) dst[ow] = src[ow * q->sw];
             for (; ow < q->OW; ow++) dst[ow] = 0.0f;
         }
@@ -5594,7 +5565,7 @@ static void dl__col2im(const dl__cgeo *q, const float *cols, float *img) {
             int64_t ih = oh * q->sh - q->pt + i * q->dh; const float *src = row + oh * q->OW; float *dst;
             if (ih < 0 || ih >= q->H) continue;
             dst = img + (c * q->H + ih) * q->W + offw;
-            if (q->sw == 1) dl__row_add(dst + lo, src + lo, hi - lo);
+            if (q->sw == 1) dl__vadd(dst + lo, src + lo, hi - lo);
             else for (ow = lo; ow < hi; ow++) dst[ow * q->sw] += src[ow];
         }
     }
@@ -5608,8 +5579,9 @@ static void dl__col2im(const dl__cgeo *q, const float *cols, float *img) {
 static int64_t dl__cg_nch(const dl__cgeo *q) { return q->N < DL__CONV_CHUNKS ? (q->N < 1 ? 1 : q->N) : DL__CONV_CHUNKS; }
 /* scratch from the arena, in both modes alike: a cols matrix per chunk (none on the fast
    path), room for one group's weight packed for the GEMM (W_g or W_g^T, packed once per call
-   instead of once per image), and a partial dW_g per chunk */
-static float *dl__cg_scratch(dl_ctx *ctx, const dl__cgeo *q, float **pw, float **dwp, int *ok) {
+   instead of once per image), and, when dw (a weight gradient is wanted), a partial dW_g per
+   chunk */
+static float *dl__cg_scratch(dl_ctx *ctx, const dl__cgeo *q, int dw, float **pw, float **dwp, int *ok) {
     int64_t kc = dl__cg_kc(q), p = q->OH * q->OW, og = q->O / q->g, nch = dl__cg_nch(q), np, a, b;
     float *cols = NULL;
     *ok = 1; *pw = NULL; *dwp = NULL;
@@ -5622,7 +5594,7 @@ static float *dl__cg_scratch(dl_ctx *ctx, const dl__cgeo *q, float **pw, float *
         cols = (float *)dl__alloc(ctx, (size_t)(kc * p * nch) * sizeof(float), 0, ok);
     }
     if (*ok) *pw = (float *)dl__alloc(ctx, (size_t)np * sizeof(float), 0, ok);
-    if (*ok) *dwp = (float *)dl__alloc(ctx, (size_t)(og * kc * nch) * sizeof(float), 0, ok);
+    if (*ok && dw) *dwp = (float *)dl__alloc(ctx, (size_t)(og * kc * nch) * sizeof(float), 0, ok);
     return cols;
 }
 static dl__mat dl__cg_mat(const float *p, int64_t rs) { dl__mat m; m.p = (float *)(uintptr_t)p; m.rs = rs; m.cs = 1; return m; }
@@ -5845,7 +5817,7 @@ static dl_tensor *dl__conv_run(dl_ctx *ctx, int transposed, dl_tensor *x, dl_ten
                    : dl__new(ctx, dl_shape4(q->N, q->O, q->OH, q->OW), DL_F32, 1);
     if (ctx->status) return &ctx->poison;
     mk = dl_ctx_mark(ctx);
-    cols = dl__cg_scratch(ctx, q, &pw, &dwp, &ok);
+    cols = dl__cg_scratch(ctx, q, 0, &pw, &dwp, &ok);
     if (ok && !ctx->nocomp) {
         const float *bias = in[2] ? in[2]->data : NULL;
         if (!transposed) {
@@ -5870,7 +5842,7 @@ static void dl__bwd_conv2d(dl_ctx *ctx, dl__node *nd) {
     if (ctx->status) return;
     dl__cg_from_node(nd, 0, &q);
     mk = dl_ctx_mark(ctx);
-    if (dl__needs(nd, 0) || dl__needs(nd, 1)) cols = dl__cg_scratch(ctx, &q, &pw, &dwp, &ok);
+    if (dl__needs(nd, 0) || dl__needs(nd, 1)) cols = dl__cg_scratch(ctx, &q, dl__needs(nd, 1), &pw, &dwp, &ok);
     if (ok && !ctx->nocomp) {
         const float *gy = nd->out->grad;
         if (gw) dl__cg_cols_pass(ctx, &q, nd->in[0]->data, NULL, cols, pw, dwp, NULL, 0, NULL, gy, gw);
@@ -5907,7 +5879,7 @@ static void dl__bwd_conv_transpose2d(dl_ctx *ctx, dl__node *nd) {
     if (ctx->status) return;
     dl__cg_from_node(nd, 1, &q);
     mk = dl_ctx_mark(ctx);
-    if (dl__needs(nd, 0) || dl__needs(nd, 1)) cols = dl__cg_scratch(ctx, &q, &pw, &dwp, &ok);
+    if (dl__needs(nd, 0) || dl__needs(nd, 1)) cols = dl__cg_scratch(ctx, &q, dl__needs(nd, 1), &pw, &dwp, &ok);
     if (ok && !ctx->nocomp) {
         const float *gy = nd->out->grad;
         if (gx || gw) dl__cg_cols_pass(ctx, &q, gy, nd->in[1]->data, cols, pw, dwp, gx, 1, NULL, gw ? nd->in[0]->data : NULL, gw);
@@ -6968,13 +6940,6 @@ ATTR static void dl__rnn_bgru_##SFX(int64_t H, const float *sv, const float *hp,
         S(d + j, M(dj, zg));                                                                                            \
     }                                                                                                                   \
     dl__rnn_bgru_c(j, H, sv, hp, gy, d, gi, gh);                                                                        \
-}                                                                                                                       \
-ATTR static void dl__rnn_colsum_##SFX(int64_t R, int64_t N, const float *x, float *s) {   /* s[j] += sum_r x[r, j] */ \
-    int64_t r, j;                                                                                                       \
-    for (r = 0; r < R; r++, x += N) {                                                                                   \
-        for (j = 0; j + W <= N; j += W) S(s + j, A(L(s + j), L(x + j)));                                                \
-        for (; j < N; j++) s[j] += x[j];                                                                                \
-    }                                                                                                                   \
 }
 #if defined(DL__X86_64)
 DL__RNN_BCELL(__attribute__((target("avx2,fma"))), avx2, __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_add_ps, _mm256_sub_ps, _mm256_mul_ps, _mm256_set1_ps)
@@ -7001,16 +6966,6 @@ static void dl__rnn_bgru(int lv, int64_t H, const float *sv, const float *hp, co
 #endif
     (void)lv; dl__rnn_bgru_c(0, H, sv, hp, gy, d, gi, gh);
 }
-static void dl__rnn_colsum(int lv, int64_t R, int64_t N, const float *x, float *s) {
-    int64_t r, j;
-#if defined(DL__X86_64)
-    if (lv == DL__VL_AVX2) { dl__rnn_colsum_avx2(R, N, x, s); return; }
-    if (lv == DL__VL_SSE2) { dl__rnn_colsum_sse2(R, N, x, s); return; }
-#elif defined(DL__NEON64)
-    if (lv == DL__VL_NEON) { dl__rnn_colsum_neon(R, N, x, s); return; }
-#endif
-    (void)lv; for (r = 0; r < R; r++, x += N) for (j = 0; j < N; j++) s[j] += x[j];
-}
 
 static void dl__rnn_bwd(dl_ctx *ctx, dl__node *nd, float *gx, float *gh0, float *gc0, float *gwih, float *gwhh,
                         float *gbih, float *gbhh, float *dG, float *dGh, float *sb, float *dh, float *dv, float *dc, float *hp, float *wt, float *pwt) {
@@ -7024,7 +6979,7 @@ static void dl__rnn_bwd(dl_ctx *ctx, dl__node *nd, float *gx, float *gh0, float 
     const int32_t *len = in[7] ? in[7]->idata : NULL;
     const int64_t maxlen = dl__rnn_maxlen(len, B, T);
     const int lv = dl__vm_level(ctx);
-    int64_t s, b, j, uni = 1;
+    int64_t s, b, j, r, uni = 1;
     /* as in the forward, the running dh is transposed, dh [H, B]; dh^T += W_hh^T dG_hh^T then
        reads W_hh^T's rows in place. When every sequence has the same length, step s has one t
        for all b and its dG_hh rows [B, GH] are contiguous: the GEMM takes them through a
@@ -7090,8 +7045,10 @@ static void dl__rnn_bwd(dl_ctx *ctx, dl__node *nd, float *gx, float *gh0, float 
            big dG_hh is then the GEMM's B operand, read once (about 1.4x faster than dG_hh^T H_prev) */
         dl__gemm_isa(ctx, H, GH, T * B, dl__mat_t(dl__rmat(hp, H)), dl__rmat(dGh, GH), dl__mat_t(dl__rmat(gwhh, H)), 1);
     }
-    if (gbih) dl__rnn_colsum(lv, T * B, GH, dG, gbih);   /* row by row: each sum in the order of the plain loop */
-    if (gbhh) dl__rnn_colsum(lv, T * B, GH, dGh, gbhh);
+    for (r = 0; r < T * B; r++) {   /* row by row: each sum in the order of the plain loop */
+        if (gbih) dl__vadd(gbih, dG + r * GH, GH);
+        if (gbhh) dl__vadd(gbhh, dGh + r * GH, GH);
+    }
 }
 static void dl__bwd_rnn(dl_ctx *ctx, dl__node *nd) {
     const dl_tensor *X = nd->in[0]; const int mode = nd->iarg[0];
