@@ -46,40 +46,25 @@ static int cmpd(const void *a, const void *b) { double x = *(const double *)a, y
 /* GFLOP/s of a register-only FMA loop: 12 independent accumulators (more than latency x
    ports on current cores), the best of 5 runs of ~0.1 s; *what names the vector width */
 #if defined(__x86_64__)
-/* twelve named accumulators (an array may live in memory at -O2) */
-#define FMA12(F) F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11)
-__attribute__((target("avx2,fma"))) static double fma_avx2(long iters) {
-#define DECL(j) __m256 a##j = _mm256_set1_ps((float)j);
-#define STEP(j) a##j = _mm256_fmadd_ps(a##j, x, y);
-#define SUM(j) s = _mm256_add_ps(s, a##j);
-    const __m256 x = _mm256_set1_ps(1.0000001f), y = _mm256_set1_ps(0.9999999f); __m256 s = _mm256_setzero_ps(); float out[8]; double t; long i;
-    FMA12(DECL)
-    t = now();
-    for (i = 0; i < iters; i++) { FMA12(STEP) }
-    t = now() - t;
-    FMA12(SUM)
-    _mm256_storeu_ps(out, s); if (out[0] == 12345.0f) printf("#\n");
-    return 2.0 * 8 * 12 * (double)iters / t * 1e-9;
-#undef DECL
-#undef STEP
-#undef SUM
+/* twelve named accumulators (an array may live in memory at -O2); one body for both widths */
+#define FMA12(F, P, Q) F(0, P, Q) F(1, P, Q) F(2, P, Q) F(3, P, Q) F(4, P, Q) F(5, P, Q) \
+                       F(6, P, Q) F(7, P, Q) F(8, P, Q) F(9, P, Q) F(10, P, Q) F(11, P, Q)
+#define DECL(j, SET1, V) V a##j = SET1((float)j);
+#define STEP(j, FMA, U) a##j = FMA(a##j, x, y);
+#define SUM(j, ADD, U) s = ADD(s, a##j);
+#define FMA_LOOP(NAME, ATTR, V, W, SET1, FMA, ADD, STOREU)                                          \
+ATTR static double NAME(long iters) {                                                               \
+    const V x = SET1(1.0000001f), y = SET1(0.9999999f); V s = SET1(0.0f); float out[W]; double t; long i; \
+    FMA12(DECL, SET1, V)                                                                            \
+    t = now();                                                                                      \
+    for (i = 0; i < iters; i++) { FMA12(STEP, FMA, 0) }                                             \
+    t = now() - t;                                                                                  \
+    FMA12(SUM, ADD, 0)                                                                              \
+    STOREU(out, s); if (out[0] == 12345.0f) printf("#\n");   /* keeps the loop */               \
+    return 2.0 * W * 12 * (double)iters / t * 1e-9;                                                 \
 }
-__attribute__((target("avx512f"))) static double fma_avx512(long iters) {
-#define DECL(j) __m512 a##j = _mm512_set1_ps((float)j);
-#define STEP(j) a##j = _mm512_fmadd_ps(a##j, x, y);
-#define SUM(j) s = _mm512_add_ps(s, a##j);
-    const __m512 x = _mm512_set1_ps(1.0000001f), y = _mm512_set1_ps(0.9999999f); __m512 s = _mm512_setzero_ps(); float out[16]; double t; long i;
-    FMA12(DECL)
-    t = now();
-    for (i = 0; i < iters; i++) { FMA12(STEP) }
-    t = now() - t;
-    FMA12(SUM)
-    _mm512_storeu_ps(out, s); if (out[0] == 12345.0f) printf("#\n");
-    return 2.0 * 16 * 12 * (double)iters / t * 1e-9;
-#undef DECL
-#undef STEP
-#undef SUM
-}
+FMA_LOOP(fma_avx2, __attribute__((target("avx2,fma"))), __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_storeu_ps)
+FMA_LOOP(fma_avx512, __attribute__((target("avx512f"))), __m512, 16, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_storeu_ps)
 #endif
 static double fma_peak(const char **what) {
     double best = 0.0; int r;
