@@ -2359,7 +2359,7 @@ static void dl__bc_rows(const dl__bc *b, dl__row_fn fn, void *k) {
    broadcast) input rows, which sums over broadcast axes.
    ====================================================================================== */
 typedef struct dl__bin_k {
-    int op;
+    int op, simd;                      /* simd: the context's kernel set allows SSE2 / NEON rows */
     const float *a, *b, *y, *g;
     float *ga, *gb, *o;
 } dl__bin_k;
@@ -2369,7 +2369,7 @@ static void dl__row_binary_fwd(void *kp, int64_t n, const int64_t *off, const in
     float *y = k->o + off[0]; const float *a = k->a + off[1], *b = k->b + off[2];
     int64_t sa = in[1], sb = in[2];
 #if defined(DL__X86_64)
-    if (sa == 1 && sb == 1 && (k->op == DL__OP_add || k->op == DL__OP_sub || k->op == DL__OP_mul)) {   /* SSE2, the same bits */
+    if (k->simd && sa == 1 && sb == 1 && (k->op == DL__OP_add || k->op == DL__OP_sub || k->op == DL__OP_mul)) {   /* SSE2, the same bits */
         for (i = 0; i + 4 <= n; i += 4) {
             const __m128 p = _mm_loadu_ps(a + i), q = _mm_loadu_ps(b + i);
             _mm_storeu_ps(y + i, k->op == DL__OP_add ? _mm_add_ps(p, q) : k->op == DL__OP_sub ? _mm_sub_ps(p, q) : _mm_mul_ps(p, q));
@@ -2394,7 +2394,7 @@ static void dl__row_binary_bwd(void *kp, int64_t n, const int64_t *off, const in
     const float *g = k->g + off[0], *y = k->y + off[0], *a = k->a + off[1], *b = k->b + off[2];
     float *ga = k->ga ? k->ga + off[1] : NULL, *gb = k->gb ? k->gb + off[2] : NULL;
     int64_t sa = in[1], sb = in[2];
-    if (k->op == DL__OP_add && (!ga || sa == 1) && (!gb || sb == 1)) {   /* whole rows: vector adds, the same bits */
+    if (k->simd && k->op == DL__OP_add && (!ga || sa == 1) && (!gb || sb == 1)) {   /* whole rows: vector adds, the same bits */
         if (ga) dl__vadd(ga, g, n);
         if (gb) dl__vadd(gb, g, n);
         return;
@@ -2417,7 +2417,7 @@ static void dl__row_binary_bwd(void *kp, int64_t n, const int64_t *off, const in
 }
 static void dl__bwd_binary(dl_ctx *ctx, dl__node *nd) {
     dl__bin_k k; dl__bc b; dl_tensor *ab[2];
-    k.op = nd->op; k.ga = dl__ingrad(ctx, nd, 0); k.gb = dl__ingrad(ctx, nd, 1);
+    k.op = nd->op; k.simd = dl__isa_rank(ctx->isa) >= 2; k.ga = dl__ingrad(ctx, nd, 0); k.gb = dl__ingrad(ctx, nd, 1);
     if (ctx->measure || ctx->status) return;
     k.a = nd->in[0]->data; k.b = nd->in[1]->data; k.y = nd->out->data; k.g = nd->out->grad; k.o = NULL;
     ab[0] = nd->in[0]; ab[1] = nd->in[1];
@@ -2434,7 +2434,7 @@ static dl_tensor *dl__binary(dl_ctx *ctx, int op, dl_tensor *a, dl_tensor *b) {
     y = dl__new(ctx, s, DL_F32, 1);
     if (ctx->status) return &ctx->poison;
     if (!ctx->nocomp) {
-        k.op = op; k.a = ab[0]->data; k.b = ab[1]->data; k.o = y->data;
+        k.op = op; k.simd = dl__isa_rank(ctx->isa) >= 2; k.a = ab[0]->data; k.b = ab[1]->data; k.o = y->data;
         dl__bc_setup(&bc, y, ab, 2);
         dl__bc_rows(&bc, dl__row_binary_fwd, &k);
     }

@@ -415,6 +415,37 @@ static void reverse_for(void *user, int64_t n, void (*task)(void *arg, int64_t i
     ++*calls;
     for (i = n - 1; i >= 0; i--) task(arg, i);
 }
+/* the binary ops' SIMD rows (contiguous add/sub/mul forward, add's backward) against
+   DL_ISA_REFERENCE's plain loops, bit for bit: rows of 29 (vector body and tail), a
+   broadcast [29] row added to [7, 29] (its gradient sums rows), NaN, inf and -0 inside */
+static void test_binary_rows(void) {
+    enum { R = 7, C = 29 };
+    float av[R * C], bv[R * C], rv[C], *res[2][7]; int v, k; int64_t i;
+    for (i = 0; i < R * C; i++) { av[i] = (float)((i * 37) % 101 - 50) / 16.0f; bv[i] = (float)((i * 53) % 89 - 44) / 8.0f; }
+    for (i = 0; i < C; i++) rv[i] = (float)(i % 5) - 2.5f;
+    av[3] = NAN; bv[5] = INFINITY; av[9] = -0.0f; bv[9] = 0.0f; av[C + 2] = -INFINITY;
+    T_BEGIN("binary ops: SIMD rows (add/sub/mul forward, add backward, a broadcast row) equal DL_ISA_REFERENCE bit for bit");
+    for (v = 0; v < 2; v++) {
+        dl_ctx_desc d; dl_ctx *cx; dl_tensor *a, *b, *r, *y[4], *loss;
+        memset(&d, 0, sizeof d); d.memory_size = (size_t)4 << 20; d.isa = v ? DL_ISA_REFERENCE : DL_ISA_AUTO;
+        cx = dl_ctx_init(&d);
+        a = dl_from_data(cx, dl_shape2(R, C), av); b = dl_from_data(cx, dl_shape2(R, C), bv); r = dl_from_data(cx, dl_shape1(C), rv);
+        dl_requires_grad(cx, a, 1); dl_requires_grad(cx, b, 1); dl_requires_grad(cx, r, 1);
+        y[0] = dl_add(cx, a, b); y[1] = dl_sub(cx, a, b); y[2] = dl_mul(cx, a, b); y[3] = dl_add(cx, b, r);
+        loss = dl_sum_all(cx, dl_add(cx, dl_add(cx, dl_mul_scalar(cx, y[0], 3.0f), dl_mul_scalar(cx, y[3], 5.0f)), dl_mul_scalar(cx, y[1], 0.5f)));
+        dl_backward(cx, loss);
+        T_EXPECT(dl_ctx_status(cx) == DL_STATUS_OK, "%s", dl_ctx_message(cx));
+        for (k = 0; k < 4; k++) { res[v][k] = (float *)malloc(sizeof(float) * R * C); dl_copy_to(y[k], res[v][k]); }
+        res[v][4] = (float *)malloc(sizeof(float) * R * C); res[v][5] = (float *)malloc(sizeof(float) * R * C); res[v][6] = (float *)malloc(sizeof(float) * C);
+        for (i = 0; i < R * C; i++) { res[v][4][i] = dl_grad_get(a, i); res[v][5][i] = dl_grad_get(b, i); }
+        for (i = 0; i < C; i++) res[v][6][i] = dl_grad_get(r, i);
+        dl_ctx_free(cx);
+    }
+    for (k = 0; k < 7; k++) T_EXPECT(memcmp(res[0][k], res[1][k], sizeof(float) * (k == 6 ? C : R * C)) == 0, "result %d differs from the reference loops", k);
+    for (v = 0; v < 2; v++) for (k = 0; k < 7; k++) free(res[v][k]);
+    T_END();
+}
+
 /* the elementwise unary ops in chunks (DL__EW_CHUNK, tasks with threads) and relu's vector
    loop: 1 and 2 threads give the same bits, and relu's vector loop gives DL_ISA_REFERENCE's
    bits (NaN, -0, +-inf, a scalar tail); sizes span several chunks plus a tail */
@@ -616,6 +647,7 @@ static void suite_core(void) {
     test_isa_paths();
     test_threads_bits();
     test_unary_chunks();
+    test_binary_rows();
     test_optim_chunks();
     test_optim_isa_bits();
     test_arena();
